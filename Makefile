@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Both set up from nothing:
+# a virtual environment in .venv (created or reused), smflow installed into it in editable mode.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXTRAS ?= dev
+STAMP := $(VENV)/.smflow-installed-$(EXTRAS)
+
+.PHONY: demo test install local-up local-down bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m smflow.demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+local-up: $(STAMP)
+	$(BIN)/smflow local up
+
+local-down: $(STAMP)
+	$(BIN)/smflow local down
+
+clean:
+	rm -rf $(VENV) .smflow build *.egg-info

@@ -1,0 +1,119 @@
+"""Encoding and decoding of inference payloads: NPY, JSON and CSV.
+
+One implementation serves both sides of InvokeEndpoint: the client's serializers (the SageMaker
+Python SDK's scikit-learn predictor sends ``application/x-npy`` by default) and the local model
+server's default ``input_fn`` / ``output_fn`` (seed document 001, "Process Input" and "Process
+Output": JSON holds a single list, CSV holds one row per line of numbers, NPY is NumPy's format).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+
+import numpy as np
+
+NPY = "application/x-npy"
+JSON = "application/json"
+CSV = "text/csv"
+SUPPORTED_CONTENT_TYPES = (NPY, JSON, CSV)
+
+
+class UnsupportedContentTypeError(ValueError):
+    """The content type is none of ``application/x-npy``, ``application/json``, ``text/csv``."""
+
+    def __init__(self, content_type: str | None, role: str = "content type"):
+        self.content_type = content_type
+        super().__init__(
+            f"Unsupported {role} {content_type!r}: use one of {', '.join(SUPPORTED_CONTENT_TYPES)}"
+        )
+
+
+def base_type(content_type: str | None) -> str:
+    """``"text/csv; charset=utf-8"`` -> ``"text/csv"`` (lower case, parameters dropped)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def encode(data, content_type: str) -> bytes:
+    """Serialize a NumPy array, list or scalar as ``content_type``.
+
+    Raises:
+        UnsupportedContentTypeError: for any other content type.
+    """
+    kind = base_type(content_type)
+    if kind == NPY:
+        buffer = io.BytesIO()
+        np.save(buffer, np.asarray(data), allow_pickle=False)
+        return buffer.getvalue()
+    if kind == JSON:
+        return json.dumps(_to_jsonable(data)).encode("utf-8")
+    if kind == CSV:
+        return _encode_csv(data).encode("utf-8")
+    raise UnsupportedContentTypeError(content_type)
+
+
+def decode(body: bytes | str, content_type: str | None) -> np.ndarray:
+    """Deserialize a request or response body into a NumPy array.
+
+    Raises:
+        UnsupportedContentTypeError: for an unsupported content type.
+        ValueError: for a body that is not valid for its content type.
+    """
+    kind = base_type(content_type)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if kind == NPY:
+        return np.load(io.BytesIO(body), allow_pickle=False)
+    if kind == JSON:
+        try:
+            return np.array(json.loads(body))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"body is not valid JSON: {exc}") from None
+    if kind == CSV:
+        return _decode_csv(body.decode("utf-8"))
+    raise UnsupportedContentTypeError(content_type)
+
+
+def _to_jsonable(data):
+    if isinstance(data, np.ndarray):
+        return data.tolist()
+    if isinstance(data, np.generic):
+        return data.item()
+    if isinstance(data, Sequence) and not isinstance(data, (str, bytes)):
+        return [_to_jsonable(item) for item in data]
+    return data
+
+
+def _encode_csv(data) -> str:
+    array = np.asarray(data)
+    if array.ndim == 0:
+        return f"{array.item()}\n"
+    if array.ndim == 1:  # one value per line, as numpy.savetxt (and the model server) writes it
+        array = array.reshape(-1, 1)
+    if array.ndim != 2:
+        raise ValueError(f"CSV holds 1- or 2-dimensional data, got shape {array.shape}")
+    lines = (",".join(_csv_field(value) for value in row) for row in array.tolist())
+    return "\n".join(lines) + "\n"
+
+
+def _csv_field(value) -> str:
+    text = str(value)
+    if any(char in text for char in ',"\n'):
+        text = '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _decode_csv(text: str) -> np.ndarray:
+    lines = [line for line in text.splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("CSV body is empty")
+    rows = [line.split(",") for line in lines]
+    try:
+        array = np.array([[float(field) for field in row] for row in rows])
+    except ValueError:
+        array = np.array(rows, dtype=object)
+        array = np.vectorize(lambda field: field.strip().strip('"'))(array)
+    if array.shape[1] == 1:
+        return array.reshape(-1)
+    return array

@@ -1,0 +1,48 @@
+"""Errors raised by smflow.
+
+Every error names the resource and, where SageMaker gives one, its ``FailureReason``
+(DescribeTrainingJob / DescribeTransformJob / DescribeEndpoint, SageMaker API reference).
+"""
+
+from __future__ import annotations
+
+
+class SmflowError(Exception):
+    """Base class of every error smflow raises on purpose."""
+
+
+class ConfigurationError(SmflowError, ValueError):
+    """An argument is missing or malformed. The message names the field and the fix."""
+
+
+class ResourceFailedError(SmflowError):
+    """A SageMaker resource reached a terminal state that is not success.
+
+    Attributes:
+        kind: ``"TrainingJob"``, ``"TransformJob"`` or ``"Endpoint"``.
+        name: the resource name (TrainingJobName, TransformJobName, EndpointName).
+        status: the terminal status (``Failed``, ``Stopped``, ...).
+        failure_reason: SageMaker's ``FailureReason`` (may be empty for Stopped).
+    """
+
+    def __init__(self, kind: str, name: str, status: str, failure_reason: str | None = None):
+        self.kind = kind
+        self.name = name
+        self.status = status
+        self.failure_reason = failure_reason or ""
+        reason = f": {self.failure_reason}" if self.failure_reason else ""
+        super().__init__(f"{kind} {name!r} ended in status {status}{reason}")
+
+
+class WaitTimeoutError(SmflowError, TimeoutError):
+    """Waiting for a resource exceeded its timeout (seconds). The resource itself is untouched."""
+
+    def __init__(self, kind: str, name: str, status: str, timeout: float):
+        self.kind = kind
+        self.name = name
+        self.status = status
+        self.timeout = timeout
+        super().__init__(
+            f"{kind} {name!r} still {status} after {timeout:.0f} s; "
+            "raise the timeout or check the resource in SageMaker"
+        )
