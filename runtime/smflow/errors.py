@@ -46,3 +46,33 @@ class WaitTimeoutError(SmflowError, TimeoutError):
             f"{kind} {name!r} still {status} after {timeout:.0f} s; "
             "raise the timeout or check the resource in SageMaker"
         )
+
+
+class InvocationError(SmflowError):
+    """InvokeEndpoint failed: the endpoint is unknown, or its model answered with an error.
+
+    Attributes:
+        endpoint_name: the EndpointName.
+        status: the model's HTTP status (``OriginalStatusCode``) or the API's.
+        message: the model's message (``OriginalMessage``) or the API's.
+    """
+
+    def __init__(self, endpoint_name: str, status: int | None, message: str):
+        self.endpoint_name = endpoint_name
+        self.status = status
+        self.message = message
+        code = f" ({status})" if status else ""
+        super().__init__(f"endpoint {endpoint_name!r} answered with an error{code}: {message}")
+
+
+class JobExistsError(SmflowError):
+    """A job of that name exists and ``action_if_job_exists="fail"`` was asked for."""
+
+    def __init__(self, kind: str, name: str, status: str):
+        self.kind = kind
+        self.name = name
+        self.status = status
+        super().__init__(
+            f"{kind} {name!r} already exists (status {status}); pass another name, or "
+            "action_if_job_exists='attach' to reuse it or 'timestamp' to start a new one"
+        )

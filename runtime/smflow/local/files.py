@@ -58,17 +58,23 @@ def _is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
 
 
-def make_tar_gz(source_dir: str | os.PathLike, archive: str | os.PathLike) -> Path:
+def make_tar_gz(
+    source_dir: str | os.PathLike, archive: str | os.PathLike, exclude: tuple[str, ...] = ()
+) -> Path:
     """Pack the *contents* of ``source_dir`` (not the folder itself) into ``archive`` (.tar.gz).
 
-    This is the layout SageMaker expects for ``model.tar.gz`` and ``sourcedir.tar.gz``.
+    This is the layout SageMaker expects for ``model.tar.gz`` and ``sourcedir.tar.gz``. Paths
+    with a component named in ``exclude`` (e.g. ``"__pycache__"``) are left out.
     """
     source = Path(source_dir)
     archive = Path(archive)
     archive.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(archive, "w:gz") as tar:
         for path in sorted(source.rglob("*")):
-            tar.add(path, arcname=path.relative_to(source).as_posix(), recursive=False)
+            relative = path.relative_to(source)
+            if exclude and any(part in exclude for part in relative.parts):
+                continue
+            tar.add(path, arcname=relative.as_posix(), recursive=False)
     return archive
 
 

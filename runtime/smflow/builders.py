@@ -1,0 +1,288 @@
+"""Request builders: SDK-style arguments -> SageMaker API requests.
+
+Each function returns the request dict of one boto3 call (``create_training_job``,
+``create_model``, ``create_endpoint_config``, ``create_transform_job``), shaped as in the
+SageMaker API reference. ``coerce_to_shape`` turns numbers that templating rendered as strings
+("1", "3600") back into the types botocore's service model asks for.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import botocore.session
+
+from smflow.errors import ConfigurationError
+
+DEFAULT_CHANNEL = "train"  # seed 001: a single S3 URI is "available in the default train channel"
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"
+DEFAULT_MAX_RUN = 24 * 60 * 60  # seconds, as the SDK's max_run
+DEFAULT_VOLUME_SIZE = 30  # GB, as the SDK
+CONTAINER_LOG_LEVEL = 20  # logging.INFO
+
+
+def script_mode_hyperparameters(
+    hyperparameters: Mapping[str, Any] | None,
+    *,
+    program: str,
+    submit_directory: str,
+    region: str,
+    job_name: str,
+    container_log_level: int = CONTAINER_LOG_LEVEL,
+) -> dict[str, str]:
+    """The HyperParameters of a script-mode job, JSON-encoded exactly as the SageMaker Python SDK
+    sends them: every value ``json.dumps``-ed (so ``30`` -> ``"30"`` and ``"train.py"`` ->
+    ``"\\"train.py\\""``), plus ``sagemaker_program``, ``sagemaker_submit_directory``,
+    ``sagemaker_container_log_level``, ``sagemaker_job_name`` and ``sagemaker_region``. The
+    training toolkit decodes them and passes user hyperparameters to the script as
+    ``--name value`` arguments (seed 001)."""
+    encoded = {str(key): json.dumps(value) for key, value in (hyperparameters or {}).items()}
+    encoded.update(
+        {
+            "sagemaker_program": json.dumps(program),
+            "sagemaker_submit_directory": json.dumps(submit_directory),
+            "sagemaker_container_log_level": json.dumps(container_log_level),
+            "sagemaker_job_name": json.dumps(job_name),
+            "sagemaker_region": json.dumps(region),
+        }
+    )
+    return encoded
+
+
+def input_data_config(inputs: str | Mapping[str, Any] | None) -> list[dict]:
+    """Channels from ``fit()``-style inputs.
+
+    ``"s3://bucket/prefix"`` -> one channel named ``train``; ``{"train": uri, "test": uri}`` -> one
+    channel each. A value may also be a full Channel dict (``{"DataSource": ...}``), used as is.
+
+    Raises:
+        ConfigurationError: a value is not an S3 URI or Channel dict.
+    """
+    if inputs is None:
+        return []
+    if isinstance(inputs, str):
+        inputs = {DEFAULT_CHANNEL: inputs}
+    if not isinstance(inputs, Mapping):
+        raise ConfigurationError(
+            "inputs must be an S3 URI or a dict of channel name -> S3 URI, "
+            f"got {type(inputs).__name__}"
+        )
+    channels = []
+    for name, value in inputs.items():
+        if isinstance(value, Mapping):
+            channels.append({"ChannelName": name, **value})
+            continue
+        if not isinstance(value, str) or not value.startswith("s3://"):
+            raise ConfigurationError(
+                f"inputs[{name!r}] must be an s3:// URI (upload local data first), got {value!r}"
+            )
+        channels.append(
+            {
+                "ChannelName": name,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": value,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+            }
+        )
+    return channels
+
+
+def training_job_request(
+    *,
+    job_name: str,
+    image_uri: str,
+    role: str,
+    hyperparameters: Mapping[str, str],
+    inputs: str | Mapping[str, Any] | None,
+    output_path: str,
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
+    instance_count: int = 1,
+    volume_size: int = DEFAULT_VOLUME_SIZE,
+    max_run: int = DEFAULT_MAX_RUN,
+    environment: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dict:
+    """A CreateTrainingJob request (File input mode)."""
+    request = {
+        "TrainingJobName": job_name,
+        "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
+        "RoleArn": role,
+        "HyperParameters": dict(hyperparameters),
+        "InputDataConfig": input_data_config(inputs),
+        "OutputDataConfig": {"S3OutputPath": output_path},
+        "ResourceConfig": {
+            "InstanceType": instance_type,
+            "InstanceCount": int(instance_count),
+            "VolumeSizeInGB": int(volume_size),
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": int(max_run)},
+    }
+    if not request["InputDataConfig"]:
+        del request["InputDataConfig"]
+    if environment:
+        request["Environment"] = dict(environment)
+    if tags:
+        request["Tags"] = tag_list(tags)
+    return request
+
+
+def hosting_environment(
+    *, program: str, submit_directory: str, region: str, container_log_level: int = CONTAINER_LOG_LEVEL
+) -> dict[str, str]:
+    """The container Environment of a framework model (SDK ``FrameworkModel``):
+    SAGEMAKER_PROGRAM, SAGEMAKER_SUBMIT_DIRECTORY, SAGEMAKER_CONTAINER_LOG_LEVEL, SAGEMAKER_REGION."""
+    return {
+        "SAGEMAKER_PROGRAM": program,
+        "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory,
+        "SAGEMAKER_CONTAINER_LOG_LEVEL": str(container_log_level),
+        "SAGEMAKER_REGION": region,
+    }
+
+
+def model_request(
+    *,
+    model_name: str,
+    image_uri: str,
+    model_data: str | None,
+    role: str,
+    environment: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dict:
+    """A CreateModel request with one PrimaryContainer."""
+    container: dict[str, Any] = {"Image": image_uri, "Environment": dict(environment or {})}
+    if model_data:
+        container["ModelDataUrl"] = model_data
+    request = {"ModelName": model_name, "PrimaryContainer": container, "ExecutionRoleArn": role}
+    if tags:
+        request["Tags"] = tag_list(tags)
+    return request
+
+
+def endpoint_config_request(
+    *,
+    config_name: str,
+    model_name: str,
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
+    initial_instance_count: int = 1,
+    variant_name: str = "AllTraffic",
+) -> dict:
+    """A CreateEndpointConfig request with one production variant taking all traffic."""
+    return {
+        "EndpointConfigName": config_name,
+        "ProductionVariants": [
+            {
+                "VariantName": variant_name,
+                "ModelName": model_name,
+                "InitialInstanceCount": int(initial_instance_count),
+                "InstanceType": instance_type,
+                "InitialVariantWeight": 1.0,
+            }
+        ],
+    }
+
+
+def transform_job_request(
+    *,
+    job_name: str,
+    model_name: str,
+    data: str,
+    output_path: str,
+    content_type: str | None = "text/csv",
+    split_type: str = "Line",
+    compression_type: str = "None",
+    batch_strategy: str | None = "MultiRecord",
+    max_payload_mb: int | None = 6,
+    max_concurrent_transforms: int | None = None,
+    assemble_with: str | None = "Line",
+    accept: str | None = None,
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
+    instance_count: int = 1,
+    environment: Mapping[str, str] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> dict:
+    """A CreateTransformJob request over the objects under the S3 prefix ``data``."""
+    if not isinstance(data, str) or not data.startswith("s3://"):
+        raise ConfigurationError(f"data must be an s3:// URI of the input objects, got {data!r}")
+    if not isinstance(output_path, str) or not output_path.startswith("s3://"):
+        raise ConfigurationError(f"output_path must be an s3:// URI, got {output_path!r}")
+    transform_input: dict[str, Any] = {
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": data}},
+        "CompressionType": compression_type,
+        "SplitType": split_type,
+    }
+    if content_type:
+        transform_input["ContentType"] = content_type
+    output: dict[str, Any] = {"S3OutputPath": output_path}
+    if assemble_with:
+        output["AssembleWith"] = assemble_with
+    if accept:
+        output["Accept"] = accept
+    request: dict[str, Any] = {
+        "TransformJobName": job_name,
+        "ModelName": model_name,
+        "TransformInput": transform_input,
+        "TransformOutput": output,
+        "TransformResources": {"InstanceType": instance_type, "InstanceCount": int(instance_count)},
+    }
+    if batch_strategy:
+        request["BatchStrategy"] = batch_strategy
+    if max_payload_mb is not None:
+        request["MaxPayloadInMB"] = int(max_payload_mb)
+    if max_concurrent_transforms is not None:
+        request["MaxConcurrentTransforms"] = int(max_concurrent_transforms)
+    if environment:
+        request["Environment"] = dict(environment)
+    if tags:
+        request["Tags"] = tag_list(tags)
+    return request
+
+
+def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": str(key), "Value": str(value)} for key, value in tags.items()]
+
+
+@functools.lru_cache(maxsize=1)
+def _sagemaker_model():
+    return botocore.session.get_session().get_service_model("sagemaker")
+
+
+def coerce_to_shape(request: Mapping[str, Any], operation_name: str) -> dict:
+    """Convert strings to the integer, float and boolean types the operation's input shape asks
+    for (botocore's service model), e.g. ``{"InstanceCount": "1"}`` -> ``{"InstanceCount": 1}``.
+
+    Values that do not convert are left alone for botocore's validation to report by field.
+    """
+    shape = _sagemaker_model().operation_model(operation_name).input_shape
+    return _coerce(dict(request), shape)
+
+
+def _coerce(value, shape):
+    kind = shape.type_name
+    if kind == "structure" and isinstance(value, Mapping):
+        return {
+            key: _coerce(item, shape.members[key]) if key in shape.members else item
+            for key, item in value.items()
+        }
+    if kind == "list" and isinstance(value, list):
+        return [_coerce(item, shape.member) for item in value]
+    if kind == "map" and isinstance(value, Mapping):
+        return {key: _coerce(item, shape.value) for key, item in value.items()}
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            if kind in ("integer", "long"):
+                return int(text)
+            if kind in ("float", "double"):
+                return float(text)
+        except ValueError:
+            return value
+        if kind == "boolean" and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+    return value

@@ -1,0 +1,895 @@
+"""The smflow client: the SageMaker model lifecycle in a few typed calls over boto3.
+
+Example (against the local runtime started by ``smflow local up``)::
+
+    from smflow import SageMakerClient
+
+    client = SageMakerClient(endpoint_url="http://127.0.0.1:9510")
+    data = client.upload_data("data/iris.csv", key_prefix="iris/data")
+    job = client.train(entry_point="dags/scripts/scikit_learn_iris.py",
+                       hyperparameters={"max_leaf_nodes": 30}, inputs={"train": data})
+    model = client.create_model(training_job_name=job["TrainingJobName"])
+    client.deploy(model_name=model["ModelName"], endpoint_name="iris")
+    species = client.predict("iris", [[5.1, 3.5, 1.4, 0.2]])
+    client.delete_endpoint("iris")
+
+Every method maps onto the boto3 calls it names in its docstring; waiting uses one state table
+(``smflow.states``) and polls with backoff (``smflow.waiting``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from botocore.exceptions import ClientError
+
+from smflow import builders, codecs, naming, states
+from smflow.errors import ConfigurationError, InvocationError, JobExistsError
+from smflow.image_uris import DEFAULT_SKLEARN_VERSION, parse_image_uri, sklearn_image_uri
+from smflow.logs import TRAINING_LOG_GROUP, LogTail
+from smflow.packaging import upload_code
+from smflow.session import configured_endpoint_url, make_client, make_session
+from smflow.waiting import DEFAULT_BACKOFF, Backoff, wait_for
+
+logger = logging.getLogger("smflow")
+
+ActionIfJobExists = Literal["attach", "fail", "timestamp"]
+DEFAULT_BASE_JOB_NAME = "sagemaker-scikit-learn"  # the SDK names jobs after the image repository
+MAX_ATTEMPTS = 50
+
+
+def _error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def is_not_found(error: ClientError) -> bool:
+    """SageMaker reports a missing resource as ValidationException ("Could not find ...",
+    "Requested resource not found.") or ResourceNotFound."""
+    code = _error_code(error)
+    message = error.response.get("Error", {}).get("Message", "").lower()
+    return code in ("ResourceNotFound", "ResourceNotFoundException") or (
+        code == "ValidationException"
+        and ("not found" in message or "could not find" in message or "does not exist" in message)
+    )
+
+
+class SageMakerClient:
+    """The SageMaker lifecycle over boto3's ``sagemaker``, ``sagemaker-runtime``, ``s3`` and
+    ``logs`` clients.
+
+    Args:
+        boto_session: a boto3 session to use (credentials, region); default: boto3's chain.
+        region_name: AWS region when no session is given.
+        endpoint_url: one endpoint for every service (e.g. the smflow local runtime); default:
+            boto3's configuration (``AWS_ENDPOINT_URL``). With a custom endpoint and no
+            credentials, dummy credentials are used.
+        role: default execution role ARN for jobs and models. Against a custom endpoint it
+            defaults to a placeholder role of the caller's account.
+        default_bucket: bucket for code, data and outputs; default ``sagemaker-<region>-<account>``
+            (created when missing), as the SageMaker Python SDK.
+        log: receives training log lines and progress messages; default the ``smflow`` logger.
+        backoff: polling delays while waiting (seconds).
+    """
+
+    def __init__(
+        self,
+        boto_session=None,
+        *,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        role: str | None = None,
+        default_bucket: str | None = None,
+        log: Callable[[str], None] | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+    ):
+        self.endpoint_url = endpoint_url
+        self.session = make_session(boto_session, region_name=region_name, endpoint_url=endpoint_url)
+        self.region_name: str = self.session.region_name
+        self._role = role
+        self._bucket = default_bucket
+        self.log = log or logger.info
+        self.backoff = backoff
+
+    # ------------------------------------------------------------------ clients and defaults
+    def _client(self, service_name: str):
+        return make_client(self.session, service_name, self.endpoint_url)
+
+    @cached_property
+    def sagemaker(self):
+        return self._client("sagemaker")
+
+    @cached_property
+    def runtime(self):
+        return self._client("sagemaker-runtime")
+
+    @cached_property
+    def s3(self):
+        return self._client("s3")
+
+    @cached_property
+    def logs(self):
+        return self._client("logs")
+
+    @cached_property
+    def account_id(self) -> str:
+        return self._client("sts").get_caller_identity()["Account"]
+
+    def role_arn(self, role: str | None = None) -> str:
+        """The execution role: ``role``, else the client's, else (custom endpoint only) a
+        placeholder ``arn:aws:iam::<account>:role/smflow-local``.
+
+        Raises:
+            ConfigurationError: no role given while talking to AWS itself.
+        """
+        chosen = role or self._role
+        if chosen:
+            return chosen
+        if configured_endpoint_url(self.endpoint_url):
+            return f"arn:aws:iam::{self.account_id}:role/smflow-local"
+        raise ConfigurationError(
+            "role is required: pass role='arn:aws:iam::<account>:role/<SageMaker execution role>'"
+        )
+
+    def default_bucket(self) -> str:
+        """``sagemaker-<region>-<account>``, created if missing (SDK ``Session.default_bucket``)."""
+        if self._bucket is None:
+            self._bucket = f"sagemaker-{self.region_name}-{self.account_id}"
+        self.ensure_bucket(self._bucket)
+        return self._bucket
+
+    def ensure_bucket(self, bucket: str) -> str:
+        """Create ``bucket`` unless it exists (boto3 ``head_bucket`` / ``create_bucket``)."""
+        try:
+            self.s3.head_bucket(Bucket=bucket)
+        except ClientError as error:
+            if _error_code(error) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            kwargs: dict[str, Any] = {"Bucket": bucket}
+            if self.region_name != "us-east-1":
+                kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region_name}
+            try:
+                self.s3.create_bucket(**kwargs)
+            except ClientError as create_error:
+                if _error_code(create_error) != "BucketAlreadyOwnedByYou":
+                    raise
+        return bucket
+
+    def upload_data(self, path: str | os.PathLike, *, bucket: str | None = None, key_prefix: str = "data") -> str:
+        """Upload a file or a folder to S3 (SDK ``Session.upload_data``).
+
+        Returns ``s3://<bucket>/<key_prefix>/<file name>`` for a file and
+        ``s3://<bucket>/<key_prefix>`` for a folder (usable as a training channel).
+
+        Raises:
+            ConfigurationError: ``path`` does not exist.
+        """
+        source = Path(path)
+        bucket = self.ensure_bucket(bucket) if bucket else self.default_bucket()
+        prefix = key_prefix.strip("/")
+        if source.is_file():
+            key = f"{prefix}/{source.name}"
+            self.s3.upload_file(str(source), bucket, key)
+            return f"s3://{bucket}/{key}"
+        if not source.is_dir():
+            raise ConfigurationError(f"path {str(path)!r} does not exist; pass a file or a folder")
+        for file in sorted(p for p in source.rglob("*") if p.is_file()):
+            self.s3.upload_file(str(file), bucket, f"{prefix}/{file.relative_to(source).as_posix()}")
+        return f"s3://{bucket}/{prefix}"
+
+    # ------------------------------------------------------------------ describe helpers
+    def describe_training_job(self, job_name: str) -> dict:
+        """boto3 ``describe_training_job``."""
+        return self.sagemaker.describe_training_job(TrainingJobName=job_name)
+
+    def describe_transform_job(self, job_name: str) -> dict:
+        """boto3 ``describe_transform_job``."""
+        return self.sagemaker.describe_transform_job(TransformJobName=job_name)
+
+    def describe_endpoint(self, endpoint_name: str) -> dict:
+        """boto3 ``describe_endpoint``."""
+        return self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
+
+    def _describe_or_none(self, method: Callable[..., dict], **kwargs) -> dict | None:
+        try:
+            return method(**kwargs)
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+
+    # ------------------------------------------------------------------ job names
+    def _resolve_job(
+        self,
+        name: str,
+        describe: Callable[[str], dict | None],
+        kind: states.ResourceKind,
+        action_if_job_exists: ActionIfJobExists,
+    ) -> tuple[str, dict | None]:
+        """Decide which job a call means: ``(name_to_create, None)`` or ``(name, existing)``.
+
+        ``attach``: an existing job of that name that is running or completed is reused; one
+        that failed or was stopped is followed by a fresh ``<name>-2`` (``-3``...), so a retried
+        task never starts a duplicate of a job that is still good. ``fail`` raises
+        JobExistsError; ``timestamp`` starts ``<name>-<timestamp>``.
+        """
+        if action_if_job_exists not in ("attach", "fail", "timestamp"):
+            raise ConfigurationError(
+                f"action_if_job_exists must be 'attach', 'fail' or 'timestamp', got {action_if_job_exists!r}"
+            )
+        existing = describe(name)
+        if existing is None:
+            return name, None
+        if action_if_job_exists == "fail":
+            raise JobExistsError(kind.kind, name, kind.status(existing))
+        if action_if_job_exists == "timestamp":
+            return naming.timestamped_name(name), None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            candidate = naming.attempt_name(name, attempt)
+            found = existing if attempt == 1 else describe(candidate)
+            if found is None:
+                self.log(f"{kind.kind} {naming.attempt_name(name, attempt - 1)} ended "
+                         f"unsuccessfully; starting {candidate}")
+                return candidate, None
+            if kind.outcome(found) is not states.Outcome.FAILED:
+                self.log(f"{kind.kind} {candidate} already exists ({kind.status(found)}); attaching to it")
+                return candidate, found
+        raise JobExistsError(kind.kind, name, f"{MAX_ATTEMPTS} failed attempts")
+
+    @staticmethod
+    def _job_name(
+        job_name: str | None, base_job_name: str | None, idempotency_key: str | None, default_base: str
+    ) -> str:
+        if job_name:
+            return naming.validate_name(job_name, "job_name")
+        base = base_job_name or default_base
+        if idempotency_key:
+            return naming.stable_name(base, idempotency_key)
+        return naming.timestamped_name(base)
+
+    # ------------------------------------------------------------------ training
+    def prepare_training_job(
+        self,
+        *,
+        job_name: str,
+        entry_point: str,
+        source_dir: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        framework_version: str = DEFAULT_SKLEARN_VERSION,
+        image_uri: str | None = None,
+        role: str | None = None,
+        instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+        instance_count: int = 1,
+        volume_size: int = builders.DEFAULT_VOLUME_SIZE,
+        inputs: str | Mapping[str, Any] | None = None,
+        output_path: str | None = None,
+        code_location: str | None = None,
+        max_run: int = builders.DEFAULT_MAX_RUN,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict:
+        """Upload the code and return the CreateTrainingJob request (SDK ``Estimator.fit``).
+
+        The code goes to ``<code_location or s3://<default bucket>>/<job_name>/source/
+        sourcedir.tar.gz``; model artifacts to ``<output_path>/<job_name>/output/``.
+        """
+        if int(instance_count) != 1:
+            raise ConfigurationError(
+                "instance_count must be 1: scikit-learn training runs on a single instance (seed 002)"
+            )
+        output_path = output_path or f"s3://{self.default_bucket()}/"
+        code_bucket, code_prefix = _split(code_location) if code_location else (self.default_bucket(), "")
+        code = upload_code(
+            self.s3,
+            entry_point=entry_point,
+            source_dir=source_dir,
+            bucket=code_bucket,
+            key_prefix=f"{code_prefix}/{job_name}".strip("/"),
+        )
+        return builders.training_job_request(
+            job_name=job_name,
+            image_uri=image_uri or sklearn_image_uri(self.region_name, framework_version),
+            role=self.role_arn(role),
+            hyperparameters=builders.script_mode_hyperparameters(
+                hyperparameters,
+                program=code.program,
+                submit_directory=code.s3_uri,
+                region=self.region_name,
+                job_name=job_name,
+            ),
+            inputs=inputs,
+            output_path=output_path,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            volume_size=volume_size,
+            max_run=max_run,
+            environment=environment,
+            tags=tags,
+        )
+
+    def train(
+        self,
+        *,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        framework: str = "sklearn",
+        framework_version: str = DEFAULT_SKLEARN_VERSION,
+        image_uri: str | None = None,
+        role: str | None = None,
+        instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+        instance_count: int = 1,
+        volume_size: int = builders.DEFAULT_VOLUME_SIZE,
+        inputs: str | Mapping[str, Any] | None = None,
+        output_path: str | None = None,
+        code_location: str | None = None,
+        max_run: int = builders.DEFAULT_MAX_RUN,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        job_name: str | None = None,
+        base_job_name: str | None = None,
+        idempotency_key: str | None = None,
+        action_if_job_exists: ActionIfJobExists = "attach",
+        config: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        logs: bool = True,
+        timeout: float | None = None,
+    ) -> dict:
+        """Start (or find) a training job and, by default, wait for it.
+
+        Either SDK-style arguments (``entry_point``, ``source_dir``, ``hyperparameters``,
+        ``framework_version``, ``instance_type``, ``inputs`` as one S3 URI or a dict of channel ->
+        S3 URI, ``output_path``, ``max_run`` seconds: seed documents 001/002), or ``config``: a
+        raw CreateTrainingJob request (boto3 ``create_training_job``), as Airflow's Amazon
+        provider accepts. The job name is ``job_name``; else ``<base>-<hash of
+        idempotency_key>`` (stable across retries); else ``<base>-<timestamp>`` like the SDK.
+        See ``_resolve_job`` for what happens when the job exists.
+
+        Returns: the DescribeTrainingJob payload (after waiting, when ``wait``).
+        Raises:
+            ConfigurationError: a bad argument (named in the message).
+            JobExistsError: the job exists and ``action_if_job_exists="fail"``.
+            ResourceFailedError: the job ended Failed or Stopped (carries FailureReason).
+            WaitTimeoutError: still running after ``timeout`` seconds.
+        """
+        if framework != "sklearn" and image_uri is None and config is None:
+            raise ConfigurationError(
+                f"framework {framework!r} is not supported: use framework='sklearn' or pass image_uri"
+            )
+        if config is not None:
+            request = builders.coerce_to_shape(config, "CreateTrainingJob")
+            name = request.get("TrainingJobName") or self._job_name(
+                job_name, base_job_name, idempotency_key, DEFAULT_BASE_JOB_NAME
+            )
+        else:
+            if not entry_point:
+                raise ConfigurationError("entry_point is required (or pass a raw request as config)")
+            request = None
+            name = self._job_name(job_name, base_job_name, idempotency_key, DEFAULT_BASE_JOB_NAME)
+
+        name, existing = self._resolve_job(
+            name,
+            lambda candidate: self._describe_or_none(
+                self.sagemaker.describe_training_job, TrainingJobName=candidate
+            ),
+            states.TRAINING_JOB,
+            action_if_job_exists,
+        )
+        if existing is None:
+            if request is None:
+                request = self.prepare_training_job(
+                    job_name=name,
+                    entry_point=entry_point,
+                    source_dir=source_dir,
+                    hyperparameters=hyperparameters,
+                    framework_version=framework_version,
+                    image_uri=image_uri,
+                    role=role,
+                    instance_type=instance_type,
+                    instance_count=instance_count,
+                    volume_size=volume_size,
+                    inputs=inputs,
+                    output_path=output_path,
+                    code_location=code_location,
+                    max_run=max_run,
+                    environment=environment,
+                    tags=tags,
+                )
+            else:
+                request = {**request, "TrainingJobName": name}
+                request.setdefault("RoleArn", self.role_arn(role))
+            try:
+                self.sagemaker.create_training_job(**request)
+                self.log(f"Created training job {name}")
+            except ClientError as error:
+                if _error_code(error) != "ResourceInUse":
+                    raise
+                self.log(f"Training job {name} was created concurrently; attaching to it")
+        if not wait:
+            return self.describe_training_job(name)
+        return self.wait_for_training_job(name, logs=logs, timeout=timeout)
+
+    def attach(self, job_name: str, *, wait: bool = True, logs: bool = True, timeout: float | None = None) -> dict:
+        """Attach to an existing training job (SDK ``Estimator.attach``, seed 001): if it is in
+        progress, wait and stream its logs; return its description.
+
+        Raises:
+            ConfigurationError: no such job.
+            ResourceFailedError: the job ended Failed or Stopped.
+        """
+        description = self._describe_or_none(self.sagemaker.describe_training_job, TrainingJobName=job_name)
+        if description is None:
+            raise ConfigurationError(f"training job {job_name!r} not found; check job_name")
+        if wait:
+            return self.wait_for_training_job(job_name, logs=logs, timeout=timeout)
+        states.TRAINING_JOB.check(description)
+        return description
+
+    def wait_for_training_job(
+        self, job_name: str, *, logs: bool = True, timeout: float | None = None, backoff: Backoff | None = None
+    ) -> dict:
+        """Wait until the job is Completed, streaming its CloudWatch log lines to ``log``.
+
+        Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
+        """
+        tail = LogTail(self.logs, job_name, self.log, TRAINING_LOG_GROUP) if logs else None
+        description = wait_for(
+            lambda: self.sagemaker.describe_training_job(TrainingJobName=job_name),
+            states.TRAINING_JOB,
+            timeout=timeout,
+            backoff=backoff or self.backoff,
+            on_tick=tail.poll if tail else None,
+        )
+        self.log(f"Training job {job_name} Completed; model data at "
+                 f"{description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
+        return description
+
+    def stop_training_job(self, job_name: str) -> None:
+        """boto3 ``stop_training_job``; a job that already ended is left as it is."""
+        _stop(self.sagemaker.stop_training_job, TrainingJobName=job_name)
+
+    # ------------------------------------------------------------------ models
+    def create_model(
+        self,
+        *,
+        model_name: str | None = None,
+        training_job_name: str | None = None,
+        model_data: str | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        image_uri: str | None = None,
+        framework_version: str = DEFAULT_SKLEARN_VERSION,
+        role: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> dict:
+        """Create a model (boto3 ``create_model``) from a training job, from existing model data
+        (seed 001 "Deploy an Endpoint from Model Data": ``model_data`` S3 URI of a model.tar.gz
+        plus an inference ``entry_point``), or from a raw request ``config``.
+
+        The container gets ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY``: from the
+        training job's script unless a new ``entry_point`` is given. A model that already exists
+        with the same image and model data is reused.
+
+        Returns: ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
+        Raises: ConfigurationError (missing or conflicting arguments).
+        """
+        if config is not None:
+            request = builders.coerce_to_shape(config, "CreateModel")
+            request.setdefault("ExecutionRoleArn", self.role_arn(role))
+            return self._create_or_reuse_model(request)
+        if bool(training_job_name) == bool(model_data):
+            raise ConfigurationError("pass exactly one of training_job_name or model_data (or a raw config)")
+        program = submit_directory = None
+        if training_job_name:
+            job = self.describe_training_job(training_job_name)
+            states.TRAINING_JOB.check(job)
+            model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
+            image_uri = image_uri or job["AlgorithmSpecification"]["TrainingImage"]
+            hyperparameters = job.get("HyperParameters", {})
+            program = _json_value(hyperparameters.get("sagemaker_program"))
+            submit_directory = _json_value(hyperparameters.get("sagemaker_submit_directory"))
+            model_name = model_name or training_job_name
+        else:
+            if not entry_point:
+                raise ConfigurationError(
+                    "entry_point is required with model_data: the inference script with model_fn"
+                )
+            if not str(model_data).startswith("s3://"):
+                raise ConfigurationError(f"model_data must be an s3:// URI of a model.tar.gz, got {model_data!r}")
+            model_name = model_name or naming.timestamped_name(DEFAULT_BASE_JOB_NAME)
+        naming.validate_name(model_name, "model_name")
+        if entry_point:
+            code = upload_code(
+                self.s3, entry_point=entry_point, source_dir=source_dir,
+                bucket=self.default_bucket(), key_prefix=model_name,
+            )
+            program, submit_directory = code.program, code.s3_uri
+        if not program:
+            raise ConfigurationError(
+                f"training job {training_job_name!r} has no sagemaker_program; pass entry_point"
+            )
+        image_uri = image_uri or sklearn_image_uri(self.region_name, framework_version)
+        env = builders.hosting_environment(
+            program=program, submit_directory=submit_directory, region=self.region_name
+        )
+        env.update(environment or {})
+        request = builders.model_request(
+            model_name=model_name, image_uri=image_uri, model_data=model_data,
+            role=self.role_arn(role), environment=env, tags=tags,
+        )
+        return self._create_or_reuse_model(request)
+
+    def _create_or_reuse_model(self, request: dict) -> dict:
+        from smflow.summaries import model_summary
+
+        name = request["ModelName"]
+        existing = self._describe_or_none(self.sagemaker.describe_model, ModelName=name)
+        if existing is not None:
+            wanted = request.get("PrimaryContainer", {})
+            have = existing.get("PrimaryContainer", {})
+            if (wanted.get("Image"), wanted.get("ModelDataUrl")) != (have.get("Image"), have.get("ModelDataUrl")):
+                raise ConfigurationError(
+                    f"model_name {name!r} already exists with other model data "
+                    f"({have.get('ModelDataUrl')}); choose another model_name or delete that model"
+                )
+            self.log(f"Model {name} already exists; reusing it")
+            return model_summary(existing)
+        self.sagemaker.create_model(**request)
+        self.log(f"Created model {name}")
+        return model_summary(self.sagemaker.describe_model(ModelName=name))
+
+    # ------------------------------------------------------------------ endpoints
+    def deploy(
+        self,
+        *,
+        model_name: str | None = None,
+        endpoint_name: str | None = None,
+        instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+        initial_instance_count: int = 1,
+        endpoint_config_name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> dict:
+        """Create an endpoint config and create the endpoint, or update an existing endpoint to
+        it (boto3 ``create_endpoint_config``, ``create_endpoint`` / ``update_endpoint``), then wait
+        for InService.
+
+        ``config`` is a raw CreateEndpointConfig request. An existing endpoint keeps serving its
+        old model until the new one is InService (UpdateEndpoint). A Failed endpoint is deleted
+        and created again.
+
+        Returns: the DescribeEndpoint payload.
+        Raises:
+            ResourceFailedError: the endpoint ended Failed, or the update rolled back.
+            WaitTimeoutError: not InService after ``timeout`` seconds.
+        """
+        if config is not None:
+            request = builders.coerce_to_shape(config, "CreateEndpointConfig")
+            model_name = model_name or request["ProductionVariants"][0]["ModelName"]
+        elif not model_name:
+            raise ConfigurationError("model_name is required (or pass a raw endpoint config as config)")
+        else:
+            request = None
+        endpoint_name = naming.validate_name(endpoint_name or model_name, "endpoint_name")
+        if request is None:
+            request = builders.endpoint_config_request(
+                config_name=endpoint_config_name or model_name,
+                model_name=model_name,
+                instance_type=instance_type,
+                initial_instance_count=initial_instance_count,
+            )
+        config_name = self._create_or_reuse_endpoint_config(request)
+
+        endpoint = self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name)
+        if endpoint is not None and states.ENDPOINT.outcome(endpoint) is states.Outcome.RUNNING:
+            self.log(f"Endpoint {endpoint_name} is {endpoint['EndpointStatus']}; waiting before deploying")
+            endpoint = self._wait_endpoint_settled(endpoint_name, timeout)
+        if endpoint is not None and endpoint["EndpointStatus"] in ("Failed", "OutOfService"):
+            self.log(f"Endpoint {endpoint_name} is {endpoint['EndpointStatus']}; deleting and creating it again")
+            self.sagemaker.delete_endpoint(EndpointName=endpoint_name)
+            self._wait_endpoint_deleted(endpoint_name, timeout)
+            endpoint = None
+        if endpoint is None:
+            self.sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+            self.log(f"Creating endpoint {endpoint_name} with config {config_name}")
+        elif endpoint.get("EndpointConfigName") != config_name:
+            self.sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
+            self.log(f"Updating endpoint {endpoint_name} to config {config_name}")
+        else:
+            self.log(f"Endpoint {endpoint_name} already serves config {config_name}")
+        if not wait:
+            return self.describe_endpoint(endpoint_name)
+        return self.wait_for_endpoint(endpoint_name, expected_config=config_name, timeout=timeout)
+
+    def _create_or_reuse_endpoint_config(self, request: dict) -> str:
+        name = request["EndpointConfigName"]
+        existing = self._describe_or_none(self.sagemaker.describe_endpoint_config, EndpointConfigName=name)
+        if existing is not None:
+            if _variants_key(existing["ProductionVariants"]) == _variants_key(request["ProductionVariants"]):
+                return name
+            name = naming.timestamped_name(name)
+            request = {**request, "EndpointConfigName": name}
+        self.sagemaker.create_endpoint_config(**request)
+        self.log(f"Created endpoint config {name}")
+        return name
+
+    def wait_for_endpoint(
+        self, endpoint_name: str, *, expected_config: str | None = None,
+        timeout: float | None = None, backoff: Backoff | None = None,
+    ) -> dict:
+        """Wait for InService. With ``expected_config``, an endpoint back InService on another
+        config (a rolled-back update) is an error.
+
+        Raises: ResourceFailedError (with FailureReason), WaitTimeoutError.
+        """
+        check = (lambda d: states.check_endpoint_update(d, expected_config)) if expected_config else None
+        description = wait_for(
+            lambda: self.sagemaker.describe_endpoint(EndpointName=endpoint_name),
+            states.ENDPOINT, timeout=timeout, backoff=backoff or self.backoff, check=check,
+        )
+        self.log(f"Endpoint {endpoint_name} is InService")
+        return description
+
+    def _wait_endpoint_settled(self, endpoint_name: str, timeout: float | None) -> dict | None:
+        def settled(description: dict) -> states.Outcome:
+            running = states.ENDPOINT.outcome(description) is states.Outcome.RUNNING
+            return states.Outcome.RUNNING if running else states.Outcome.SUCCEEDED
+
+        return wait_for(
+            lambda: self.sagemaker.describe_endpoint(EndpointName=endpoint_name),
+            states.ENDPOINT, timeout=timeout, backoff=self.backoff, check=settled,
+        )
+
+    def _wait_endpoint_deleted(self, endpoint_name: str, timeout: float | None) -> None:
+        gone = {"EndpointName": endpoint_name, "EndpointStatus": "Deleted"}
+
+        def describe() -> dict:
+            found = self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name)
+            return found or gone
+
+        def deleted(description: dict) -> states.Outcome:
+            return states.Outcome.SUCCEEDED if description is gone else states.Outcome.RUNNING
+
+        wait_for(describe, states.ENDPOINT, timeout=timeout, backoff=self.backoff, check=deleted)
+
+    def delete_endpoint(
+        self,
+        endpoint_name: str,
+        *,
+        delete_endpoint_config: bool = True,
+        delete_model: bool = False,
+        wait: bool = True,
+        timeout: float | None = 600,
+    ) -> dict:
+        """Delete an endpoint and, optionally, its endpoint config and models (boto3
+        ``delete_endpoint``, ``delete_endpoint_config``, ``delete_model``). Deleting what is
+        already gone is not an error, so this fits teardown tasks.
+
+        Returns: ``{"EndpointName", "Deleted": [names actually deleted, by kind]}``.
+        """
+        deleted: list[str] = []
+        endpoint = self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name)
+        config_name = endpoint.get("EndpointConfigName") if endpoint else None
+        model_names: list[str] = []
+        if config_name and (delete_endpoint_config or delete_model):
+            config = self._describe_or_none(self.sagemaker.describe_endpoint_config, EndpointConfigName=config_name)
+            model_names = [v["ModelName"] for v in (config or {}).get("ProductionVariants", [])]
+        if endpoint is not None:
+            if _ignore_not_found(self.sagemaker.delete_endpoint, EndpointName=endpoint_name):
+                deleted.append(f"Endpoint/{endpoint_name}")
+            if wait:
+                self._wait_endpoint_deleted(endpoint_name, timeout)
+        if config_name and delete_endpoint_config:
+            if _ignore_not_found(self.sagemaker.delete_endpoint_config, EndpointConfigName=config_name):
+                deleted.append(f"EndpointConfig/{config_name}")
+        if delete_model:
+            for model_name in model_names:
+                if _ignore_not_found(self.sagemaker.delete_model, ModelName=model_name):
+                    deleted.append(f"Model/{model_name}")
+        self.log(f"Deleted {', '.join(deleted) if deleted else 'nothing (already gone)'}")
+        return {"EndpointName": endpoint_name, "Deleted": deleted}
+
+    # ------------------------------------------------------------------ inference
+    def invoke(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        *,
+        content_type: str,
+        accept: str | None = None,
+        target_variant: str | None = None,
+        custom_attributes: str | None = None,
+    ) -> tuple[bytes, str]:
+        """boto3 ``invoke_endpoint`` with raw bytes; returns ``(body, content type)``.
+
+        Raises:
+            InvocationError: unknown endpoint, or the model answered with an error (its status
+                and message, e.g. 415 for an unsupported content type).
+        """
+        kwargs: dict[str, Any] = {"EndpointName": endpoint_name, "Body": body, "ContentType": content_type}
+        if accept:
+            kwargs["Accept"] = accept
+        if target_variant:
+            kwargs["TargetVariant"] = target_variant
+        if custom_attributes:
+            kwargs["CustomAttributes"] = custom_attributes
+        try:
+            response = self.runtime.invoke_endpoint(**kwargs)
+        except ClientError as error:
+            details = error.response
+            status = details.get("OriginalStatusCode") or details.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            message = details.get("OriginalMessage") or details.get("Error", {}).get("Message", str(error))
+            raise InvocationError(endpoint_name, status, message) from None
+        return response["Body"].read(), response.get("ContentType", accept or "")
+
+    def predict(
+        self,
+        endpoint_name: str,
+        data,
+        *,
+        content_type: str = codecs.NPY,
+        accept: str = codecs.NPY,
+        target_variant: str | None = None,
+    ) -> np.ndarray:
+        """Predict with a NumPy array or a list (SDK ``Predictor.predict``, seed 001).
+
+        The request is serialized as ``content_type`` (``application/x-npy`` by default, as the
+        SDK's scikit-learn predictor; or ``application/json``, ``text/csv``) and the answer,
+        requested as ``accept``, is returned as a NumPy array.
+
+        Raises: InvocationError; UnsupportedContentTypeError for another content type.
+        """
+        array = np.asarray(data)
+        if codecs.base_type(content_type) == codecs.CSV and array.ndim == 1:
+            array = array.reshape(1, -1)  # one record, as the SDK's CSVSerializer writes it
+        body, response_type = self.invoke(
+            endpoint_name, codecs.encode(array, content_type),
+            content_type=content_type, accept=accept, target_variant=target_variant,
+        )
+        return codecs.decode(body, response_type or accept)
+
+    # ------------------------------------------------------------------ batch transform
+    def batch_transform(
+        self,
+        *,
+        model_name: str | None = None,
+        data: str | None = None,
+        output_path: str | None = None,
+        content_type: str | None = "text/csv",
+        split_type: str = "Line",
+        batch_strategy: str | None = "MultiRecord",
+        max_payload_mb: int | None = 6,
+        max_concurrent_transforms: int | None = None,
+        assemble_with: str | None = "Line",
+        accept: str | None = None,
+        instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+        instance_count: int = 1,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        job_name: str | None = None,
+        base_job_name: str | None = None,
+        idempotency_key: str | None = None,
+        action_if_job_exists: ActionIfJobExists = "attach",
+        config: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> dict:
+        """Run a batch transform job (boto3 ``create_transform_job``, seed 002 "Batch
+        Transform"): every object under the S3 prefix ``data`` gives ``<object>.out`` under
+        ``output_path`` (default ``s3://<default bucket>/<job name>``). ``max_payload_mb`` is in MB.
+
+        Returns: the DescribeTransformJob payload (after waiting, when ``wait``).
+        Raises: ConfigurationError, JobExistsError, ResourceFailedError, WaitTimeoutError.
+        """
+        if config is not None:
+            request = builders.coerce_to_shape(config, "CreateTransformJob")
+            name = request.get("TransformJobName") or self._job_name(
+                job_name, base_job_name, idempotency_key, request.get("ModelName", DEFAULT_BASE_JOB_NAME)
+            )
+        else:
+            if not model_name or not data:
+                raise ConfigurationError("model_name and data (an s3:// input prefix) are required")
+            request = None
+            name = self._job_name(job_name, base_job_name, idempotency_key, model_name)
+        name, existing = self._resolve_job(
+            name,
+            lambda candidate: self._describe_or_none(
+                self.sagemaker.describe_transform_job, TransformJobName=candidate
+            ),
+            states.TRANSFORM_JOB,
+            action_if_job_exists,
+        )
+        if existing is None:
+            if request is None:
+                request = builders.transform_job_request(
+                    job_name=name, model_name=model_name, data=data,
+                    output_path=output_path or f"s3://{self.default_bucket()}/{name}",
+                    content_type=content_type, split_type=split_type, batch_strategy=batch_strategy,
+                    max_payload_mb=max_payload_mb, max_concurrent_transforms=max_concurrent_transforms,
+                    assemble_with=assemble_with, accept=accept, instance_type=instance_type,
+                    instance_count=instance_count, environment=environment, tags=tags,
+                )
+            else:
+                request = {**request, "TransformJobName": name}
+            try:
+                self.sagemaker.create_transform_job(**request)
+                self.log(f"Created transform job {name}")
+            except ClientError as error:
+                if _error_code(error) != "ResourceInUse":
+                    raise
+        if not wait:
+            return self.describe_transform_job(name)
+        return self.wait_for_transform_job(name, timeout=timeout)
+
+    def wait_for_transform_job(self, job_name: str, *, timeout: float | None = None, backoff: Backoff | None = None) -> dict:
+        """Wait until the transform job is Completed.
+
+        Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
+        """
+        description = wait_for(
+            lambda: self.sagemaker.describe_transform_job(TransformJobName=job_name),
+            states.TRANSFORM_JOB, timeout=timeout, backoff=backoff or self.backoff,
+        )
+        self.log(f"Transform job {job_name} Completed; output at {description['TransformOutput']['S3OutputPath']}")
+        return description
+
+    def stop_transform_job(self, job_name: str) -> None:
+        """boto3 ``stop_transform_job``; a job that already ended is left as it is."""
+        _stop(self.sagemaker.stop_transform_job, TransformJobName=job_name)
+
+
+# ---------------------------------------------------------------------- module helpers
+def _split(uri: str) -> tuple[str, str]:
+    if not uri.startswith("s3://"):
+        raise ConfigurationError(f"code_location must be an s3:// URI, got {uri!r}")
+    bucket, _, prefix = uri[5:].partition("/")
+    return bucket, prefix.strip("/")
+
+
+def _json_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
+
+
+def _variants_key(variants: list[dict]) -> list[tuple]:
+    return sorted(
+        (v.get("VariantName"), v.get("ModelName"), v.get("InstanceType"), int(v.get("InitialInstanceCount", 1)))
+        for v in variants
+    )
+
+
+def _ignore_not_found(method: Callable[..., Any], **kwargs) -> bool:
+    """Call a delete method; False when the resource was already gone."""
+    try:
+        method(**kwargs)
+    except ClientError as error:
+        if is_not_found(error):
+            return False
+        raise
+    return True
+
+
+def _stop(method: Callable[..., Any], **kwargs) -> None:
+    try:
+        method(**kwargs)
+    except ClientError as error:
+        if _error_code(error) != "ValidationException":
+            raise
+        logger.info("not stopped: %s", error.response.get("Error", {}).get("Message"))
+
+
+__all__ = ["SageMakerClient", "is_not_found", "parse_image_uri"]

@@ -1,0 +1,163 @@
+"""Starting, finding and stopping the local runtime as a background process.
+
+``smflow local up`` runs ``smflow local serve`` detached, with its output in
+``<state dir>/runtime.log``. The serving process writes ``<state dir>/runtime.json`` (pid and
+URL) once it answers requests, and removes it when it exits cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9510
+RUNTIME_FILE = "runtime.json"
+LOG_FILE = "runtime.log"
+
+
+class LauncherError(RuntimeError):
+    """The runtime could not be started or stopped; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    pid: int
+    url: str
+    host: str
+    port: int
+    state_dir: str
+
+
+def default_state_dir() -> Path:
+    """``$SMFLOW_STATE_DIR``, else ``~/.smflow/state``."""
+    return Path(os.environ.get("SMFLOW_STATE_DIR") or Path.home() / ".smflow" / "state")
+
+
+def write_info(state_dir: Path, info: RuntimeInfo) -> None:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    temporary = state_dir / f".{RUNTIME_FILE}.tmp"
+    temporary.write_text(json.dumps(asdict(info)))
+    os.replace(temporary, state_dir / RUNTIME_FILE)
+
+
+def clear_info(state_dir: Path, pid: int) -> None:
+    info = read_info(state_dir, check_alive=False)
+    if info is not None and info.pid == pid:
+        (state_dir / RUNTIME_FILE).unlink(missing_ok=True)
+
+
+def read_info(state_dir: Path, check_alive: bool = True) -> RuntimeInfo | None:
+    """The running runtime of ``state_dir``, or None (a stale file of a dead process is None)."""
+    try:
+        info = RuntimeInfo(**json.loads((state_dir / RUNTIME_FILE).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+    if check_alive and not _alive(info.pid):
+        return None
+    return info
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as dead
+        finished, _ = os.waitpid(pid, os.WNOHANG)
+        return finished == 0
+    except ChildProcessError:
+        return True
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def start_background(
+    state_dir: Path | None = None,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    timeout: float = 60.0,
+) -> tuple[RuntimeInfo, bool]:
+    """Start the runtime unless one already runs for ``state_dir``.
+
+    Returns: ``(info, started)`` where ``started`` is False when it was already running.
+    Raises:
+        LauncherError: the port is taken by something else, or the process died or did not
+            become ready within ``timeout`` seconds (the message quotes its log).
+    """
+    state_dir = Path(state_dir or default_state_dir()).resolve()
+    running = read_info(state_dir)
+    if running is not None:
+        return running, False
+    if port and not port_is_free(host, port):
+        raise LauncherError(
+            f"port {port} on {host} is in use by another program; pass --port with a free port"
+        )
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log_path = state_dir / LOG_FILE
+    command = [
+        sys.executable, "-m", "smflow.cli", "local", "serve",
+        "--host", host, "--port", str(port), "--state-dir", str(state_dir),
+    ]
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        info = read_info(state_dir)
+        if info is not None and info.pid == process.pid:
+            return info, True
+        if process.poll() is not None:
+            raise LauncherError(
+                f"the local runtime exited with code {process.returncode}:\n{_tail(log_path)}"
+            )
+        time.sleep(0.05)
+    process.terminate()
+    raise LauncherError(f"the local runtime did not start within {timeout:.0f} s:\n{_tail(log_path)}")
+
+
+def stop(state_dir: Path | None = None, timeout: float = 30.0) -> RuntimeInfo | None:
+    """Stop the runtime of ``state_dir`` (SIGTERM, then SIGKILL after ``timeout`` seconds).
+
+    Returns: what was stopped, or None when nothing was running.
+    """
+    state_dir = Path(state_dir or default_state_dir()).resolve()
+    info = read_info(state_dir)
+    if info is None:
+        (state_dir / RUNTIME_FILE).unlink(missing_ok=True)
+        return None
+    os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(info.pid):
+        if time.monotonic() > deadline:
+            os.kill(info.pid, signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    (state_dir / RUNTIME_FILE).unlink(missing_ok=True)
+    return info
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

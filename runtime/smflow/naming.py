@@ -1,0 +1,64 @@
+"""Names of SageMaker jobs, models, endpoint configs and endpoints.
+
+SageMaker names match ``^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`` (at most 63 characters; API reference,
+CreateTrainingJob ``TrainingJobName``). Two kinds of name are made here:
+
+* ``timestamped_name("iris")`` -> ``iris-2026-11-21-10-31-02-123``, the SageMaker Python SDK's
+  ``name_from_base``: unique per call.
+* ``stable_name("iris", key="dag.task.run")`` -> ``iris-<10 hex digits>``: the same for the same
+  key, so an orchestrator's retry finds the job its earlier attempt started instead of launching a
+  duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from datetime import datetime, timezone
+
+from smflow.errors import ConfigurationError
+
+MAX_NAME_LENGTH = 63
+_VALID_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_INVALID_RUN = re.compile(r"[^a-zA-Z0-9]+")
+
+
+def sanitize(base: str) -> str:
+    """Turn any text into a valid name stem: runs of other characters become one ``-``."""
+    cleaned = _INVALID_RUN.sub("-", base).strip("-")
+    return cleaned or "smflow"
+
+
+def validate_name(name: str, field: str = "name") -> str:
+    """Return ``name`` if it is a valid SageMaker name, else raise ConfigurationError naming ``field``."""
+    if not isinstance(name, str) or not _VALID_NAME.match(name):
+        raise ConfigurationError(
+            f"{field} {name!r} is not a valid SageMaker name: use 1-63 letters, digits and "
+            "hyphens, starting and ending with a letter or digit"
+        )
+    return name
+
+
+def _join(base: str, suffix: str) -> str:
+    stem = sanitize(base)[: MAX_NAME_LENGTH - len(suffix) - 1].rstrip("-")
+    return f"{stem}-{suffix}"
+
+
+def timestamped_name(base: str, now: float | None = None) -> str:
+    """``<base>-<YYYY-mm-dd-HH-MM-SS-mmm>`` (UTC), truncating ``base`` to fit 63 characters."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=timezone.utc)
+    return _join(base, moment.strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3])
+
+
+def stable_name(base: str, key: str) -> str:
+    """``<base>-<sha1(key)[:10]>``: deterministic for a key such as ``"<dag>.<task>.<run_id>"``."""
+    digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]
+    return _join(base, digest)
+
+
+def attempt_name(name: str, attempt: int) -> str:
+    """The name of retry ``attempt`` (1-based) of a job: ``name``, ``name-2``, ``name-3``, ..."""
+    if attempt <= 1:
+        return name
+    return _join(name, str(attempt))

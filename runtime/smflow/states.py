@@ -1,0 +1,104 @@
+"""One table of states for every SageMaker resource smflow waits on.
+
+Success is ``Completed`` for jobs and ``InService`` for endpoints. ``Failed`` and ``Stopped``
+(jobs) and ``Failed`` / ``OutOfService`` (endpoints) are errors that carry ``FailureReason``.
+An endpoint that is ``InService`` again after an update rolled back is also an error: its
+FailureReason says why the update failed. (Statuses: DescribeTrainingJob, DescribeTransformJob,
+DescribeEndpoint in the SageMaker API reference.) Airflow's Amazon provider treats Stopped as
+success; smflow does not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from smflow.errors import ResourceFailedError
+
+
+class Outcome(str, Enum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ResourceKind:
+    """How to read one kind of resource's Describe* payload."""
+
+    kind: str
+    name_field: str
+    status_field: str
+    success: frozenset[str]
+    failure: frozenset[str]
+    running: frozenset[str]
+
+    def name(self, description: dict) -> str:
+        return description.get(self.name_field, "?")
+
+    def status(self, description: dict) -> str:
+        return description.get(self.status_field, "Unknown")
+
+    def outcome(self, description: dict) -> Outcome:
+        status = self.status(description)
+        if status in self.success:
+            return Outcome.SUCCEEDED
+        if status in self.failure:
+            return Outcome.FAILED
+        if status in self.running:
+            return Outcome.RUNNING
+        raise ResourceFailedError(self.kind, self.name(description), status, "unknown status")
+
+    def check(self, description: dict) -> Outcome:
+        """Return the outcome; raise ResourceFailedError (with FailureReason) for failures."""
+        outcome = self.outcome(description)
+        if outcome is Outcome.FAILED:
+            raise ResourceFailedError(
+                self.kind, self.name(description), self.status(description),
+                description.get("FailureReason"),
+            )
+        return outcome
+
+
+TRAINING_JOB = ResourceKind(
+    kind="TrainingJob",
+    name_field="TrainingJobName",
+    status_field="TrainingJobStatus",
+    success=frozenset({"Completed"}),
+    failure=frozenset({"Failed", "Stopped"}),
+    running=frozenset({"InProgress", "Stopping"}),
+)
+
+TRANSFORM_JOB = ResourceKind(
+    kind="TransformJob",
+    name_field="TransformJobName",
+    status_field="TransformJobStatus",
+    success=frozenset({"Completed"}),
+    failure=frozenset({"Failed", "Stopped"}),
+    running=frozenset({"InProgress", "Stopping"}),
+)
+
+ENDPOINT = ResourceKind(
+    kind="Endpoint",
+    name_field="EndpointName",
+    status_field="EndpointStatus",
+    success=frozenset({"InService"}),
+    failure=frozenset({"Failed", "OutOfService", "Deleting", "UpdateRollbackFailed"}),
+    running=frozenset({"Creating", "Updating", "SystemUpdating", "RollingBack"}),
+)
+
+
+def check_endpoint_update(description: dict, expected_config: str) -> Outcome:
+    """Like ``ENDPOINT.check`` but an InService endpoint still on another config (a rolled-back
+    update) is a failure carrying the FailureReason of the update."""
+    outcome = ENDPOINT.check(description)
+    if outcome is Outcome.SUCCEEDED and description.get("EndpointConfigName") != expected_config:
+        raise ResourceFailedError(
+            "Endpoint",
+            ENDPOINT.name(description),
+            "UpdateRolledBack",
+            description.get("FailureReason")
+            or f"endpoint still serves config {description.get('EndpointConfigName')!r}, "
+            f"not {expected_config!r}",
+        )
+    return outcome

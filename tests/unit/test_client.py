@@ -1,0 +1,166 @@
+"""The client's decisions (which job to reuse, create or update) against stubbed SageMaker
+responses, and code packaging against moto's S3."""
+
+import io
+import json
+import tarfile
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from moto import mock_aws
+
+from smflow.client import SageMakerClient
+from smflow.errors import ConfigurationError, JobExistsError, ResourceFailedError
+from smflow.waiting import Backoff
+
+
+@pytest.fixture
+def client(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = SageMakerClient(region_name="us-east-1", role="arn:aws:iam::123456789012:role/r",
+                                 backoff=Backoff.fixed(0.0), log=lambda line: None)
+        client.__dict__["sagemaker"] = boto3.client("sagemaker", region_name="us-east-1")
+        yield client
+
+
+def not_found(stub, method, **params):
+    stub.add_client_error(method, service_error_code="ValidationException",
+                          service_message="Requested resource not found.", expected_params=params or None)
+
+
+def job(name, status, reason=None):
+    description = {
+        "TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
+        "TrainingJobStatus": status, "SecondaryStatus": status, "CreationTime": 0,
+        "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+        "ModelArtifacts": {"S3ModelArtifacts": f"s3://b/{name}/output/model.tar.gz"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+        "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"s3://b/src.tar.gz"'},
+    }
+    if reason:
+        description["FailureReason"] = reason
+    return description
+
+
+RAW = {
+    "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+    "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
+    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": "1", "VolumeSizeInGB": "30"},
+    "StoppingCondition": {"MaxRuntimeInSeconds": "60"},
+}
+
+
+def test_retry_attaches_to_a_job_in_progress_instead_of_creating(client):
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_training_job", job("train-1", "InProgress"), {"TrainingJobName": "train-1"})
+        stub.add_response("describe_training_job", job("train-1", "InProgress"), {"TrainingJobName": "train-1"})
+        stub.add_response("describe_training_job", job("train-1", "Completed"), {"TrainingJobName": "train-1"})
+        result = client.train(config=RAW, job_name="train-1", logs=False)
+    assert result["TrainingJobStatus"] == "Completed"  # no create_training_job call was stubbed
+
+
+def test_completed_job_is_reused(client):
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_training_job", job("t", "Completed"), {"TrainingJobName": "t"})
+        stub.add_response("describe_training_job", job("t", "Completed"), {"TrainingJobName": "t"})
+        assert client.train(config=RAW, job_name="t", logs=False)["TrainingJobName"] == "t"
+
+
+def test_failed_job_is_followed_by_a_suffixed_one(client):
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_training_job", job("t", "Failed", "boom"), {"TrainingJobName": "t"})
+        stub.add_response("describe_training_job", job("t-2", "Stopped"), {"TrainingJobName": "t-2"})
+        not_found(stub, "describe_training_job", TrainingJobName="t-3")
+        expected = {**RAW, "TrainingJobName": "t-3", "RoleArn": "arn:aws:iam::123456789012:role/r",
+                    "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 60}}
+        stub.add_response("create_training_job", {"TrainingJobArn": "arn:x"}, expected)
+        stub.add_response("describe_training_job", job("t-3", "InProgress"), {"TrainingJobName": "t-3"})
+        result = client.train(config=RAW, job_name="t", wait=False)
+    assert result["TrainingJobName"] == "t-3"
+
+
+def test_fail_action_raises(client):
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_training_job", job("t", "Completed"), {"TrainingJobName": "t"})
+        with pytest.raises(JobExistsError, match="'t' already exists"):
+            client.train(config=RAW, job_name="t", action_if_job_exists="fail")
+
+
+def test_stopped_job_fails_the_wait_with_its_reason(client):
+    with Stubber(client.sagemaker) as stub:
+        not_found(stub, "describe_training_job")
+        stub.add_response("create_training_job", {"TrainingJobArn": "arn:x"})
+        stub.add_response("describe_training_job", job("t", "Stopped", "stopped by user"))
+        with pytest.raises(ResourceFailedError, match="Stopped: stopped by user"):
+            client.train(config=RAW, job_name="t", logs=False)
+
+
+def test_attach_to_missing_job_names_it(client):
+    with Stubber(client.sagemaker) as stub:
+        not_found(stub, "describe_training_job")
+        with pytest.raises(ConfigurationError, match="training job 'nope' not found"):
+            client.attach("nope")
+
+
+def test_delete_endpoint_that_is_gone_is_not_an_error(client):
+    with Stubber(client.sagemaker) as stub:
+        stub.add_client_error("describe_endpoint", service_error_code="ValidationException",
+                              service_message='Could not find endpoint "arn:...:endpoint/e".')
+        assert client.delete_endpoint("e") == {"EndpointName": "e", "Deleted": []}
+
+
+def test_create_model_from_training_job_reuses_its_code(client):
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_training_job", job("t", "Completed"), {"TrainingJobName": "t"})
+        stub.add_client_error("describe_model", service_error_code="ValidationException",
+                              service_message='Could not find model "t".')
+        stub.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/t"}, {
+            "ModelName": "t",
+            "ExecutionRoleArn": "arn:aws:iam::123456789012:role/r",
+            "PrimaryContainer": {"Image": "img", "ModelDataUrl": "s3://b/t/output/model.tar.gz", "Environment": {
+                "SAGEMAKER_PROGRAM": "train.py", "SAGEMAKER_SUBMIT_DIRECTORY": "s3://b/src.tar.gz",
+                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": "us-east-1"}},
+        })
+        stub.add_response("describe_model", {"ModelName": "t", "ModelArn": "arn:aws:sagemaker:us-east-1:123456789012:model/t", "CreationTime": 0,
+                                             "PrimaryContainer": {"Image": "img", "ModelDataUrl": "s3://b/t/output/model.tar.gz"}})
+        assert client.create_model(training_job_name="t")["ModelArn"] == "arn:aws:sagemaker:us-east-1:123456789012:model/t"
+
+
+def test_create_model_needs_exactly_one_source(client):
+    with pytest.raises(ConfigurationError, match="exactly one of training_job_name or model_data"):
+        client.create_model()
+    with pytest.raises(ConfigurationError, match="entry_point is required with model_data"):
+        client.create_model(model_data="s3://b/model.tar.gz")
+
+
+def test_training_code_is_packaged_like_the_sdk(client, tmp_path):
+    source = tmp_path / "src"
+    (source / "lib").mkdir(parents=True)
+    (source / "train.py").write_text("print('hi')\n")
+    (source / "lib" / "util.py").write_text("X = 1\n")
+    (source / "requirements.txt").write_text("\n")
+    (source / "__pycache__").mkdir()
+    (source / "__pycache__" / "junk.pyc").write_bytes(b"x")
+    request = client.prepare_training_job(job_name="job-1", entry_point="train.py", source_dir=str(source),
+                                          hyperparameters={"epochs": 3}, inputs="s3://b/data")
+    submit = json.loads(request["HyperParameters"]["sagemaker_submit_directory"])
+    assert submit == "s3://sagemaker-us-east-1-123456789012/job-1/source/sourcedir.tar.gz"
+    assert json.loads(request["HyperParameters"]["sagemaker_program"]) == "train.py"
+    assert request["OutputDataConfig"]["S3OutputPath"] == "s3://sagemaker-us-east-1-123456789012/"
+    body = client.s3.get_object(Bucket="sagemaker-us-east-1-123456789012",
+                                Key="job-1/source/sourcedir.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as tar:
+        names = sorted(tar.getnames())
+    assert names == ["lib", "lib/util.py", "requirements.txt", "train.py"]
+
+
+def test_missing_entry_point_is_a_clear_error(client, tmp_path):
+    with pytest.raises(ConfigurationError, match="entry_point 'nope.py' not found in source_dir"):
+        client.prepare_training_job(job_name="j", entry_point="nope.py", source_dir=str(tmp_path))
+    with pytest.raises(ConfigurationError, match="instance_count must be 1"):
+        client.prepare_training_job(job_name="j", entry_point="x.py", instance_count=2)

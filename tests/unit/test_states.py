@@ -1,0 +1,49 @@
+import pytest
+
+from smflow import states
+from smflow.errors import ResourceFailedError
+
+
+def job(status, reason=None):
+    description = {"TrainingJobName": "j1", "TrainingJobStatus": status}
+    if reason:
+        description["FailureReason"] = reason
+    return description
+
+
+def test_completed_is_success_in_progress_is_running():
+    assert states.TRAINING_JOB.check(job("Completed")) is states.Outcome.SUCCEEDED
+    assert states.TRAINING_JOB.check(job("InProgress")) is states.Outcome.RUNNING
+    assert states.TRAINING_JOB.check(job("Stopping")) is states.Outcome.RUNNING
+
+
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_failed_and_stopped_raise_with_name_and_reason(status):
+    with pytest.raises(ResourceFailedError) as info:
+        states.TRAINING_JOB.check(job(status, "AlgorithmError: boom"))
+    error = info.value
+    assert (error.kind, error.name, error.status, error.failure_reason) == (
+        "TrainingJob", "j1", status, "AlgorithmError: boom")
+    assert "j1" in str(error) and "AlgorithmError: boom" in str(error)
+
+
+def test_endpoint_states():
+    endpoint = {"EndpointName": "e", "EndpointStatus": "InService", "EndpointConfigName": "c2"}
+    assert states.ENDPOINT.check(endpoint) is states.Outcome.SUCCEEDED
+    assert states.ENDPOINT.check({**endpoint, "EndpointStatus": "Updating"}) is states.Outcome.RUNNING
+    with pytest.raises(ResourceFailedError, match="no model"):
+        states.ENDPOINT.check({**endpoint, "EndpointStatus": "Failed", "FailureReason": "no model"})
+
+
+def test_rolled_back_update_is_a_failure():
+    endpoint = {"EndpointName": "e", "EndpointStatus": "InService", "EndpointConfigName": "old",
+                "FailureReason": "model_fn raised"}
+    with pytest.raises(ResourceFailedError, match="model_fn raised") as info:
+        states.check_endpoint_update(endpoint, "new")
+    assert info.value.status == "UpdateRolledBack"
+    assert states.check_endpoint_update({**endpoint, "EndpointConfigName": "new"}, "new") is states.Outcome.SUCCEEDED
+
+
+def test_unknown_status_is_an_error_not_a_hang():
+    with pytest.raises(ResourceFailedError, match="unknown status"):
+        states.TRANSFORM_JOB.check({"TransformJobName": "t", "TransformJobStatus": "Exploded"})
