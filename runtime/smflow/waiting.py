@@ -132,3 +132,69 @@ def _sleep_with_ticks(delay, on_tick, tick_interval, sleep, clock) -> None:
         if remaining <= 0:
             return
         sleep(min(tick_interval, remaining))
+
+
+async def async_wait_for(
+    describe: Callable[[], dict],
+    kind: ResourceKind,
+    *,
+    timeout: float | None = None,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    on_tick: Callable[[], None] | None = None,
+    tick_interval: float = 2.0,
+    check: Callable[[dict], Outcome] | None = None,
+) -> dict:
+    """``wait_for`` for event loops (Airflow triggers, Prefect async tasks).
+
+    The blocking boto3 calls (``describe``, ``on_tick``) run in worker threads
+    (``asyncio.to_thread``) and the delays are ``asyncio.sleep``, so the event loop is never
+    blocked. Same arguments, result and errors as :func:`wait_for`.
+    """
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    no_ticks = on_tick is None
+
+    async def tick() -> None:
+        if on_tick is not None:
+            await asyncio.to_thread(on_tick)
+
+    async def sleep_with_ticks(delay: float) -> None:
+        if no_ticks:
+            await asyncio.sleep(delay)
+            return
+        end = loop.time() + delay
+        while True:
+            await tick()
+            remaining = end - loop.time()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(tick_interval, remaining))
+
+    check = check or kind.check
+    deadline = None if timeout is None else loop.time() + timeout
+    delays = backoff.delays()
+    last: dict | None = None
+    while True:
+        try:
+            last = await asyncio.to_thread(describe)
+        except ClientError as error:
+            if not is_throttling(error):
+                raise
+        else:
+            try:
+                outcome = check(last)
+            finally:
+                if kind.outcome(last) is not Outcome.RUNNING:
+                    await tick()
+            if outcome is Outcome.SUCCEEDED:
+                return last
+        delay = next(delays)
+        if deadline is not None:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                name = kind.name(last) if last else "?"
+                status = kind.status(last) if last else "unknown"
+                raise WaitTimeoutError(kind.kind, name, status, timeout)
+            delay = min(delay, remaining)
+        await sleep_with_ticks(delay)

@@ -99,3 +99,52 @@ def test_ticks_run_between_polls_and_after_the_end():
              on_tick=lambda: ticks.append(clock.now), tick_interval=0.1)
     assert len(ticks) >= 3
     assert ticks[-1] == clock.now  # a last tick once the job is terminal: the final log lines
+
+
+def test_async_wait_does_not_block_the_event_loop():
+    import asyncio
+    import time as time_module
+
+    from smflow.waiting import async_wait_for
+
+    statuses = iter(["InProgress", "InProgress", "Completed"])
+
+    def slow_describe():
+        time_module.sleep(0.05)  # a blocking boto3 call
+        return {"TrainingJobName": "j", "TrainingJobStatus": next(statuses)}
+
+    async def main():
+        beats = 0
+
+        async def heartbeat():
+            nonlocal beats
+            while True:
+                beats += 1
+                await asyncio.sleep(0.005)
+
+        task = asyncio.create_task(heartbeat())
+        result = await async_wait_for(slow_describe, states.TRAINING_JOB, backoff=Backoff.fixed(0.01))
+        task.cancel()
+        return result, beats
+
+    result, beats = asyncio.run(main())
+    assert result["TrainingJobStatus"] == "Completed"
+    assert beats >= 10  # the loop kept running while describe() blocked in a thread
+
+
+def test_async_wait_raises_failures_and_timeouts():
+    import asyncio
+
+    from smflow.waiting import async_wait_for
+
+    def failed():
+        return {"TrainingJobName": "j", "TrainingJobStatus": "Failed", "FailureReason": "OOM"}
+
+    with pytest.raises(ResourceFailedError, match="OOM"):
+        asyncio.run(async_wait_for(failed, states.TRAINING_JOB))
+
+    def running():
+        return {"TrainingJobName": "j", "TrainingJobStatus": "InProgress"}
+
+    with pytest.raises(WaitTimeoutError):
+        asyncio.run(async_wait_for(running, states.TRAINING_JOB, timeout=0.05, backoff=Backoff.fixed(0.01)))

@@ -1,0 +1,47 @@
+"""The `smflow local` command line: up, status, down, and a clear error for a busy port."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import free_port
+
+pytestmark = pytest.mark.integration
+SMFLOW = str(Path(sys.executable).with_name("smflow"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([SMFLOW, *args], capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_up_status_down(tmp_path):
+    port = str(free_port())
+    state = str(tmp_path / "state")
+    up = run("local", "up", "--port", port, "--state-dir", state)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert up.stdout.strip() == f"http://127.0.0.1:{port}"
+        again = run("local", "up", "--port", port, "--state-dir", state)
+        assert again.returncode == 0 and "already running" in again.stderr
+        status = run("local", "status", "--state-dir", state)
+        assert status.returncode == 0 and f"running at http://127.0.0.1:{port}" in status.stdout
+        assert "0 training jobs" in status.stdout
+    finally:
+        down = run("local", "down", "--state-dir", state)
+    assert down.returncode == 0 and "stopped" in down.stderr
+    assert run("local", "status", "--state-dir", state).returncode == 3
+
+
+def test_busy_port_is_a_clear_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        result = run("local", "up", "--port", port, "--state-dir", str(tmp_path / "s"))
+    assert result.returncode == 1
+    assert f"port {port} on 127.0.0.1 is in use" in result.stderr and "--port" in result.stderr
