@@ -1,0 +1,1058 @@
+"""The state model of the local SageMaker API, independent of the wire protocol.
+
+:class:`SageMakerBackend` has one method per supported SageMaker operation. Methods take the
+operation's request members as keyword arguments (timestamps as epoch seconds or datetimes) and
+return its response as a dict (timestamps as epoch-second floats). Errors are
+:class:`SageMakerError` subclasses carrying SageMaker's error code, HTTP status and message; the
+messages follow what AWS answers (SageMaker API reference pages of each operation, and the
+SageMaker waiters in botocore's ``sagemaker/2017-07-24/waiters-2.json``: ``EndpointDeleted``
+succeeds on ``ValidationException``).
+
+Work runs in executors, imported lazily so that this module stays importable on its own:
+training jobs in :class:`smflow.local.training.TrainingRun`, endpoints in
+:class:`smflow.local.hosting.Deployment`, batch transform in
+:class:`smflow.local.transform.TransformRun`. Each runs in its own daemon thread; several jobs
+and endpoints run at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smflow.local.aws import ACCOUNT_ID, LocalAws
+from smflow.local.store import ResourceStore, interrupted_job_fields, recover_after_restart
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DEPLOYMENT_TIMEOUT = 120.0  # seconds for Deployment.start
+DRAIN_TIMEOUT = 30.0  # seconds an old deployment may finish in-flight invocations after a switch
+DEFAULT_MAX_RESULTS = 10  # List* default page size (ListEndpoints, ListTransformJobs reference)
+TERMINAL_JOB_STATUSES = ("Completed", "Failed", "Stopped")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
+
+
+# --------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------
+class SageMakerError(Exception):
+    """An error answered to the client: ``code`` (the AWS error code), HTTP ``status``, message.
+
+    ``fields`` holds extra members of the error shape (e.g. ModelError's OriginalStatusCode).
+    """
+
+    code = "InternalFailure"
+    status = 500
+
+    def __init__(self, message: str, **fields: Any):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class ValidationException(SageMakerError):
+    """SageMaker API: invalid input, or a model/endpoint config/endpoint/job that does not exist."""
+
+    code = "ValidationException"
+    status = 400
+
+
+class ResourceInUse(SageMakerError):
+    """SageMaker API: a training or transform job with this name already exists."""
+
+    code = "ResourceInUse"
+    status = 400
+
+
+class ValidationError(SageMakerError):
+    """SageMaker Runtime: invalid request, or the endpoint does not exist or is not in service."""
+
+    code = "ValidationError"
+    status = 400
+
+
+class ModelError(SageMakerError):
+    """SageMaker Runtime: the model server answered an error (HTTP 424)."""
+
+    code = "ModelError"
+    status = 424
+
+
+class InternalFailure(SageMakerError):
+    code = "InternalFailure"
+    status = 500
+
+
+# --------------------------------------------------------------------------------------------
+# Executors
+# --------------------------------------------------------------------------------------------
+class Executors:
+    """Factories of the objects that do the work. Subclass to substitute test doubles.
+
+    The defaults import ``smflow.local.training``, ``hosting`` and ``transform`` when first used.
+    """
+
+    def training_run(self, description: dict, work_dir: Path, aws: LocalAws,
+                     on_update: Callable[[dict], None]) -> Any:
+        from smflow.local.training import TrainingRun
+
+        return TrainingRun(description, work_dir, aws, on_update)
+
+    def deployment(self, endpoint_name: str, variants: list[tuple[dict, dict]], work_dir: Path,
+                   aws: LocalAws) -> Any:
+        from smflow.local.hosting import Deployment
+
+        return Deployment(endpoint_name, variants, work_dir, aws)
+
+    def transform_run(self, description: dict, model: dict, work_dir: Path, aws: LocalAws,
+                      on_update: Callable[[dict], None]) -> Any:
+        from smflow.local.transform import TransformRun
+
+        return TransformRun(description, model, work_dir, aws, on_update)
+
+    def failure_reason(self, error: BaseException) -> str:
+        """The FailureReason for an exception raised while starting or running work."""
+        user_facing: list[type] = []
+        try:
+            from smflow.local.environments import UnsupportedImageError
+
+            user_facing.append(UnsupportedImageError)
+            from smflow.local.hosting import ModelServerError
+
+            user_facing.append(ModelServerError)
+        except ImportError:  # pragma: no cover - hosting not installed yet
+            pass
+        if isinstance(error, tuple(user_facing)) and str(error):
+            return str(error)
+        return f"Internal error in the smflow local runtime: {type(error).__name__}: {error}"
+
+
+# --------------------------------------------------------------------------------------------
+# Endpoint runtime state (in memory)
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Live:
+    """One started (or starting) Deployment and the invocations it is serving."""
+
+    deployment: Any
+    config_name: str
+    variant_names: list[str]
+    work_dir: Path
+    in_flight: int = 0
+    idle: threading.Condition = field(default_factory=threading.Condition)
+
+    def enter(self) -> None:
+        with self.idle:
+            self.in_flight += 1
+
+    def leave(self) -> None:
+        with self.idle:
+            self.in_flight -= 1
+            self.idle.notify_all()
+
+    def drain_and_stop(self, timeout: float = DRAIN_TIMEOUT) -> None:
+        with self.idle:
+            self.idle.wait_for(lambda: self.in_flight == 0, timeout=timeout)
+        self.stop()
+
+    def stop(self) -> None:
+        try:
+            self.deployment.stop()
+        except Exception:  # noqa: BLE001 - stopping must not fail the caller
+            logger.exception("stopping deployment in %s failed", self.work_dir)
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+@dataclass
+class _EndpointState:
+    name: str
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    active: _Live | None = None
+    pending: _Live | None = None
+    deleting: bool = False
+
+
+# --------------------------------------------------------------------------------------------
+# Backend
+# --------------------------------------------------------------------------------------------
+class SageMakerBackend:
+    """SageMaker training jobs, models, endpoint configs, endpoints and transform jobs.
+
+    Args:
+        state_dir: the runtime's state folder; resources live in ``<state_dir>/sagemaker``,
+            executor work folders in ``<state_dir>/work``.
+        aws: boto3 clients bound to this runtime (the executors use them for S3 and Logs).
+        region_name: region used in ARNs (default: ``aws.region_name``).
+        executors: the executor factories (default :class:`Executors`).
+        deployment_timeout: seconds allowed for an endpoint's Deployment.start.
+
+    Call :meth:`restore` once the HTTP server answers (restarted endpoints download their model
+    through it), and :meth:`shutdown` before the server stops.
+    """
+
+    def __init__(
+        self,
+        state_dir: str | Path,
+        aws: LocalAws,
+        *,
+        region_name: str | None = None,
+        executors: Executors | None = None,
+        deployment_timeout: float = DEFAULT_DEPLOYMENT_TIMEOUT,
+    ):
+        self.state_dir = Path(state_dir)
+        self.aws = aws
+        self.region = region_name or aws.region_name
+        self.executors = executors or Executors()
+        self.deployment_timeout = deployment_timeout
+        self.store = ResourceStore(self.state_dir / "sagemaker")
+        self._lock = threading.RLock()
+        self._runs: dict[tuple[str, str], Any] = {}  # (kind, lower name) -> TrainingRun/TransformRun
+        self._endpoints: dict[str, _EndpointState] = {}  # lower name -> state
+        self._threads: list[threading.Thread] = []
+        self._closing = False
+
+    # ---------------------------------------------------------------------------- helpers --
+    def arn(self, resource_type: str, name: str) -> str:
+        """``arn:aws:sagemaker:<region>:123456789012:<resource_type>/<name, lower-cased>``."""
+        partition = "aws"
+        if self.region.startswith("cn-"):
+            partition = "aws-cn"
+        elif self.region.startswith("us-gov-"):
+            partition = "aws-us-gov"
+        return f"arn:{partition}:sagemaker:{self.region}:{ACCOUNT_ID}:{resource_type}/{name.lower()}"
+
+    def _thread(self, target: Callable[..., None], *args: Any, name: str) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+        return thread
+
+    def wait_idle(self, timeout: float = 10.0) -> None:
+        """Wait (up to ``timeout`` seconds) for background lifecycle threads to finish."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _work_dir(self, *parts: str) -> Path:
+        path = self.state_dir.joinpath("work", *parts)
+        return path
+
+    # ===================================================================== training jobs ==
+    def create_training_job(self, **request: Any) -> dict[str, Any]:
+        """CreateTrainingJob. Returns ``{"TrainingJobArn": ...}``.
+
+        Raises: ResourceInUse (name taken), ValidationException (no TrainingImage, no
+        ResourceConfig, or an algorithm resource, which runs only on AWS).
+        """
+        name = request["TrainingJobName"]
+        algorithm = request.get("AlgorithmSpecification") or {}
+        if not algorithm.get("TrainingImage"):
+            if algorithm.get("AlgorithmName"):
+                raise ValidationException(
+                    "AlgorithmSpecification.AlgorithmName is not supported by the smflow local "
+                    "runtime: set AlgorithmSpecification.TrainingImage to a SageMaker "
+                    "scikit-learn image instead."
+                )
+            raise ValidationException(
+                "AlgorithmSpecification.TrainingImage is required: set it to the training image "
+                "URI (a SageMaker scikit-learn image runs locally)."
+            )
+        if not request.get("ResourceConfig"):
+            raise ValidationException(
+                "ResourceConfig is required: give InstanceType, InstanceCount and VolumeSizeInGB "
+                '(e.g. {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}).'
+            )
+        now = time.time()
+        arn = self.arn("training-job", name)
+        record = {k: v for k, v in request.items() if k != "Tags"}
+        record.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
+        for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption",
+                     "EnableManagedSpotTraining"):
+            record.setdefault(flag, False)
+        record.update(
+            TrainingJobArn=arn,
+            TrainingJobStatus="InProgress",
+            SecondaryStatus="Starting",
+            SecondaryStatusTransitions=[
+                {"Status": "Starting", "StartTime": now,
+                 "StatusMessage": "Preparing the instances for training"}
+            ],
+            CreationTime=now,
+            LastModifiedTime=now,
+        )
+        if not self.store.insert("TrainingJob", name, record):
+            raise ResourceInUse(
+                "Training job names must be unique within an AWS account and region, and a "
+                f"training job with this name already exists ({arn})"
+            )
+        work_dir = self._work_dir("training", name)
+        self._start_run("TrainingJob", record, work_dir,
+                        lambda on_update: self.executors.training_run(record, work_dir, self.aws, on_update))
+        return {"TrainingJobArn": arn}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        """DescribeTrainingJob. Raises ValidationException "Requested resource not found."."""
+        return self._public(self._get_job("TrainingJob", TrainingJobName))
+
+    def list_training_jobs(self, **request: Any) -> dict[str, Any]:
+        """ListTrainingJobs: NameContains, StatusEquals, Creation/LastModifiedTime filters,
+        SortBy (Name|CreationTime|Status, default CreationTime), SortOrder (default Ascending),
+        MaxResults (default 10), NextToken. Returns ``TrainingJobSummaries`` (+ ``NextToken``)."""
+        return self._list(
+            "TrainingJob", "TrainingJobSummaries", request, default_order="Ascending",
+            fields=("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime",
+                    "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus"),
+        )
+
+    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        """StopTrainingJob: InProgress -> Stopping -> (the run ends) Stopped.
+
+        Raises: ValidationException if the job does not exist or already ended.
+        """
+        self._stop_job("TrainingJob", TrainingJobName)
+        return {}
+
+    # ==================================================================== transform jobs ==
+    def create_transform_job(self, **request: Any) -> dict[str, Any]:
+        """CreateTransformJob. Returns ``{"TransformJobArn": ...}``.
+
+        Raises: ResourceInUse (name taken), ValidationException (ModelName does not exist).
+        """
+        name = request["TransformJobName"]
+        model = self.store.get("Model", request["ModelName"])
+        if model is None:
+            raise ValidationException(f'Could not find model "{self.arn("model", request["ModelName"])}".')
+        now = time.time()
+        arn = self.arn("transform-job", name)
+        record = {k: v for k, v in request.items() if k != "Tags"}
+        record.update(TransformJobArn=arn, TransformJobStatus="InProgress", CreationTime=now,
+                      LastModifiedTime=now)
+        if not self.store.insert("TransformJob", name, record):
+            raise ResourceInUse(
+                "Job name must be unique within an AWS account and region, and a transform job "
+                f"with this name already exists ({arn})"
+            )
+        work_dir = self._work_dir("transform", name)
+        self._start_run(
+            "TransformJob", record, work_dir,
+            lambda on_update: self.executors.transform_run(record, model, work_dir, self.aws, on_update),
+        )
+        return {"TransformJobArn": arn}
+
+    def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        """DescribeTransformJob. Raises ValidationException "Requested resource not found."."""
+        return self._public(self._get_job("TransformJob", TransformJobName))
+
+    def list_transform_jobs(self, **request: Any) -> dict[str, Any]:
+        """ListTransformJobs (same filters as ListTrainingJobs; SortOrder default Descending)."""
+        return self._list(
+            "TransformJob", "TransformJobSummaries", request, default_order="Descending",
+            fields=("TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime",
+                    "LastModifiedTime", "TransformJobStatus", "FailureReason"),
+        )
+
+    def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
+        """StopTransformJob: InProgress -> Stopping -> Stopped."""
+        self._stop_job("TransformJob", TransformJobName)
+        return {}
+
+    # -------------------------------------------------------------------- job machinery --
+    def _get_job(self, kind: str, name: str) -> dict[str, Any]:
+        record = self.store.get(kind, name)
+        if record is None:
+            raise ValidationException("Requested resource not found.")
+        return record
+
+    def _start_run(self, kind: str, record: dict, work_dir: Path,
+                   factory: Callable[[Callable[[dict], None]], Any]) -> None:
+        name = record[f"{kind}Name"]
+        key = (kind, name.lower())
+        try:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            work_dir.mkdir(parents=True, exist_ok=True)
+            run = factory(lambda fields: self._on_job_update(kind, name, fields))
+            with self._lock:
+                self._runs[key] = run
+            run.start()
+        except Exception as error:  # noqa: BLE001 - the job fails with the reason, the API call succeeds
+            logger.exception("could not start %s %s", kind, name)
+            with self._lock:
+                self._runs.pop(key, None)
+            self._on_job_update(kind, name, self._failed_fields(kind, self.executors.failure_reason(error)))
+
+    @staticmethod
+    def _failed_fields(kind: str, reason: str) -> dict[str, Any]:
+        now = time.time()
+        if kind == "TrainingJob":
+            return {"TrainingJobStatus": "Failed", "SecondaryStatus": "Failed", "FailureReason": reason,
+                    "TrainingEndTime": now, "LastModifiedTime": now}
+        return {"TransformJobStatus": "Failed", "FailureReason": reason, "TransformEndTime": now,
+                "LastModifiedTime": now}
+
+    def _on_job_update(self, kind: str, name: str, fields: dict[str, Any]) -> None:
+        """Merge an executor's progress into the stored job (the ``on_update`` callback)."""
+        if self._closing:
+            return
+        status_field = f"{kind}Status"
+
+        def change(current: dict[str, Any]) -> dict[str, Any] | None:
+            status = current.get(status_field)
+            if status in TERMINAL_JOB_STATUSES:
+                return None  # the job already ended; late updates change nothing
+            new = dict(fields)
+            if status == "Stopping" and new.get(status_field) == "InProgress":
+                new.pop(status_field)
+            new.setdefault("LastModifiedTime", time.time())
+            return new
+
+        updated = self.store.update(kind, name, change)
+        if updated is not None and updated.get(status_field) in TERMINAL_JOB_STATUSES:
+            with self._lock:
+                self._runs.pop((kind, name.lower()), None)
+
+    def _stop_job(self, kind: str, name: str) -> None:
+        record = self._get_job(kind, name)
+        status_field = f"{kind}Status"
+        status = record[status_field]
+        if status == "Stopping":
+            return
+        if status != "InProgress":
+            what = "training job" if kind == "TrainingJob" else "transform job"
+            raise ValidationException(
+                f"The {what} {record[f'{kind}Name']} is {status} and cannot be stopped: only "
+                "InProgress jobs can be stopped."
+            )
+        fields: dict[str, Any] = {status_field: "Stopping", "LastModifiedTime": time.time()}
+        if kind == "TrainingJob":
+            fields["SecondaryStatus"] = "Stopping"
+        # Only an InProgress job becomes Stopping (it may have ended since it was read).
+        updated = self.store.update(kind, name, lambda current: fields
+                                    if current.get(status_field) == "InProgress" else None)
+        if updated is None or updated.get(status_field) != "Stopping":
+            return
+        with self._lock:
+            run = self._runs.get((kind, name.lower()))
+        if run is None:  # nothing is running (it never started): the stop is immediate
+            now = time.time()
+            done = {status_field: "Stopped", "LastModifiedTime": now}
+            if kind == "TrainingJob":
+                done.update(SecondaryStatus="Stopped", TrainingEndTime=now)
+            else:
+                done["TransformEndTime"] = now
+            self.store.update(kind, name, lambda current: done
+                              if current.get(status_field) == "Stopping" else None)
+            return
+        self._thread(self._call_stop, run, kind, name, name=f"stop-{kind}-{name}")
+
+    @staticmethod
+    def _call_stop(run: Any, kind: str, name: str) -> None:
+        try:
+            run.stop()
+        except Exception:  # noqa: BLE001
+            logger.exception("stopping %s %s failed", kind, name)
+
+    # ============================================================================ models ==
+    def create_model(self, **request: Any) -> dict[str, Any]:
+        """CreateModel. Returns ``{"ModelArn": ...}``.
+
+        Raises ValidationException: ExecutionRoleArn missing; neither or both of
+        PrimaryContainer/Containers; a container without Image; the name is taken
+        ('Cannot create already existing model "<arn>".', which the SageMaker Python SDK
+        recognises).
+        """
+        name = request["ModelName"]
+        if not request.get("ExecutionRoleArn"):
+            raise ValidationException(
+                "ExecutionRoleArn is required: pass the ARN of an IAM role, e.g. "
+                "arn:aws:iam::123456789012:role/SageMakerRole (the local runtime accepts any "
+                "well-formed role ARN)."
+            )
+        primary, containers = request.get("PrimaryContainer"), request.get("Containers")
+        if bool(primary) == bool(containers):
+            raise ValidationException(
+                "Give exactly one of PrimaryContainer or Containers: the container (Image, "
+                "ModelDataUrl, Environment) that serves the model."
+            )
+        for index, container in enumerate([primary] if primary else containers):
+            if not container.get("Image") and not container.get("ModelPackageName"):
+                where = "PrimaryContainer" if primary else f"Containers[{index}]"
+                raise ValidationException(f"{where}.Image is required: the inference image URI.")
+        arn = self.arn("model", name)
+        record = {k: v for k, v in request.items() if k != "Tags"}
+        record.setdefault("EnableNetworkIsolation", False)
+        record.update(ModelArn=arn, CreationTime=time.time())
+        if not self.store.insert("Model", name, record):
+            raise ValidationException(f'Cannot create already existing model "{arn}".')
+        return {"ModelArn": arn}
+
+    def describe_model(self, ModelName: str) -> dict[str, Any]:
+        """DescribeModel. Raises ValidationException 'Could not find model "<arn>".'."""
+        return self._public(self._get_model(ModelName))
+
+    def delete_model(self, ModelName: str) -> dict[str, Any]:
+        """DeleteModel (endpoints already running it keep running, as on AWS)."""
+        if self.store.delete("Model", ModelName) is None:
+            raise ValidationException(f'Could not find model "{self.arn("model", ModelName)}".')
+        return {}
+
+    def list_models(self, **request: Any) -> dict[str, Any]:
+        """ListModels: NameContains, CreationTime filters, SortBy (Name|CreationTime),
+        SortOrder (default Descending), MaxResults, NextToken. Returns ``Models``."""
+        return self._list("Model", "Models", request, default_order="Descending",
+                          fields=("ModelName", "ModelArn", "CreationTime"))
+
+    def _get_model(self, name: str) -> dict[str, Any]:
+        record = self.store.get("Model", name)
+        if record is None:
+            raise ValidationException(f'Could not find model "{self.arn("model", name)}".')
+        return record
+
+    # =================================================================== endpoint configs ==
+    _UNSUPPORTED_CONFIG_FIELDS = {
+        "AsyncInferenceConfig": "asynchronous inference",
+        "ShadowProductionVariants": "shadow variants",
+        "ExplainerConfig": "SageMaker Clarify explainers",
+        "DataCaptureConfig": "data capture",
+    }
+
+    def create_endpoint_config(self, **request: Any) -> dict[str, Any]:
+        """CreateEndpointConfig. Returns ``{"EndpointConfigArn": ...}``.
+
+        Raises ValidationException: a variant's model does not exist; duplicate variant names;
+        a feature that runs only on AWS (async inference, shadow variants, explainers, data
+        capture); the name is taken.
+        """
+        name = request["EndpointConfigName"]
+        for member, feature in self._UNSUPPORTED_CONFIG_FIELDS.items():
+            if request.get(member):
+                raise ValidationException(
+                    f"{member} ({feature}) is not supported by the smflow local runtime: "
+                    "remove it to create a real-time endpoint configuration."
+                )
+        variants = []
+        seen: set[str] = set()
+        for variant in request["ProductionVariants"]:
+            self._get_model(variant["ModelName"])
+            if variant["VariantName"] in seen:
+                raise ValidationException(
+                    f"ProductionVariants: the variant name {variant['VariantName']!r} is used "
+                    "more than once; variant names must be unique within an endpoint configuration."
+                )
+            seen.add(variant["VariantName"])
+            variants.append({"InitialVariantWeight": 1.0, **variant})
+        arn = self.arn("endpoint-config", name)
+        record = {k: v for k, v in request.items() if k != "Tags"}
+        record.update(ProductionVariants=variants, EndpointConfigArn=arn, CreationTime=time.time())
+        if not self.store.insert("EndpointConfig", name, record):
+            raise ValidationException(f'Cannot create already existing endpoint configuration "{arn}".')
+        return {"EndpointConfigArn": arn}
+
+    def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        """DescribeEndpointConfig. Raises ValidationException
+        'Could not find endpoint configuration "<arn>".'."""
+        return self._public(self._get_endpoint_config(EndpointConfigName))
+
+    def delete_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
+        """DeleteEndpointConfig (endpoints already using it keep running, as on AWS)."""
+        if self.store.delete("EndpointConfig", EndpointConfigName) is None:
+            self._get_endpoint_config(EndpointConfigName)
+        return {}
+
+    def list_endpoint_configs(self, **request: Any) -> dict[str, Any]:
+        """ListEndpointConfigs (as ListModels). Returns ``EndpointConfigs``."""
+        return self._list("EndpointConfig", "EndpointConfigs", request, default_order="Descending",
+                          fields=("EndpointConfigName", "EndpointConfigArn", "CreationTime"))
+
+    def _get_endpoint_config(self, name: str) -> dict[str, Any]:
+        record = self.store.get("EndpointConfig", name)
+        if record is None:
+            raise ValidationException(
+                f'Could not find endpoint configuration "{self.arn("endpoint-config", name)}".'
+            )
+        return record
+
+    def _variants_of(self, config: dict[str, Any]) -> list[dict[str, Any]]:
+        """``[{"Variant": ProductionVariant, "Model": DescribeModel dict}]`` of a config."""
+        return [
+            {"Variant": variant, "Model": self._public(self._get_model(variant["ModelName"]))}
+            for variant in config["ProductionVariants"]
+        ]
+
+    # ========================================================================= endpoints ==
+    def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
+        """CreateEndpoint: Creating -> (the Deployment starts, in the background) -> InService,
+        or Failed with FailureReason. Returns ``{"EndpointArn": ...}``.
+
+        Raises ValidationException: the config or one of its models does not exist; the name is
+        taken (case-insensitively).
+        """
+        config = self._get_endpoint_config(EndpointConfigName)
+        variants = self._variants_of(config)
+        now = time.time()
+        arn = self.arn("endpoint", EndpointName)
+        record = {
+            "EndpointName": EndpointName,
+            "EndpointArn": arn,
+            "EndpointConfigName": config["EndpointConfigName"],
+            "EndpointStatus": "Creating",
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "_Variants": variants,
+        }
+        with self._lock:
+            if not self.store.insert("Endpoint", EndpointName, record):
+                raise ValidationException(f'Cannot create already existing endpoint "{arn}".')
+            state = _EndpointState(EndpointName)
+            self._endpoints[EndpointName.lower()] = state
+        self._thread(self._bring_up, state, config["EndpointConfigName"], variants, None,
+                     name=f"create-endpoint-{EndpointName}")
+        return {"EndpointArn": arn}
+
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        """DescribeEndpoint. Raises ValidationException 'Could not find endpoint "<arn>".'."""
+        return self._public(self._get_endpoint(EndpointName))
+
+    def update_endpoint(self, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
+        """UpdateEndpoint without downtime: Updating (the old deployment keeps serving) -> the new
+        Deployment starts -> traffic switches -> the old one stops -> InService on the new
+        config. If the new deployment fails: RollingBack -> InService on the old config with
+        FailureReason set.
+
+        Raises ValidationException: endpoint or config (or one of its models) not found; the
+        endpoint is not InService.
+        """
+        self._get_endpoint(EndpointName)
+        config = self._get_endpoint_config(EndpointConfigName)
+        variants = self._variants_of(config)
+        now = time.time()
+        with self._lock:  # check and change the status atomically: one update at a time
+            record = self._get_endpoint(EndpointName)
+            name, status, arn = record["EndpointName"], record["EndpointStatus"], record["EndpointArn"]
+            if status == "Failed":
+                raise ValidationException(
+                    f'Cannot update endpoint "{arn}" in status Failed: delete it and create it again.'
+                )
+            state = self._endpoints.get(name.lower())
+            if status != "InService" or state is None or state.active is None:
+                raise ValidationException(f'Cannot update in-progress endpoint "{arn}".')
+            self.store.update("Endpoint", name, {
+                "EndpointStatus": "Updating",
+                "LastModifiedTime": now,
+                "FailureReason": None,
+                "PendingDeploymentSummary": {"EndpointConfigName": config["EndpointConfigName"],
+                                             "StartTime": now},
+            })
+        self._thread(self._switch_to, state, config["EndpointConfigName"], variants,
+                     name=f"update-endpoint-{name}")
+        return {"EndpointArn": record["EndpointArn"]}
+
+    def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        """DeleteEndpoint: Deleting -> (deployments stop, in the background) -> gone, after which
+        DescribeEndpoint raises ValidationException (botocore's ``endpoint_deleted`` waiter)."""
+        with self._lock:
+            record = self._get_endpoint(EndpointName)
+            name = record["EndpointName"]
+            if record["EndpointStatus"] == "Deleting":
+                return {}
+            state = self._endpoints.get(name.lower()) or _EndpointState(name)
+            self._endpoints[name.lower()] = state
+            with state.lock:
+                state.deleting = True
+                lives = [live for live in (state.active, state.pending) if live is not None]
+                state.active = state.pending = None
+            self.store.update("Endpoint", name, {"EndpointStatus": "Deleting", "LastModifiedTime": time.time()})
+        self._thread(self._finish_delete, state, lives, name=f"delete-endpoint-{name}")
+        return {}
+
+    def list_endpoints(self, **request: Any) -> dict[str, Any]:
+        """ListEndpoints: NameContains, StatusEquals, time filters, SortBy (Name|CreationTime|
+        Status), SortOrder (default Descending), MaxResults, NextToken. Returns ``Endpoints``."""
+        return self._list("Endpoint", "Endpoints", request, default_order="Descending",
+                          fields=("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime",
+                                  "EndpointStatus"))
+
+    def invoke_endpoint(
+        self,
+        endpoint_name: str,
+        body: bytes,
+        content_type: str | None = None,
+        accept: str | None = None,
+        custom_attributes: str | None = None,
+        target_variant: str | None = None,
+    ) -> Any:
+        """SageMaker Runtime InvokeEndpoint. Returns the Deployment's ``InvocationResult``
+        (status 2xx, body, content_type, variant_name).
+
+        Raises:
+            ValidationError: "Endpoint <name> of account 123456789012 not found." when the
+                endpoint does not exist (the name must match in case) or is not serving;
+                the target variant is not one of the endpoint's variants.
+            ModelError: the model server answered a non-2xx status (HTTP 424 with
+                OriginalStatusCode, OriginalMessage, LogStreamArn), or could not be reached.
+        """
+        not_found = ValidationError(f"Endpoint {endpoint_name} of account {ACCOUNT_ID} not found.")
+        with self._lock:
+            state = self._endpoints.get(endpoint_name.lower()) if isinstance(endpoint_name, str) else None
+        # A deployment is active exactly while the endpoint is InService, Updating or RollingBack.
+        if state is None or state.name != endpoint_name:
+            raise not_found
+        with state.lock:
+            live = state.active
+            if live is None or state.deleting:
+                raise not_found
+            live.enter()
+        try:
+            if target_variant is not None and target_variant not in live.variant_names:
+                raise ValidationError(
+                    f"Variant {target_variant} not found for endpoint {endpoint_name}: its "
+                    f"variants are {', '.join(live.variant_names)}."
+                )
+            log_group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+            log_arn = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{log_group}"
+            see_logs = f"See the log group {log_group} (CloudWatch Logs on this runtime) for more information."
+            try:
+                result = live.deployment.invoke(body, content_type, accept, target_variant=target_variant,
+                                                custom_attributes=custom_attributes)
+            except Exception as error:  # noqa: BLE001 - reported to the client as a ModelError
+                logger.warning("invocation of %s failed: %s", endpoint_name, error)
+                reason = self.executors.failure_reason(error)
+                raise ModelError(
+                    f"An error occurred while sending the request to the model of endpoint "
+                    f"{endpoint_name}: {reason}. {see_logs}",
+                    LogStreamArn=log_arn,
+                ) from error
+            if not 200 <= result.status < 300:
+                original = result.body.decode("utf-8", errors="replace")
+                kind = "client" if 400 <= result.status < 500 else "server"
+                raise ModelError(
+                    f'Received {kind} error ({result.status}) from primary with message '
+                    f'"{original}". {see_logs}',
+                    OriginalStatusCode=result.status,
+                    OriginalMessage=original,
+                    LogStreamArn=log_arn,
+                )
+            return result
+        finally:
+            live.leave()
+
+    # -------------------------------------------------------------- endpoint machinery --
+    def _get_endpoint(self, name: str) -> dict[str, Any]:
+        record = self.store.get("Endpoint", name) if _is_name(name) else None
+        if record is None:
+            raise ValidationException(f'Could not find endpoint "{self.arn("endpoint", name)}".')
+        return record
+
+    def _current(self, state: _EndpointState) -> bool:
+        """Whether ``state`` still describes the stored endpoint (not deleted or replaced)."""
+        with self._lock:
+            return self._endpoints.get(state.name.lower()) is state and not state.deleting and not self._closing
+
+    def _launch(self, state: _EndpointState, config_name: str, variants: list[dict[str, Any]]) -> _Live:
+        """Start a Deployment for ``variants``; registered as ``state.pending`` while it starts.
+
+        Raises whatever Deployment.start raises (the deployment is stopped first).
+        """
+        work_dir = self._work_dir("endpoints", state.name, f"{config_name.lower()}-{uuid.uuid4().hex[:8]}")
+        work_dir.mkdir(parents=True, exist_ok=True)
+        pairs = [(v["Variant"], v["Model"]) for v in variants]
+        try:
+            deployment = self.executors.deployment(state.name, pairs, work_dir, self.aws)
+        except BaseException:
+            shutil.rmtree(work_dir, ignore_errors=True)
+            raise
+        live = _Live(
+            deployment=deployment,
+            config_name=config_name,
+            variant_names=[v["Variant"]["VariantName"] for v in variants],
+            work_dir=work_dir,
+        )
+        with state.lock:
+            if state.deleting or self._closing:
+                shutil.rmtree(work_dir, ignore_errors=True)
+                raise RuntimeError("the endpoint is being deleted")
+            state.pending = live
+        try:
+            live.deployment.start(timeout=self.deployment_timeout)
+        except BaseException:
+            with state.lock:
+                if state.pending is live:
+                    state.pending = None
+            live.stop()
+            raise
+        return live
+
+    def _variant_summaries(self, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = time.time()
+        summaries = []
+        for item in variants:
+            variant, model = item["Variant"], item["Model"]
+            containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers", [])
+            weight = float(variant.get("InitialVariantWeight", 1.0))
+            count = variant.get("InitialInstanceCount", 1)
+            summaries.append({
+                "VariantName": variant["VariantName"],
+                "DeployedImages": [
+                    {"SpecifiedImage": c["Image"], "ResolvedImage": c["Image"], "ResolutionTime": now}
+                    for c in containers if c.get("Image")
+                ],
+                "CurrentWeight": weight,
+                "DesiredWeight": weight,
+                "CurrentInstanceCount": count,
+                "DesiredInstanceCount": count,
+            })
+        return summaries
+
+    def _bring_up(self, state: _EndpointState, config_name: str, variants: list[dict[str, Any]],
+                  note: str | None) -> None:
+        """Creating (or restarting) -> InService, or Failed with the reason."""
+        try:
+            live = self._launch(state, config_name, variants)
+        except Exception as error:  # noqa: BLE001 - becomes the endpoint's FailureReason
+            if self._current(state):
+                reason = self.executors.failure_reason(error)
+                logger.warning("endpoint %s failed: %s", state.name, reason)
+                self.store.update("Endpoint", state.name, {
+                    "EndpointStatus": "Failed", "FailureReason": reason, "LastModifiedTime": time.time(),
+                    "PendingDeploymentSummary": None,
+                })
+            return
+        with state.lock:
+            keep = not state.deleting and not self._closing
+            if keep:
+                state.active, state.pending = live, None
+        if not keep or not self._current(state):
+            live.stop()
+            return
+        self.store.update("Endpoint", state.name, {
+            "EndpointStatus": "InService",
+            "EndpointConfigName": config_name,
+            "ProductionVariants": self._variant_summaries(variants),
+            "FailureReason": note,
+            "LastModifiedTime": time.time(),
+            "PendingDeploymentSummary": None,
+            "_Variants": variants,
+        })
+
+    def _switch_to(self, state: _EndpointState, config_name: str, variants: list[dict[str, Any]]) -> None:
+        """Updating -> InService on ``config_name``; on failure RollingBack -> InService (old)."""
+        try:
+            live = self._launch(state, config_name, variants)
+        except Exception as error:  # noqa: BLE001 - becomes the endpoint's FailureReason
+            if self._current(state):
+                reason = self.executors.failure_reason(error)
+                logger.warning("update of endpoint %s failed, rolling back: %s", state.name, reason)
+                self.store.update("Endpoint", state.name,
+                                  {"EndpointStatus": "RollingBack", "LastModifiedTime": time.time()})
+                self.store.update("Endpoint", state.name, {
+                    "EndpointStatus": "InService",
+                    "FailureReason": f"Updating to endpoint configuration {config_name} failed and "
+                                     f"the endpoint was rolled back: {reason}",
+                    "LastModifiedTime": time.time(),
+                    "PendingDeploymentSummary": None,
+                })
+            return
+        with state.lock:
+            keep = not state.deleting and not self._closing
+            old = state.active
+            if keep:
+                state.active, state.pending = live, None
+        if not keep:
+            live.stop()
+            return
+        if old is not None:  # traffic has switched: the old deployment finishes what it serves
+            old.drain_and_stop()
+        if not self._current(state):
+            return
+        self.store.update("Endpoint", state.name, {
+            "EndpointStatus": "InService",
+            "EndpointConfigName": config_name,
+            "ProductionVariants": self._variant_summaries(variants),
+            "FailureReason": None,
+            "LastModifiedTime": time.time(),
+            "PendingDeploymentSummary": None,
+            "_Variants": variants,
+        })
+
+    def _finish_delete(self, state: _EndpointState, lives: list[_Live]) -> None:
+        for live in lives:
+            live.drain_and_stop(timeout=5.0)
+        folder = self._work_dir("endpoints", state.name)
+        with state.lock:
+            # A deployment that was starting registers as pending; stop it if it appeared since.
+            late = state.pending
+            state.pending = None
+        if late is not None:
+            late.stop()
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
+        with self._lock:
+            self.store.delete("Endpoint", state.name)
+            if self._endpoints.get(state.name.lower()) is state:
+                del self._endpoints[state.name.lower()]
+
+    # ====================================================================== list helper ==
+    def _list(self, kind: str, result_key: str, request: dict[str, Any], *, default_order: str,
+              fields: Iterable[str]) -> dict[str, Any]:
+        name_field = f"{kind}Name"
+        status_field = {"TrainingJob": "TrainingJobStatus", "TransformJob": "TransformJobStatus",
+                        "Endpoint": "EndpointStatus"}.get(kind)
+        items = self.store.list(kind)
+        contains = (request.get("NameContains") or "").lower()
+        if contains:
+            items = [i for i in items if contains in i[name_field].lower()]
+        if request.get("StatusEquals") and status_field:
+            items = [i for i in items if i.get(status_field) == request["StatusEquals"]]
+        for member, time_field, after in (
+            ("CreationTimeAfter", "CreationTime", True), ("CreationTimeBefore", "CreationTime", False),
+            ("LastModifiedTimeAfter", "LastModifiedTime", True),
+            ("LastModifiedTimeBefore", "LastModifiedTime", False),
+        ):
+            if request.get(member) is not None:
+                bound = epoch_seconds(request[member])
+                items = [
+                    i for i in items
+                    if (i.get(time_field, i["CreationTime"]) > bound if after
+                        else i.get(time_field, i["CreationTime"]) < bound)
+                ]
+        sort_by = request.get("SortBy") or "CreationTime"
+        if sort_by == "Name":
+            items.sort(key=lambda i: (i[name_field].lower(), i["CreationTime"]))
+        elif sort_by == "Status" and status_field:
+            items.sort(key=lambda i: (i.get(status_field, ""), i["CreationTime"], i[name_field]))
+        else:
+            items.sort(key=lambda i: (i["CreationTime"], i[name_field]))
+        if (request.get("SortOrder") or default_order) == "Descending":
+            items.reverse()
+        page_size = int(request.get("MaxResults") or DEFAULT_MAX_RESULTS)
+        offset = _decode_token(request.get("NextToken"), kind)
+        page = items[offset: offset + page_size]
+        wanted = tuple(fields)
+        result: dict[str, Any] = {result_key: [{f: i[f] for f in wanted if f in i} for i in page]}
+        if offset + page_size < len(items):
+            result["NextToken"] = _encode_token(offset + page_size, kind)
+        return result
+
+    @staticmethod
+    def _public(record: dict[str, Any]) -> dict[str, Any]:
+        """The Describe* payload: the record without the backend's private ``_`` fields."""
+        return {k: v for k, v in record.items() if not k.startswith("_")}
+
+    # ==================================================================== lifecycle ==
+    def restore(self, timeout: float | None = None) -> None:
+        """Recover after a (re)start: interrupted jobs end Failed; endpoints that were serving
+        (or being created/updated) start again, in parallel, and end InService or Failed.
+
+        Blocks until every restarted endpoint settled (or ``timeout`` seconds passed; default
+        the deployment timeout plus 30 s).
+        """
+        threads = []
+        for record in recover_after_restart(self.store):
+            name = record["EndpointName"]
+            state = _EndpointState(name)
+            with self._lock:
+                self._endpoints[name.lower()] = state
+            shutil.rmtree(self._work_dir("endpoints", name), ignore_errors=True)
+            variants = record.get("_Variants")
+            note = None
+            if record["EndpointStatus"] in ("Updating", "RollingBack") and record.get("PendingDeploymentSummary"):
+                pending = record["PendingDeploymentSummary"].get("EndpointConfigName")
+                note = (f"The smflow local runtime stopped while the endpoint was being updated to "
+                        f"endpoint configuration {pending}; the update was abandoned and the endpoint "
+                        f"runs endpoint configuration {record['EndpointConfigName']}.")
+            if not variants:
+                self.store.update("Endpoint", name, {
+                    "EndpointStatus": "Failed", "LastModifiedTime": time.time(),
+                    "FailureReason": "The endpoint could not be restarted: its deployment was not recorded.",
+                })
+                continue
+            threads.append(self._thread(self._bring_up, state, record["EndpointConfigName"], variants, note,
+                                        name=f"restart-endpoint-{name}"))
+        deadline = time.monotonic() + (self.deployment_timeout + 30.0 if timeout is None else timeout)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every executor. Running jobs end Failed (the runtime stopped while they ran);
+        endpoints keep their stored status so that the next start brings them back."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            runs = dict(self._runs)
+            self._runs.clear()
+            states = list(self._endpoints.values())
+        stoppers: list[threading.Thread] = []
+        for (kind, name), run in runs.items():
+            self.store.update(kind, name, lambda current, kind=kind: interrupted_job_fields(kind, current))
+            stoppers.append(self._spawn(self._call_stop, run, kind, name))
+        for state in states:
+            with state.lock:
+                lives = [live for live in (state.active, state.pending) if live is not None]
+                state.active = state.pending = None
+            for live in lives:
+                stoppers.append(self._spawn(live.stop))
+        deadline = time.monotonic() + timeout
+        for thread in stoppers:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _spawn(target: Callable[..., None], *args: Any) -> threading.Thread:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        thread.start()
+        return thread
+
+
+# --------------------------------------------------------------------------------------------
+def _is_name(name: Any) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def epoch_seconds(value: Any) -> float:
+    """Epoch seconds from a number, a datetime (naive = UTC) or an ISO 8601 string."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    raise ValidationException(f"not a timestamp: {value!r}")
+
+
+def _encode_token(offset: int, kind: str) -> str:
+    raw = json.dumps({"kind": kind, "offset": offset}).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def _decode_token(token: str | None, kind: str) -> int:
+    if not token:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token.encode()))
+        if data["kind"] != kind or not isinstance(data["offset"], int) or data["offset"] < 0:
+            raise ValueError
+        return data["offset"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as error:
+        raise ValidationException(
+            "Invalid NextToken: pass the NextToken returned by the previous call of the same "
+            "List operation, or omit it to start from the first page."
+        ) from error
