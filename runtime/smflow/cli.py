@@ -87,8 +87,12 @@ def local_status(args) -> int:
 
 
 def local_serve(args) -> int:
+    import logging
+
     from smflow.local.server import serve
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     state_dir = _state_dir(args)
     pid = os.getpid()
 

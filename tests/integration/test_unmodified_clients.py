@@ -54,7 +54,7 @@ def test_boto3_lifecycle_with_botocore_waiters(runtime, iris_job):
         TransformJobName=name, ModelName=name, BatchStrategy="MultiRecord", MaxPayloadInMB=1,
         TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://boto3-batch/in/"}},
                         "ContentType": "text/csv", "SplitType": "Line"},
-        TransformOutput={"S3OutputPath": "s3://boto3-batch/out", "AssembleWith": "Line"},
+        TransformOutput={"S3OutputPath": "s3://boto3-batch/out", "AssembleWith": "Line", "Accept": "text/csv"},
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 2})
     sagemaker.get_waiter("transform_job_completed_or_stopped").wait(TransformJobName=name, WaiterConfig=FAST)
     assert sagemaker.describe_transform_job(TransformJobName=name)["TransformJobStatus"] == "Completed"

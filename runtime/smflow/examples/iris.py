@@ -115,7 +115,7 @@ def run_lifecycle(client, *, prefix: str = "scikit-iris", say: Callable[[str], N
         )
         transform = client.batch_transform(
             model_name=model["ModelName"], data=batch_input, content_type="text/csv",
-            split_type="Line", instance_count=1,
+            accept="text/csv", split_type="Line", instance_count=1,
         )
         output = transform["TransformOutput"]["S3OutputPath"].rstrip("/")
         result["transform_output"] = f"{output}/iris-features.csv.out"

@@ -40,7 +40,8 @@ def score_model(
 ) -> float:
     """Accuracy of ``model_name`` on the held-out rows, by a batch transform (CSV in, CSV out)."""
     job = client.batch_transform(
-        model_name=model_name, data=features_uri, content_type="text/csv", split_type="Line",
+        model_name=model_name, data=features_uri, content_type="text/csv", accept="text/csv",
+        split_type="Line",
         base_job_name=f"score-{model_name}"[:40], idempotency_key=idempotency_key,
     )
     output = job["TransformOutput"]["S3OutputPath"].rstrip("/")
