@@ -793,13 +793,14 @@ class SageMakerClient:
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateTransformJob")
             name = request.get("TransformJobName") or self._job_name(
-                job_name, base_job_name, idempotency_key, request.get("ModelName", DEFAULT_BASE_JOB_NAME)
+                job_name, base_job_name, idempotency_key,
+                naming.base_of(request.get("ModelName", DEFAULT_BASE_JOB_NAME)),
             )
         else:
             if not model_name or not data:
                 raise ConfigurationError("model_name and data (an s3:// input prefix) are required")
             request = None
-            name = self._job_name(job_name, base_job_name, idempotency_key, model_name)
+            name = self._job_name(job_name, base_job_name, idempotency_key, naming.base_of(model_name))
         name, existing = self._resolve_job(
             name,
             lambda candidate: self._describe_or_none(

@@ -51,6 +51,14 @@ def timestamped_name(base: str, now: float | None = None) -> str:
     return _join(base, moment.strftime("%Y-%m-%d-%H-%M-%S-%f")[:-3])
 
 
+_TIMESTAMP_SUFFIX = re.compile(r"-\d{4}(-\d{2}){5}-\d{3}$")
+
+
+def base_of(name: str) -> str:
+    """``name`` without a trailing ``timestamped_name`` suffix: the base to derive names from."""
+    return _TIMESTAMP_SUFFIX.sub("", name) or name
+
+
 def stable_name(base: str, key: str) -> str:
     """``<base>-<sha1(key)[:10]>``: deterministic for a key such as ``"<dag>.<task>.<run_id>"``."""
     digest = hashlib.sha1(key.encode("utf-8")).hexdigest()[:10]

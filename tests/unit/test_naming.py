@@ -37,3 +37,10 @@ def test_validate_name_names_the_field():
     with pytest.raises(ConfigurationError, match="endpoint_name 'bad_name'"):
         naming.validate_name("bad_name", "endpoint_name")
     assert naming.validate_name("good-name-1") == "good-name-1"
+
+
+def test_base_of_strips_a_timestamp_suffix():
+    name = naming.timestamped_name("iris-model", now=1_700_000_000)
+    assert naming.base_of(name) == "iris-model"
+    assert naming.base_of("iris-model") == "iris-model"
+    assert naming.timestamped_name(naming.base_of(name)).count("-20") == 1

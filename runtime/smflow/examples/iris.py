@@ -105,24 +105,24 @@ def run_lifecycle(client, *, prefix: str = "scikit-iris", say: Callable[[str], N
             result["species"] = species_names(predictions)
             say(f"Predicted {len(test_X)} rows, accuracy {result['accuracy']:.3f}")
             say("Species: " + ", ".join(result["species"]))
+
+            batch_input = client.upload_data(
+                write_features_csv(scratch / "batch" / "iris-features.csv", test_X).parent,
+                key_prefix=f"{prefix}/batch-input",
+            )
+            transform = client.batch_transform(
+                model_name=model["ModelName"], data=batch_input, content_type="text/csv",
+                accept="text/csv", split_type="Line", instance_count=1,
+            )
+            output = transform["TransformOutput"]["S3OutputPath"].rstrip("/")
+            result["transform_output"] = f"{output}/iris-features.csv.out"
+            bucket, _, key = result["transform_output"][5:].partition("/")
+            body = client.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+            result["transform_head"] = body.splitlines()[:5]
+            say(f"Batch transform output at {result['transform_output']}; first lines:")
+            for line in result["transform_head"]:
+                say(f"  {line}")
         finally:
             client.delete_endpoint(endpoint_name)
             say(f"Deleted endpoint {endpoint_name}")
-
-        batch_input = client.upload_data(
-            write_features_csv(scratch / "batch" / "iris-features.csv", test_X).parent,
-            key_prefix=f"{prefix}/batch-input",
-        )
-        transform = client.batch_transform(
-            model_name=model["ModelName"], data=batch_input, content_type="text/csv",
-            accept="text/csv", split_type="Line", instance_count=1,
-        )
-        output = transform["TransformOutput"]["S3OutputPath"].rstrip("/")
-        result["transform_output"] = f"{output}/iris-features.csv.out"
-        bucket, _, key = result["transform_output"][5:].partition("/")
-        body = client.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-        result["transform_head"] = body.splitlines()[:5]
-        say(f"Batch transform output at {result['transform_output']}; first lines:")
-        for line in result["transform_head"]:
-            say(f"  {line}")
     return result
