@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -93,7 +94,10 @@ def _encode_csv(data) -> str:
         array = array.reshape(-1, 1)
     if array.ndim != 2:
         raise ValueError(f"CSV holds 1- or 2-dimensional data, got shape {array.shape}")
-    lines = (",".join(_csv_field(value) for value in row) for row in array.tolist())
+    if array.dtype.kind in "biuf":  # numbers never need quoting: one pass over the values
+        lines = (",".join(map(str, row)) for row in array.tolist())
+    else:
+        lines = (",".join(_csv_field(value) for value in row) for row in array.tolist())
     return "\n".join(lines) + "\n"
 
 
@@ -105,15 +109,26 @@ def _csv_field(value) -> str:
 
 
 def _decode_csv(text: str) -> np.ndarray:
-    lines = [line for line in text.splitlines() if line.strip()]
-    if not lines:
-        raise ValueError("CSV body is empty")
-    rows = [line.split(",") for line in lines]
+    """Numeric CSV through NumPy's C reader (multi-MB batch payloads); anything else (quoted
+    fields, text) field by field. One column comes back 1-D."""
     try:
-        array = np.array([[float(field) for field in row] for row in rows])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # empty input only warns in loadtxt
+            array = np.loadtxt(io.StringIO(text), delimiter=",", comments=None, ndmin=2, dtype=float)
+    except (ValueError, UserWarning):
+        array = _decode_csv_fields(text)
+    return array.reshape(-1) if array.shape[1] == 1 else array
+
+
+def _decode_csv_fields(text: str) -> np.ndarray:
+    rows = [line.split(",") for line in text.splitlines() if line.strip()]
+    if not rows:
+        raise ValueError("CSV body is empty")
+    lengths = sorted({len(row) for row in rows})
+    if len(lengths) > 1:
+        raise ValueError(f"CSV rows have different numbers of fields ({', '.join(map(str, lengths))}); "
+                         "every row must have the same number of values")
+    try:
+        return np.array([[float(field) for field in row] for row in rows])
     except ValueError:
-        array = np.array(rows, dtype=object)
-        array = np.vectorize(lambda field: field.strip().strip('"'))(array)
-    if array.shape[1] == 1:
-        return array.reshape(-1)
-    return array
+        return np.array([[field.strip().strip('"') for field in row] for row in rows], dtype=object)

@@ -40,3 +40,41 @@ def test_npy_refuses_pickles():
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     with pytest.raises(ValueError):
         codecs.decode(buffer.getvalue(), codecs.NPY)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "5.1,3.5,1.4,0.2\n" * 1000,
+        "1\n2\n" * 2000,
+        "1,2\n\n3,4\r\n" * 1000,
+        "nan,inf,-1e-3\n" * 1000,
+    ],
+)
+def test_numeric_csv_fast_path_equals_field_by_field_parsing(text):
+    from smflow.codecs import _decode_csv_fields
+
+    expected = _decode_csv_fields(text)
+    expected = expected.reshape(-1) if expected.shape[1] == 1 else expected
+    decoded = codecs.decode(text, "text/csv")
+    assert decoded.dtype == expected.dtype and decoded.shape == expected.shape
+    assert np.array_equal(decoded, expected, equal_nan=True)
+
+
+def test_text_and_quoted_csv_fields():
+    assert codecs.decode('"a",b\nc,"d"\n', "text/csv").tolist() == [["a", "b"], ["c", "d"]]
+    assert codecs.decode('"1",2\n', "text/csv").tolist() == [["1", "2"]]
+
+
+def test_ragged_csv_rows_name_the_problem():
+    with pytest.raises(ValueError, match=r"different numbers of fields \(1, 2\)"):
+        codecs.decode("1,2\n3\n", "text/csv")
+    with pytest.raises(ValueError, match="CSV body is empty"):
+        codecs.decode("\n\n", "text/csv")
+
+
+@pytest.mark.parametrize("array", [np.arange(5000), np.linspace(0, 1, 3000).reshape(1000, 3),
+                                   np.linspace(0, 1, 3000, dtype=np.float32)])
+def test_large_csv_encoding_round_trips(array):
+    decoded = codecs.decode(codecs.encode(array, "text/csv"), "text/csv")
+    assert np.array_equal(decoded.astype(float), array.astype(float))

@@ -62,7 +62,6 @@ PROGRAM_ENV = "SAGEMAKER_PROGRAM"
 DEFAULT_PROGRAM = "inference.py"  # AWS inference toolkit's default entry point name
 ANY = "*/*"
 TEXT_TYPES = (codecs.JSON, codecs.CSV)  # decoded to str before input_fn, as in AWS's container
-_VECTORIZE_ABOVE = 4096  # bytes (CSV bodies) / values (CSV answers): below, codecs is as fast
 
 
 class ServingError(Exception):
@@ -83,38 +82,6 @@ class ModelLoadError(Exception):
 # --------------------------------------------------------------------------------------------
 
 
-def _decode(body: bytes | str, content_type: str):
-    """``codecs.decode``, with numeric CSV parsed by NumPy's C reader (same result, ~15x faster
-    on multi-MB batch-transform payloads); anything else goes through ``codecs.decode``."""
-    if codecs.base_type(content_type) == codecs.CSV and len(body) > _VECTORIZE_ABOVE:
-        text = body.decode("utf-8") if isinstance(body, bytes) else body
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")  # an empty input warns: let codecs report it
-                array = np.loadtxt(io.StringIO(text), delimiter=",", comments=None, ndmin=2, dtype=float)
-        except (ValueError, UserWarning):
-            pass
-        else:
-            return array.reshape(-1) if array.shape[1] == 1 else array
-    return codecs.decode(body, content_type)
-
-
-def _encode(data, accept: str) -> bytes:
-    """``codecs.encode``, with numeric CSV written in one pass (same bytes, ~10x faster on large
-    predictions); anything else goes through ``codecs.encode``."""
-    if (
-        codecs.base_type(accept) == codecs.CSV
-        and isinstance(data, np.ndarray)
-        and data.size > _VECTORIZE_ABOVE // 64
-    ):
-        if data.dtype.kind in "biuf" and data.ndim in (1, 2):
-            if data.ndim == 1:
-                return ("\n".join(map(str, data.tolist())) + "\n").encode("utf-8")
-            lines = (",".join(map(str, row)) for row in data.tolist())
-            return ("\n".join(lines) + "\n").encode("utf-8")
-    return codecs.encode(data, accept)
-
-
 def default_input_fn(request_body: bytes | str, content_type: str):
     """NPY, JSON or CSV -> NumPy array; JSON and CSV numbers become float32 (AWS's container).
 
@@ -122,7 +89,7 @@ def default_input_fn(request_body: bytes | str, content_type: str):
         ServingError(415): the content type is none of the three.
     """
     try:
-        array = _decode(request_body, content_type)
+        array = codecs.decode(request_body, content_type)
     except codecs.UnsupportedContentTypeError:
         raise ServingError(
             415,
@@ -147,7 +114,7 @@ def default_output_fn(prediction, accept: str) -> tuple[bytes, str]:
         ServingError(406): the accept type is none of the three.
     """
     try:
-        return _encode(prediction, accept), codecs.base_type(accept)
+        return codecs.encode(prediction, accept), codecs.base_type(accept)
     except codecs.UnsupportedContentTypeError:
         raise ServingError(
             406,
