@@ -25,6 +25,9 @@ test: $(STAMP)
 local-up: $(STAMP)
 	$(BIN)/smflow local up
 
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
 local-down: $(STAMP)
 	$(BIN)/smflow local down
 
