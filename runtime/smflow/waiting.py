@@ -64,6 +64,56 @@ def is_throttling(error: BaseException) -> bool:
     )
 
 
+class _Describe:
+    """What the polling core yields when it wants a fresh description."""
+
+
+_DESCRIBE = _Describe()
+
+
+def _poll_steps(kind: ResourceKind, check, timeout: float | None, backoff: Backoff, now: Callable[[], float]):
+    """The waiting algorithm, free of I/O, shared by the sync and async drivers.
+
+    A generator: it yields ``_DESCRIBE`` to ask for a description (the driver sends it back, or
+    None when the call was throttled) and a float to ask for a pause of that many seconds; it
+    returns the final description, or raises ResourceFailedError / WaitTimeoutError.
+    """
+    deadline = None if timeout is None else now() + timeout
+    delays = backoff.delays()
+    last: dict | None = None
+    while True:
+        described = yield _DESCRIBE
+        if described is not None:
+            last = described
+            if check(last) is Outcome.SUCCEEDED:
+                return last
+        delay = next(delays)
+        if deadline is not None:
+            remaining = deadline - now()
+            if remaining <= 0:
+                name = kind.name(last) if last else "?"
+                status = kind.status(last) if last else "unknown"
+                raise WaitTimeoutError(kind.kind, name, status, timeout)
+            delay = min(delay, remaining)
+        yield delay
+
+
+def _is_terminal(kind: ResourceKind, description: dict) -> bool:
+    try:
+        return kind.outcome(description) is not Outcome.RUNNING
+    except Exception:  # an unknown status is terminal too: check() reports it
+        return True
+
+
+def _describe_unless_throttled(describe: Callable[[], dict]) -> dict | None:
+    try:
+        return describe()
+    except ClientError as error:
+        if not is_throttling(error):
+            raise
+        return None
+
+
 def wait_for(
     describe: Callable[[], dict],
     kind: ResourceKind,
@@ -92,33 +142,20 @@ def wait_for(
         WaitTimeoutError: ``timeout`` seconds passed; the resource is left as it is.
         botocore.exceptions.ClientError: any non-throttling API error.
     """
-    check = check or kind.check
-    deadline = None if timeout is None else clock() + timeout
-    delays = backoff.delays()
-    last: dict | None = None
-    while True:
-        try:
-            last = describe()
-        except ClientError as error:
-            if not is_throttling(error):
-                raise
-        else:
-            try:
-                outcome = check(last)
-            finally:
-                if on_tick is not None and kind.outcome(last) is not Outcome.RUNNING:
-                    on_tick()
-            if outcome is Outcome.SUCCEEDED:
-                return last
-        delay = next(delays)
-        if deadline is not None:
-            remaining = deadline - clock()
-            if remaining <= 0:
-                name = kind.name(last) if last else "?"
-                status = kind.status(last) if last else "unknown"
-                raise WaitTimeoutError(kind.kind, name, status, timeout)
-            delay = min(delay, remaining)
-        _sleep_with_ticks(delay, on_tick, tick_interval, sleep, clock)
+    steps = _poll_steps(kind, check or kind.check, timeout, backoff, clock)
+    try:
+        request = next(steps)
+        while True:
+            if request is _DESCRIBE:
+                described = _describe_unless_throttled(describe)
+                if described is not None and on_tick is not None and _is_terminal(kind, described):
+                    on_tick()  # the last log lines, before success or failure is reported
+                request = steps.send(described)
+            else:
+                _sleep_with_ticks(request, on_tick, tick_interval, sleep, clock)
+                request = next(steps)
+    except StopIteration as finished:
+        return finished.value
 
 
 def _sleep_with_ticks(delay, on_tick, tick_interval, sleep, clock) -> None:
@@ -153,48 +190,30 @@ async def async_wait_for(
     import asyncio
 
     loop = asyncio.get_running_loop()
-    no_ticks = on_tick is None
-
-    async def tick() -> None:
-        if on_tick is not None:
-            await asyncio.to_thread(on_tick)
 
     async def sleep_with_ticks(delay: float) -> None:
-        if no_ticks:
+        if on_tick is None:
             await asyncio.sleep(delay)
             return
         end = loop.time() + delay
         while True:
-            await tick()
+            await asyncio.to_thread(on_tick)
             remaining = end - loop.time()
             if remaining <= 0:
                 return
             await asyncio.sleep(min(tick_interval, remaining))
 
-    check = check or kind.check
-    deadline = None if timeout is None else loop.time() + timeout
-    delays = backoff.delays()
-    last: dict | None = None
-    while True:
-        try:
-            last = await asyncio.to_thread(describe)
-        except ClientError as error:
-            if not is_throttling(error):
-                raise
-        else:
-            try:
-                outcome = check(last)
-            finally:
-                if kind.outcome(last) is not Outcome.RUNNING:
-                    await tick()
-            if outcome is Outcome.SUCCEEDED:
-                return last
-        delay = next(delays)
-        if deadline is not None:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                name = kind.name(last) if last else "?"
-                status = kind.status(last) if last else "unknown"
-                raise WaitTimeoutError(kind.kind, name, status, timeout)
-            delay = min(delay, remaining)
-        await sleep_with_ticks(delay)
+    steps = _poll_steps(kind, check or kind.check, timeout, backoff, loop.time)
+    try:
+        request = next(steps)
+        while True:
+            if request is _DESCRIBE:
+                described = await asyncio.to_thread(_describe_unless_throttled, describe)
+                if described is not None and on_tick is not None and _is_terminal(kind, described):
+                    await asyncio.to_thread(on_tick)
+                request = steps.send(described)
+            else:
+                await sleep_with_ticks(request)
+                request = next(steps)
+    except StopIteration as finished:
+        return finished.value
