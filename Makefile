@@ -3,10 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev
+EXTRAS ?= dev,airflow,prefect
 STAMP := $(VENV)/.smflow-installed-$(EXTRAS)
 
-.PHONY: demo test install local-up local-down bench clean
+.PHONY: demo demo-client test install local-up local-down bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/python -m smflow_airflow.demo
+
+demo-client: $(STAMP)
 	$(BIN)/python -m smflow.demo
 
 test: $(STAMP)

@@ -1,0 +1,91 @@
+"""Extra links from a task to the SageMaker resource it works on (AWS console pages).
+
+An operator stores ``{"name", "region", "partition"}`` in XCom under the link's ``key`` as soon
+as it knows the resource (before waiting, so a failed job still has its link). When the task
+finishes, Airflow 3's task runner calls ``get_link`` and keeps the URL for the UI.
+
+Against a custom endpoint (the smflow local runtime, ``endpoint_url`` in the connection) the
+partition is stored as ``"local"`` and the link is empty: the AWS console does not know that
+resource.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
+
+from airflow.sdk import BaseOperatorLink
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator, Context
+    from airflow.sdk.types import TaskInstanceKey
+
+# Console domains per AWS partition (boto3 ``Session.get_partition_for_region``).
+CONSOLE_DOMAINS = {
+    "aws": "console.aws.amazon.com",
+    "aws-cn": "console.amazonaws.cn",
+    "aws-us-gov": "console.amazonaws-us-gov.com",
+}
+
+
+class SageMakerConsoleLink(BaseOperatorLink):
+    """A link to the SageMaker console page of one resource (set ``name``, ``key``, ``fragment``)."""
+
+    name: ClassVar[str]
+    key: ClassVar[str]
+    fragment: ClassVar[str]  # console route, e.g. "jobs" for training jobs
+
+    def url(self, *, name: str, region: str, partition: str = "aws") -> str:
+        domain = CONSOLE_DOMAINS.get(partition)
+        if not domain or not name or not region:
+            return ""
+        return (
+            f"https://{domain}/sagemaker/home?region={quote(region)}"
+            f"#/{self.fragment}/{quote(name, safe='')}"
+        )
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        """The console URL, or ``""`` when the task stored nothing (local runtime, not started)."""
+        from airflow.sdk.execution_time.xcom import XCom
+
+        stored = XCom.get_value(ti_key=ti_key, key=self.key)
+        if not isinstance(stored, dict):
+            return ""
+        return self.url(
+            name=stored.get("name", ""),
+            region=stored.get("region", ""),
+            partition=stored.get("partition", "aws"),
+        )
+
+    @classmethod
+    def persist(cls, context: Context, *, name: str, region: str, partition: str) -> None:
+        """Store what ``get_link`` needs in XCom under ``cls.key``."""
+        value: dict[str, Any] = {"name": name, "region": region, "partition": partition}
+        context["ti"].xcom_push(key=cls.key, value=value)
+
+
+class SageMakerTrainingJobLink(SageMakerConsoleLink):
+    name = "SageMaker Training Job"
+    key = "smflow_training_job"
+    fragment = "jobs"
+
+
+class SageMakerTransformJobLink(SageMakerConsoleLink):
+    name = "SageMaker Transform Job"
+    key = "smflow_transform_job"
+    fragment = "transform-jobs"
+
+
+class SageMakerModelLink(SageMakerConsoleLink):
+    name = "SageMaker Model"
+    key = "smflow_model"
+    fragment = "models"
+
+
+class SageMakerEndpointLink(SageMakerConsoleLink):
+    name = "SageMaker Endpoint"
+    key = "smflow_endpoint"
+    fragment = "endpoints"
+
+
+ALL_LINKS = (SageMakerTrainingJobLink, SageMakerTransformJobLink, SageMakerModelLink, SageMakerEndpointLink)

@@ -1,0 +1,792 @@
+"""SageMaker lifecycle operators: thin Airflow wrappers over :class:`smflow.client.SageMakerClient`.
+
+=========================================  ===================================================
+operator                                   client call (boto3 calls in ``smflow.client``)
+=========================================  ===================================================
+``SageMakerTrainOperator``                 ``train`` (CreateTrainingJob), then waits
+``SageMakerAttachOperator``                ``attach`` (DescribeTrainingJob), waits if running
+``SageMakerCreateModelOperator``           ``create_model`` (CreateModel)
+``SageMakerDeployOperator``                ``deploy`` (CreateEndpointConfig, Create/UpdateEndpoint)
+``SageMakerPredictOperator``               ``predict`` (InvokeEndpoint)
+``SageMakerBatchTransformOperator``        ``batch_transform`` (CreateTransformJob), then waits
+``SageMakerDeleteEndpointOperator``        ``delete_endpoint`` (idempotent; a teardown task)
+=========================================  ===================================================
+
+What every operator shares:
+
+* The connection is Airflow's ``aws`` connection (``aws_conn_id``, default ``aws_default``); an
+  ``endpoint_url`` extra points it at the smflow local runtime. See ``SageMakerClientHook``.
+* Arguments are the client's SDK-style arguments; Train, CreateModel, Deploy and
+  BatchTransform also take a raw boto3 request as ``config``. Numbers that Jinja renders as
+  strings (``"1"``) are converted to the integers the API needs (``builders.coerce_to_shape``).
+* The XCom return value is a small JSON-serializable summary (``smflow.summaries``): names,
+  ARNs, S3 URIs, status, metrics, ISO datetimes.
+* Jobs are named from the DAG, task and run (``<task id>-<10 hex digits>``), so a retry or a
+  rerun attaches to the job an earlier try started (in progress: wait; completed: reuse) and
+  starts ``<name>-2`` only when that job failed or was stopped. ``action_if_job_exists`` is
+  ``attach`` (default), ``fail`` or ``timestamp``.
+* Waiting (``wait_for_completion``): polls start 0.2 s apart and grow x1.2 up to
+  ``check_interval`` seconds; ``max_ingestion_time`` (seconds) bounds the wait. With
+  ``deferrable=True`` (default: the ``[operators] default_deferrable`` Airflow option) the
+  task waits in ``SageMakerResourceTrigger`` instead, unless the resource is already done.
+* Completed / InService succeed; Failed and Stopped raise ``ResourceFailedError`` naming the
+  resource and SageMaker's FailureReason, as does an endpoint update that rolled back. Bad
+  arguments raise ``AirflowFailException`` (no retry: a retry would fail the same way).
+
+This module imports neither boto3 nor the smflow client at import time (DAG parsing stays fast).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator, conf
+
+from smflow_airflow import _common
+from smflow_airflow.links.sagemaker import (
+    SageMakerConsoleLink,
+    SageMakerEndpointLink,
+    SageMakerModelLink,
+    SageMakerTrainingJobLink,
+    SageMakerTransformJobLink,
+)
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from smflow.client import SageMakerClient
+
+_JSON_RENDERED = {
+    "config": "json",
+    "hyperparameters": "json",
+    "inputs": "json",
+    "environment": "json",
+    "tags": "json",
+    "data": "json",
+}
+
+
+def default_deferrable() -> bool:
+    """The ``[operators] default_deferrable`` option of the Airflow configuration."""
+    return conf.getboolean("operators", "default_deferrable", fallback=False)
+
+
+@contextlib.contextmanager
+def user_errors() -> Iterator[None]:
+    """Bad arguments fail the task for good (``AirflowFailException``): retrying cannot help."""
+    from airflow.sdk.exceptions import AirflowFailException
+    from botocore.exceptions import ParamValidationError
+
+    from smflow.errors import ConfigurationError, JobExistsError
+
+    try:
+        yield
+    except (ConfigurationError, JobExistsError, ParamValidationError) as error:
+        raise AirflowFailException(str(error)) from error
+
+
+class SageMakerBaseOperator(BaseOperator):
+    """Base of the smflow SageMaker operators: the connection, the client and the extra links.
+
+    Args:
+        aws_conn_id: Airflow ``aws`` connection (templated).
+        region_name: overrides the connection's region (templated).
+        role: SageMaker execution role ARN for jobs and models (templated); against the local
+            runtime a placeholder is used when omitted.
+
+    Subclasses list their own templated arguments with ``template_fields =
+    SageMakerBaseOperator.template_fields + (...)``; this base declares the common ones once.
+    """
+
+    template_fields: Sequence[str] = ("aws_conn_id", "region_name", "role")
+    template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERED
+    ui_color = "#c7e3d4"
+    # The console page of the resource; subclasses set it and list it in operator_extra_links.
+    console_link: ClassVar[type[SageMakerConsoleLink] | None] = None
+
+    def __init__(
+        self,
+        *,
+        aws_conn_id: str | None = "aws_default",
+        region_name: str | None = None,
+        role: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.aws_conn_id = aws_conn_id
+        self.region_name = region_name
+        self.role = role
+
+    # ------------------------------------------------------------------ client
+    def _backoff(self):
+        return None
+
+    def get_client(self, log=None) -> SageMakerClient:
+        """The smflow client on this task's connection; log lines go to the task log."""
+        from smflow_airflow.hooks.sagemaker import SageMakerClientHook
+
+        hook = SageMakerClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, role=self.role)
+        return hook.get_client(log=log or self.log.info, backoff=self._backoff())
+
+    def persist_link(self, context: Context, client: SageMakerClient, name: str) -> None:
+        """Store what the console link of ``name`` needs (empty link on a custom endpoint)."""
+        if self.do_xcom_push:
+            _common.persist_link(context, self.console_link, client, name)
+
+
+class SageMakerWaitingOperator(SageMakerBaseOperator):
+    """Base of the operators that wait for a job or an endpoint.
+
+    Args:
+        wait_for_completion: wait until the resource is terminal (default True); otherwise
+            return as soon as it is started, with its current status.
+        check_interval: longest delay between two Describe* calls, in seconds (polls start at
+            0.2 s and grow x1.2 up to it).
+        max_ingestion_time: fail the task after waiting this many seconds (the resource is
+            left running; a retry attaches to it again). None: no limit.
+        deferrable: wait in the triggerer (``SageMakerResourceTrigger``) and free the worker
+            slot. Default: the ``[operators] default_deferrable`` Airflow option.
+    """
+
+    kind: ClassVar[str]  # _common.TRAINING_JOB / TRANSFORM_JOB / ENDPOINT
+    stops_on_kill: ClassVar[bool] = False  # on_kill stops the job this task started
+
+    def __init__(
+        self,
+        *,
+        wait_for_completion: bool = True,
+        check_interval: float = _common.DEFAULT_CHECK_INTERVAL,
+        max_ingestion_time: float | None = None,
+        deferrable: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.wait_for_completion = wait_for_completion
+        self.check_interval = check_interval
+        self.max_ingestion_time = max_ingestion_time
+        self.deferrable = default_deferrable() if deferrable is None else deferrable
+        self._resource_name: str | None = None
+
+    def _backoff(self):
+        return _common.backoff(self.check_interval)
+
+    @property
+    def stream_logs(self) -> bool:
+        return False
+
+    def wait(
+        self, context: Context, client: SageMakerClient, name: str, description: dict,
+        *, expected_endpoint_config: str | None = None,
+    ) -> dict:
+        """Wait for ``name`` as configured (sync, deferred or not at all); return its description.
+
+        A resource that is already terminal is never deferred.
+        """
+        from smflow.states import Outcome
+
+        if not self.wait_for_completion:
+            return description
+        table = _common.state_table(self.kind)
+        if self.deferrable and table.outcome(description) is Outcome.RUNNING:
+            from smflow_airflow.triggers.sagemaker import SageMakerResourceTrigger
+
+            deadline = None if self.max_ingestion_time is None else time.time() + float(self.max_ingestion_time)
+            self.log.info("Deferring: %s %s is %s", self.kind, name, table.status(description))
+            self.defer(
+                trigger=SageMakerResourceTrigger(
+                    kind=self.kind,
+                    name=name,
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    check_interval=float(self.check_interval),
+                    deadline=deadline,
+                    stream_logs=self.stream_logs,
+                    expected_endpoint_config=expected_endpoint_config,
+                    stop_on_kill=self.stops_on_kill,
+                ),
+                method_name="execute_complete",
+                # a backstop only: the trigger itself stops at the deadline with a clear message
+                timeout=None if deadline is None else timedelta(seconds=float(self.max_ingestion_time) + 300),
+            )
+        return self.wait_sync(client, name, timeout=self.max_ingestion_time,
+                              expected_endpoint_config=expected_endpoint_config)
+
+    def wait_sync(self, client: SageMakerClient, name: str, *, timeout: float | None,
+                  expected_endpoint_config: str | None = None) -> dict:
+        raise NotImplementedError
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: fail on a failed / timed-out event, else describe once more
+        (flushing training log lines the trigger had not seen yet) and return the summary."""
+        payload = _common.raise_for_event(event)
+        name = payload["name"]
+        self._resource_name = name
+        log = _common.SkipLines(payload.get("log_lines") or 0, self.log.info)
+        client = self.get_client(log=log)
+        description = self.wait_sync(client, name, timeout=self.max_ingestion_time,
+                                     expected_endpoint_config=payload.get("expected_endpoint_config"))
+        return self.result(description)
+
+    def result(self, description: dict) -> Any:
+        return _common.summary(self.kind, description)
+
+    def on_kill(self) -> None:
+        """Stop the training / transform job this task started or attached to."""
+        if not self.stops_on_kill or not self._resource_name:
+            return
+        self.log.info("Task killed: stopping %s %s", self.kind, self._resource_name)
+        _common.stop(self.get_client(), self.kind, self._resource_name)
+
+
+# ---------------------------------------------------------------------- training
+class SageMakerTrainOperator(SageMakerWaitingOperator):
+    """Run a training job (SDK ``Estimator.fit``; boto3 ``create_training_job``) and wait for it.
+
+    SDK-style arguments (as ``SageMakerClient.train``): ``entry_point`` (a script on the worker),
+    ``source_dir``, ``hyperparameters``, ``framework`` (``sklearn``), ``framework_version``,
+    ``image_uri``, ``instance_type``, ``instance_count``, ``volume_size`` (GB), ``inputs`` (an S3
+    URI: the ``train`` channel, or ``{channel: S3 URI}``), ``output_path``, ``code_location``,
+    ``max_run`` (seconds), ``environment``, ``tags``. Or ``config``: a raw CreateTrainingJob request (its
+    ``TrainingJobName`` may be left out; ``RoleArn`` defaults to ``role``).
+
+    Naming: ``job_name`` if given; else ``<base_job_name or task id>-<sha1(idempotency_key)[:10]>``
+    where ``idempotency_key`` defaults to ``<dag_id>.<task_id>.<run_id>``.
+
+    ``print_log``: stream the job's CloudWatch log lines into the task log while waiting.
+
+    Returns (XCom): ``smflow.summaries.training_job_summary`` — TrainingJobName, TrainingJobArn,
+    TrainingJobStatus, ModelDataUrl, HyperParameters, times, FinalMetrics, FailureReason.
+    ``on_kill`` stops the job.
+    """
+
+    kind = _common.TRAINING_JOB
+    stops_on_kill = True
+    console_link = SageMakerTrainingJobLink
+    operator_extra_links = (SageMakerTrainingJobLink(),)
+    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
+        "entry_point", "source_dir", "hyperparameters", "framework", "framework_version", "image_uri",
+        "instance_type", "instance_count", "volume_size", "inputs", "output_path",
+        "code_location", "max_run", "environment", "tags", "job_name", "base_job_name",
+        "idempotency_key", "config",
+    )
+
+    def __init__(
+        self,
+        *,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        image_uri: str | None = None,
+        instance_type: str | None = None,
+        instance_count: int | str = 1,
+        volume_size: int | str | None = None,
+        inputs: str | Mapping[str, Any] | None = None,
+        output_path: str | None = None,
+        code_location: str | None = None,
+        max_run: int | str | None = None,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        job_name: str | None = None,
+        base_job_name: str | None = None,
+        idempotency_key: str | None = None,
+        action_if_job_exists: str = "attach",
+        config: Mapping[str, Any] | None = None,
+        print_log: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.entry_point = entry_point
+        self.source_dir = source_dir
+        self.hyperparameters = hyperparameters
+        self.framework = framework
+        self.framework_version = framework_version
+        self.image_uri = image_uri
+        self.instance_type = instance_type
+        self.instance_count = instance_count
+        self.volume_size = volume_size
+        self.inputs = inputs
+        self.output_path = output_path
+        self.code_location = code_location
+        self.max_run = max_run
+        self.environment = environment
+        self.tags = tags
+        self.job_name = job_name
+        self.base_job_name = base_job_name
+        self.idempotency_key = idempotency_key
+        self.action_if_job_exists = action_if_job_exists
+        self.config = config
+        self.print_log = print_log
+
+    @property
+    def stream_logs(self) -> bool:
+        return self.print_log
+
+    def train_arguments(self, context: Context) -> dict[str, Any]:
+        """The keyword arguments of ``SageMakerClient.train`` (None means the client's default)."""
+        optional = {
+            "framework": self.framework,
+            "framework_version": self.framework_version,
+            "image_uri": self.image_uri,
+            "instance_type": self.instance_type,
+            "volume_size": self.volume_size,
+            "max_run": self.max_run,
+        }
+        return {
+            "entry_point": self.entry_point,
+            "source_dir": self.source_dir,
+            "hyperparameters": self.hyperparameters,
+            "instance_count": self.instance_count,
+            "inputs": self.inputs,
+            "output_path": self.output_path,
+            "code_location": self.code_location,
+            "environment": self.environment,
+            "tags": self.tags,
+            "role": self.role,
+            "job_name": self.job_name,
+            "base_job_name": self.base_job_name or _common.default_base_name(self.task_id),
+            "idempotency_key": self.idempotency_key or _common.run_key(context),
+            "action_if_job_exists": self.action_if_job_exists,
+            "config": self.config,
+            **{key: value for key, value in optional.items() if value is not None},
+        }
+
+    def execute(self, context: Context) -> dict:
+        client = self.get_client()
+        with user_errors():
+            description = client.train(**self.train_arguments(context), wait=False, logs=False)
+        name = description["TrainingJobName"]
+        self._resource_name = name
+        self.persist_link(context, client, name)
+        return self.result(self.wait(context, client, name, description))
+
+    def wait_sync(self, client, name, *, timeout, expected_endpoint_config=None) -> dict:
+        return client.wait_for_training_job(name, logs=self.print_log, timeout=timeout)
+
+
+class SageMakerAttachOperator(SageMakerWaitingOperator):
+    """Attach to an existing training job (SDK ``Estimator.attach``): wait for it if it is still
+    running (streaming its log), fail if it Failed or was Stopped.
+
+    Returns (XCom): the training job summary (see ``SageMakerTrainOperator``). The job was not
+    started by this task, so ``on_kill`` leaves it running.
+    """
+
+    kind = _common.TRAINING_JOB
+    console_link = SageMakerTrainingJobLink
+    operator_extra_links = (SageMakerTrainingJobLink(),)
+    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + ("job_name",)
+
+    def __init__(self, *, job_name: str, print_log: bool = True, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_name = job_name
+        self.print_log = print_log
+
+    @property
+    def stream_logs(self) -> bool:
+        return self.print_log
+
+    def execute(self, context: Context) -> dict:
+        client = self.get_client()
+        with user_errors():
+            description = client.attach(self.job_name, wait=False)
+        self._resource_name = self.job_name
+        self.persist_link(context, client, self.job_name)
+        return self.result(self.wait(context, client, self.job_name, description))
+
+    def wait_sync(self, client, name, *, timeout, expected_endpoint_config=None) -> dict:
+        return client.wait_for_training_job(name, logs=self.print_log, timeout=timeout)
+
+
+# ---------------------------------------------------------------------- models and endpoints
+class SageMakerCreateModelOperator(SageMakerBaseOperator):
+    """Create a model (boto3 ``create_model``) from a training job (``training_job_name``), from
+    model data (``model_data`` S3 URI of a model.tar.gz plus an inference ``entry_point``), or from
+    a raw CreateModel request (``config``). An identical existing model is reused.
+
+    Returns (XCom): ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
+    """
+
+    console_link = SageMakerModelLink
+    operator_extra_links = (SageMakerModelLink(),)
+    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
+        "model_name", "training_job_name", "model_data", "entry_point", "source_dir",
+        "image_uri", "framework_version", "environment", "tags", "config",
+    )
+
+    def __init__(
+        self,
+        *,
+        model_name: str | None = None,
+        training_job_name: str | None = None,
+        model_data: str | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        image_uri: str | None = None,
+        framework_version: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.training_job_name = training_job_name
+        self.model_data = model_data
+        self.entry_point = entry_point
+        self.source_dir = source_dir
+        self.image_uri = image_uri
+        self.framework_version = framework_version
+        self.environment = environment
+        self.tags = tags
+        self.config = config
+
+    def execute(self, context: Context) -> dict:
+        client = self.get_client()
+        arguments: dict[str, Any] = {
+            "model_name": self.model_name,
+            "training_job_name": self.training_job_name,
+            "model_data": self.model_data,
+            "entry_point": self.entry_point,
+            "source_dir": self.source_dir,
+            "image_uri": self.image_uri,
+            "role": self.role,
+            "environment": self.environment,
+            "tags": self.tags,
+            "config": self.config,
+        }
+        if self.framework_version:
+            arguments["framework_version"] = self.framework_version
+        with user_errors():
+            model = client.create_model(**arguments)
+        self.persist_link(context, client, model["ModelName"])
+        return model
+
+
+class SageMakerDeployOperator(SageMakerWaitingOperator):
+    """Deploy a model to an endpoint (boto3 ``create_endpoint_config``, ``create_endpoint`` or,
+    for an existing endpoint, ``update_endpoint`` — it keeps serving until the new config is
+    InService) and wait for InService. A Failed endpoint, or an update that rolled back, fails
+    the task with SageMaker's FailureReason.
+
+    Arguments: ``model_name``, ``endpoint_name`` (default: the model name), ``instance_type``,
+    ``initial_instance_count``, ``endpoint_config_name``; or ``config``: a raw
+    CreateEndpointConfig request.
+
+    Returns (XCom): ``smflow.summaries.endpoint_summary`` — EndpointName, EndpointArn,
+    EndpointStatus, EndpointConfigName, times, FailureReason.
+    """
+
+    kind = _common.ENDPOINT
+    console_link = SageMakerEndpointLink
+    operator_extra_links = (SageMakerEndpointLink(),)
+    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
+        "model_name", "endpoint_name", "instance_type", "initial_instance_count",
+        "endpoint_config_name", "config",
+    )
+
+    def __init__(
+        self,
+        *,
+        model_name: str | None = None,
+        endpoint_name: str | None = None,
+        instance_type: str | None = None,
+        initial_instance_count: int | str = 1,
+        endpoint_config_name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.endpoint_name = endpoint_name
+        self.instance_type = instance_type
+        self.initial_instance_count = initial_instance_count
+        self.endpoint_config_name = endpoint_config_name
+        self.config = config
+
+    def deploy_arguments(self) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "model_name": self.model_name,
+            "endpoint_name": self.endpoint_name,
+            "initial_instance_count": self.initial_instance_count,
+            "endpoint_config_name": self.endpoint_config_name,
+            "config": self.config,
+        }
+        if self.instance_type:
+            arguments["instance_type"] = self.instance_type
+        return arguments
+
+    def execute(self, context: Context) -> dict:
+        client = self.get_client()
+        endpoint_name = self.endpoint_name or self.model_name
+        if endpoint_name:
+            self.persist_link(context, client, endpoint_name)
+        synchronous = self.wait_for_completion and not self.deferrable
+        with user_errors():
+            description = client.deploy(**self.deploy_arguments(), wait=synchronous, timeout=self.max_ingestion_time)
+        if synchronous:
+            return self.result(description)
+        # The config being rolled out: the pending one while Creating/Updating.
+        pending = (description.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
+        expected = pending or description.get("EndpointConfigName")
+        return self.result(self.wait(context, client, description["EndpointName"], description,
+                                     expected_endpoint_config=expected))
+
+    def wait_sync(self, client, name, *, timeout, expected_endpoint_config=None) -> dict:
+        return client.wait_for_endpoint(name, expected_config=expected_endpoint_config, timeout=timeout)
+
+
+class SageMakerPredictOperator(SageMakerBaseOperator):
+    """Send rows to an endpoint and return its predictions (SDK ``Predictor.predict``; boto3
+    ``invoke_endpoint``).
+
+    Args:
+        endpoint_name: the endpoint (templated).
+        data: the rows: a list (of lists), or a JSON array as a string (what Jinja renders); an
+            XComArg resolves to the upstream task's list (templated).
+        content_type, accept: ``application/x-npy`` (default, as the SDK's scikit-learn
+            predictor), ``application/json`` or ``text/csv``.
+        target_variant: the production variant to invoke.
+
+    Returns (XCom): ``{"EndpointName", "Count", "Predictions": [...]}`` (a plain list, never a
+    NumPy array).
+    """
+
+    console_link = SageMakerEndpointLink
+    operator_extra_links = (SageMakerEndpointLink(),)
+    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
+        "endpoint_name", "data", "content_type", "accept", "target_variant",
+    )
+
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        data: Any,
+        content_type: str = "application/x-npy",
+        accept: str = "application/x-npy",
+        target_variant: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.endpoint_name = endpoint_name
+        self.data = data
+        self.content_type = content_type
+        self.accept = accept
+        self.target_variant = target_variant
+
+    def rows(self) -> Any:
+        """``data`` as a Python value; a string must be a JSON array.
+
+        Raises: AirflowFailException naming ``data``."""
+        import json
+
+        from airflow.sdk.exceptions import AirflowFailException
+
+        data = self.data
+        if isinstance(data, (str, bytes)):
+            try:
+                data = json.loads(data)
+            except ValueError:
+                raise AirflowFailException(
+                    f"data must be a list of rows or a JSON array string, got {str(self.data)[:80]!r}"
+                ) from None
+        if data is None or isinstance(data, Mapping):
+            raise AirflowFailException(f"data must be a list of rows, got {type(data).__name__}")
+        return data
+
+    def execute(self, context: Context) -> dict:
+        client = self.get_client()
+        rows = self.rows()
+        self.persist_link(context, client, self.endpoint_name)
+        from smflow.codecs import UnsupportedContentTypeError
+
+        try:
+            predictions = client.predict(
+                self.endpoint_name, rows, content_type=self.content_type, accept=self.accept,
+                target_variant=self.target_variant,
+            )
+        except UnsupportedContentTypeError as error:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(error)) from error
+        values = predictions.tolist()
+        count = len(values) if isinstance(values, list) else 1
+        self.log.info("Endpoint %s returned %d predictions", self.endpoint_name, count)
+        return {"EndpointName": self.endpoint_name, "Count": count, "Predictions": values}
+
+
+# ---------------------------------------------------------------------- batch transform
+class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
+    """Run a batch transform job (boto3 ``create_transform_job``, seed 002 "Batch Transform")
+    and wait for it: every object under the S3 prefix ``data`` gives ``<object>.out`` under
+    ``output_path``.
+
+    SDK-style arguments (as ``SageMakerClient.batch_transform``): ``model_name``, ``data``,
+    ``output_path``, ``content_type``, ``split_type``, ``batch_strategy``, ``max_payload_mb``
+    (MB), ``max_concurrent_transforms``, ``assemble_with``, ``accept``, ``instance_type``,
+    ``instance_count``, ``environment``, ``tags``; or ``config``: a raw CreateTransformJob request.
+    Naming and ``action_if_job_exists`` as ``SageMakerTrainOperator``.
+
+    Returns (XCom): ``smflow.summaries.transform_job_summary`` — TransformJobName,
+    TransformJobArn, TransformJobStatus, ModelName, OutputPath, times, FailureReason.
+    ``on_kill`` stops the job.
+    """
+
+    kind = _common.TRANSFORM_JOB
+    stops_on_kill = True
+    console_link = SageMakerTransformJobLink
+    operator_extra_links = (SageMakerTransformJobLink(),)
+    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
+        "model_name", "data", "output_path", "content_type", "split_type", "batch_strategy",
+        "max_payload_mb", "max_concurrent_transforms", "assemble_with", "accept",
+        "instance_type", "instance_count", "environment", "tags", "job_name", "base_job_name",
+        "idempotency_key", "config",
+    )
+
+    def __init__(
+        self,
+        *,
+        model_name: str | None = None,
+        data: str | None = None,
+        output_path: str | None = None,
+        content_type: str | None = "text/csv",
+        split_type: str = "Line",
+        batch_strategy: str | None = "MultiRecord",
+        max_payload_mb: int | str | None = 6,
+        max_concurrent_transforms: int | str | None = None,
+        assemble_with: str | None = "Line",
+        accept: str | None = None,
+        instance_type: str | None = None,
+        instance_count: int | str = 1,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        job_name: str | None = None,
+        base_job_name: str | None = None,
+        idempotency_key: str | None = None,
+        action_if_job_exists: str = "attach",
+        config: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name = model_name
+        self.data = data
+        self.output_path = output_path
+        self.content_type = content_type
+        self.split_type = split_type
+        self.batch_strategy = batch_strategy
+        self.max_payload_mb = max_payload_mb
+        self.max_concurrent_transforms = max_concurrent_transforms
+        self.assemble_with = assemble_with
+        self.accept = accept
+        self.instance_type = instance_type
+        self.instance_count = instance_count
+        self.environment = environment
+        self.tags = tags
+        self.job_name = job_name
+        self.base_job_name = base_job_name
+        self.idempotency_key = idempotency_key
+        self.action_if_job_exists = action_if_job_exists
+        self.config = config
+
+    def transform_arguments(self, context: Context) -> dict[str, Any]:
+        """The keyword arguments of ``SageMakerClient.batch_transform``."""
+        arguments: dict[str, Any] = {
+            "model_name": self.model_name,
+            "data": self.data,
+            "output_path": self.output_path,
+            "content_type": self.content_type,
+            "split_type": self.split_type,
+            "batch_strategy": self.batch_strategy,
+            "max_payload_mb": self.max_payload_mb,
+            "max_concurrent_transforms": self.max_concurrent_transforms,
+            "assemble_with": self.assemble_with,
+            "accept": self.accept,
+            "instance_count": self.instance_count,
+            "environment": self.environment,
+            "tags": self.tags,
+            "job_name": self.job_name,
+            "base_job_name": self.base_job_name or _common.default_base_name(self.task_id),
+            "idempotency_key": self.idempotency_key or _common.run_key(context),
+            "action_if_job_exists": self.action_if_job_exists,
+            "config": self.config,
+        }
+        if self.instance_type:
+            arguments["instance_type"] = self.instance_type
+        return arguments
+
+    def execute(self, context: Context) -> dict:
+        client = self.get_client()
+        with user_errors():
+            description = client.batch_transform(**self.transform_arguments(context), wait=False)
+        name = description["TransformJobName"]
+        self._resource_name = name
+        self.persist_link(context, client, name)
+        return self.result(self.wait(context, client, name, description))
+
+    def wait_sync(self, client, name, *, timeout, expected_endpoint_config=None) -> dict:
+        return client.wait_for_transform_job(name, timeout=timeout)
+
+
+# ---------------------------------------------------------------------- teardown
+class SageMakerDeleteEndpointOperator(SageMakerBaseOperator):
+    """Delete an endpoint and, by default, its endpoint config (boto3 ``delete_endpoint``,
+    ``delete_endpoint_config``; ``delete_model=True`` also deletes its models).
+
+    Idempotent: deleting what is already gone succeeds, so it fits a teardown task::
+
+        deploy >> predict >> SageMakerDeleteEndpointOperator(task_id="delete", endpoint_name=...).as_teardown()
+
+    Its trigger rule defaults to ``all_done`` (``as_teardown`` sets Airflow's teardown rule).
+
+    Returns (XCom): ``{"EndpointName", "Deleted": ["Endpoint/<name>", "EndpointConfig/<name>", ...]}``.
+    """
+
+    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + ("endpoint_name",)
+
+    def __init__(
+        self,
+        *,
+        endpoint_name: str,
+        delete_endpoint_config: bool = True,
+        delete_model: bool = False,
+        wait_for_completion: bool = True,
+        max_ingestion_time: float | None = 600,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.endpoint_name = endpoint_name
+        self.delete_endpoint_config = delete_endpoint_config
+        self.delete_model = delete_model
+        self.wait_for_completion = wait_for_completion
+        self.max_ingestion_time = max_ingestion_time
+
+    def execute(self, context: Context) -> dict:
+        client = self.get_client()
+        with user_errors():
+            return client.delete_endpoint(
+                self.endpoint_name,
+                delete_endpoint_config=self.delete_endpoint_config,
+                delete_model=self.delete_model,
+                wait=self.wait_for_completion,
+                timeout=self.max_ingestion_time,
+            )
+
+
+__all__ = [
+    "SageMakerAttachOperator",
+    "SageMakerBaseOperator",
+    "SageMakerBatchTransformOperator",
+    "SageMakerCreateModelOperator",
+    "SageMakerDeleteEndpointOperator",
+    "SageMakerDeployOperator",
+    "SageMakerPredictOperator",
+    "SageMakerTrainOperator",
+    "SageMakerWaitingOperator",
+]

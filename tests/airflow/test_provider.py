@@ -1,0 +1,103 @@
+"""The provider's registration (entry point, provider info), its extra links, and the cheapness of
+importing its operators and the example DAGs."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import subprocess
+import sys
+from importlib.metadata import entry_points, version
+
+import pytest
+
+from smflow_airflow.links.sagemaker import (
+    SageMakerEndpointLink,
+    SageMakerModelLink,
+    SageMakerTrainingJobLink,
+    SageMakerTransformJobLink,
+)
+
+from .conftest import AIRFLOW_HOME, DAGS_FOLDER, REPO, airflow_environment
+
+HEAVY = ["boto3", "botocore", "numpy", "sklearn", "pandas", "smflow.client",
+         "airflow.providers.amazon.aws.hooks.base_aws"]
+
+
+def test_the_entry_point_registers_the_provider_with_airflow():
+    (entry,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("smflow_airflow")]
+    info = entry.load()()
+    assert info["package-name"] == "smflow" and info["versions"] == [version("smflow")]
+
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    provider = manager.providers["smflow"]
+    assert provider.version == version("smflow")
+    for section in ("hooks", "operators", "sensors", "triggers"):
+        (entry,) = provider.data[section]
+        for module in entry["python-modules"]:
+            importlib.import_module(module)
+    for link in info["extra-links"]:
+        assert link in manager.extra_links_class_names
+        module, _, name = link.rpartition(".")
+        assert getattr(importlib.import_module(module), name)().name.startswith("SageMaker")
+    triggers = {(trigger.trigger_class_name, trigger.package_name) for trigger in manager.trigger}
+    assert ("smflow_airflow.triggers.sagemaker", "smflow") in triggers
+
+
+@pytest.mark.parametrize("link, fragment", [
+    (SageMakerTrainingJobLink, "jobs"), (SageMakerTransformJobLink, "transform-jobs"),
+    (SageMakerModelLink, "models"), (SageMakerEndpointLink, "endpoints"),
+])
+def test_console_links(monkeypatch, link, fragment):
+    from airflow.sdk.execution_time import xcom
+
+    stored = {}
+    monkeypatch.setattr(xcom.XCom, "get_value", classmethod(lambda cls, *, ti_key, key: stored.get(key)))
+    assert link().get_link(None, ti_key=None) == ""  # nothing stored (task failed before starting it)
+    stored[link.key] = {"name": "iris-1", "region": "eu-west-1", "partition": "aws"}
+    assert link().get_link(None, ti_key=None) == \
+        f"https://console.aws.amazon.com/sagemaker/home?region=eu-west-1#/{fragment}/iris-1"
+    stored[link.key] = {"name": "iris-1", "region": "cn-north-1", "partition": "aws-cn"}
+    assert link().get_link(None, ti_key=None).startswith("https://console.amazonaws.cn/sagemaker/home?region=cn-north-1")
+    stored[link.key] = {"name": "iris-1", "region": "us-east-1", "partition": "local"}
+    assert link().get_link(None, ti_key=None) == ""  # the local runtime has no console
+
+
+def _python(code: str) -> dict:
+    env = {**airflow_environment(AIRFLOW_HOME), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_operators_and_sensors_stays_cheap():
+    loaded = _python(
+        "import json, sys, time, airflow.sdk\n"
+        "from airflow.sdk import BaseOperator, BaseSensorOperator\n"
+        "start = time.perf_counter()\n"
+        "import smflow_airflow.operators.sagemaker, smflow_airflow.sensors.sagemaker\n"
+        f"print(json.dumps({{'seconds': time.perf_counter() - start, **{{m: m in sys.modules for m in {HEAVY!r}}}}}))"
+    )
+    seconds = loaded.pop("seconds")
+    assert not any(loaded.values()), f"imported at module level: {[m for m, v in loaded.items() if v]}"
+    assert seconds < 0.5
+
+
+def test_the_example_dags_parse_without_network_or_heavy_imports():
+    result = _python(
+        "import json, socket, sys\n"
+        "def refuse(*args, **kwargs):\n"
+        "    raise OSError('no network while parsing DAGs')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.create_connection = refuse\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(DAGS_FOLDER)!r})\n"
+        "print(json.dumps({'errors': {k: str(v) for k, v in bag.import_errors.items()}, 'dags': sorted(bag.dag_ids),\n"
+        f"                  'heavy': [m for m in {HEAVY!r} if m in sys.modules]}}))"
+    )
+    assert result["errors"] == {}
+    assert result["dags"] == ["iris_batch_scoring", "iris_lifecycle", "iris_scheduled_retraining"]
+    assert result["heavy"] == []
