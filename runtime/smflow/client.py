@@ -444,11 +444,28 @@ class SageMakerClient:
             states.TRAINING_JOB,
             timeout=timeout,
             backoff=backoff or self.backoff,
-            on_tick=tail.poll if tail else None,
+            on_tick=self._quiet_log_poller(tail) if tail else None,
         )
         self.log(f"Training job {job_name} Completed; model data at "
                  f"{description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
         return description
+
+    def _quiet_log_poller(self, tail: LogTail) -> Callable[[], None]:
+        """``tail.poll``, except that a logs API error (e.g. a role without
+        ``logs:GetLogEvents``) is reported once and never fails a wait on a job that is fine."""
+        failed = False
+
+        def poll() -> None:
+            nonlocal failed
+            if failed:
+                return
+            try:
+                tail.poll()
+            except ClientError as error:
+                failed = True
+                self.log(f"could not read the training log, continuing without it: {error}")
+
+        return poll
 
     def stop_training_job(self, job_name: str) -> None:
         """boto3 ``stop_training_job``; a job that already ended is left as it is."""
@@ -572,6 +589,40 @@ class SageMakerClient:
             ResourceFailedError: the endpoint ended Failed, or the update rolled back.
             WaitTimeoutError: not InService after ``timeout`` seconds.
         """
+        config_name, endpoint_name = self._roll_out(
+            model_name=model_name, endpoint_name=endpoint_name, instance_type=instance_type,
+            initial_instance_count=initial_instance_count, endpoint_config_name=endpoint_config_name,
+            config=config, timeout=timeout,
+        )
+        if not wait:
+            return self.describe_endpoint(endpoint_name)
+        return self.wait_for_endpoint(endpoint_name, expected_config=config_name, timeout=timeout)
+
+    def start_deploy(
+        self,
+        *,
+        model_name: str | None = None,
+        endpoint_name: str | None = None,
+        instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+        initial_instance_count: int = 1,
+        endpoint_config_name: str | None = None,
+        config: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> tuple[str, dict]:
+        """``deploy`` without the final wait: returns ``(EndpointConfigName being rolled out,
+        DescribeEndpoint payload)``, so a caller that waits elsewhere (an Airflow trigger) knows
+        which config success means. ``timeout`` bounds the waits this may still need (an endpoint
+        that is already Creating/Updating, or a Failed one being deleted)."""
+        config_name, endpoint_name = self._roll_out(
+            model_name=model_name, endpoint_name=endpoint_name, instance_type=instance_type,
+            initial_instance_count=initial_instance_count, endpoint_config_name=endpoint_config_name,
+            config=config, timeout=timeout,
+        )
+        return config_name, self.describe_endpoint(endpoint_name)
+
+    def _roll_out(self, *, model_name, endpoint_name, instance_type, initial_instance_count,
+                  endpoint_config_name, config, timeout) -> tuple[str, str]:
+        """Create the config, then create or update the endpoint; ``(config, endpoint)`` names."""
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateEndpointConfig")
             model_name = model_name or request["ProductionVariants"][0]["ModelName"]
@@ -606,9 +657,7 @@ class SageMakerClient:
             self.log(f"Updating endpoint {endpoint_name} to config {config_name}")
         else:
             self.log(f"Endpoint {endpoint_name} already serves config {config_name}")
-        if not wait:
-            return self.describe_endpoint(endpoint_name)
-        return self.wait_for_endpoint(endpoint_name, expected_config=config_name, timeout=timeout)
+        return config_name, endpoint_name
 
     def _create_or_reuse_endpoint_config(self, request: dict) -> str:
         name = request["EndpointConfigName"]

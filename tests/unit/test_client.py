@@ -164,3 +164,32 @@ def test_missing_entry_point_is_a_clear_error(client, tmp_path):
         client.prepare_training_job(job_name="j", entry_point="nope.py", source_dir=str(tmp_path))
     with pytest.raises(ConfigurationError, match="instance_count must be 1"):
         client.prepare_training_job(job_name="j", entry_point="x.py", instance_count=2)
+
+
+def test_log_errors_do_not_fail_a_good_job(client):
+    lines = []
+    client.log = lines.append
+    client.__dict__["logs"] = boto3.client("logs", region_name="us-east-1")
+    with Stubber(client.sagemaker) as stub, Stubber(client.logs) as logs_stub:
+        stub.add_response("describe_training_job", job("t", "InProgress"))
+        stub.add_response("describe_training_job", job("t", "Completed"))
+        logs_stub.add_client_error("describe_log_streams", service_error_code="AccessDeniedException",
+                                   service_message="not authorized to perform: logs:DescribeLogStreams")
+        result = client.wait_for_training_job("t", logs=True)
+    assert result["TrainingJobStatus"] == "Completed"
+    assert sum("could not read the training log" in line for line in lines) == 1
+
+
+def test_start_deploy_returns_the_config_being_rolled_out(client):
+    endpoint = {"EndpointName": "e", "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e",
+                "EndpointConfigName": "old", "EndpointStatus": "InService", "CreationTime": 0, "LastModifiedTime": 0}
+    with Stubber(client.sagemaker) as stub:
+        stub.add_client_error("describe_endpoint_config", service_error_code="ValidationException",
+                              service_message='Could not find endpoint configuration "m2".')
+        stub.add_response("create_endpoint_config", {"EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/m2"})
+        stub.add_response("describe_endpoint", endpoint)
+        stub.add_response("update_endpoint", {"EndpointArn": endpoint["EndpointArn"]},
+                          {"EndpointName": "e", "EndpointConfigName": "m2"})
+        stub.add_response("describe_endpoint", {**endpoint, "EndpointStatus": "Updating"})
+        config_name, description = client.start_deploy(model_name="m2", endpoint_name="e")
+    assert config_name == "m2" and description["EndpointStatus"] == "Updating"

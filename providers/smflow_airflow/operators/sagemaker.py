@@ -528,12 +528,9 @@ class SageMakerDeployOperator(SageMakerWaitingOperator):
             self.persist_link(context, client, endpoint_name)
         synchronous = self.wait_for_completion and not self.deferrable
         with user_errors():
-            description = client.deploy(**self.deploy_arguments(), wait=synchronous, timeout=self.max_ingestion_time)
-        if synchronous:
-            return self.result(description)
-        # The config being rolled out: the pending one while Creating/Updating.
-        pending = (description.get("PendingDeploymentSummary") or {}).get("EndpointConfigName")
-        expected = pending or description.get("EndpointConfigName")
+            if synchronous:
+                return self.result(client.deploy(**self.deploy_arguments(), timeout=self.max_ingestion_time))
+            expected, description = client.start_deploy(**self.deploy_arguments(), timeout=self.max_ingestion_time)
         return self.result(self.wait(context, client, description["EndpointName"], description,
                                      expected_endpoint_config=expected))
 
