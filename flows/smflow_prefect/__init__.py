@@ -1,0 +1,76 @@
+"""Prefect 3 tasks for the Amazon SageMaker model lifecycle, over smflow's client.
+
+Tasks are named verb_noun as prefect-aws's; each has an async twin with an ``a`` prefix:
+
+| task | async twin | SageMaker calls |
+| --- | --- | --- |
+| ``upload_data`` | ``aupload_data`` | S3 PutObject |
+| ``train_model`` | ``atrain_model`` | CreateTrainingJob, DescribeTrainingJob, CloudWatch GetLogEvents |
+| ``attach_training_job`` | ``aattach_training_job`` | DescribeTrainingJob |
+| ``wait_for_training_job`` | ``await_for_training_job`` | DescribeTrainingJob |
+| ``create_model`` | ``acreate_model`` | CreateModel |
+| ``deploy_model`` | ``adeploy_model`` | CreateEndpointConfig, CreateEndpoint / UpdateEndpoint |
+| ``wait_for_endpoint`` | ``await_for_endpoint`` | DescribeEndpoint |
+| ``predict`` | ``apredict`` | InvokeEndpoint |
+| ``batch_transform`` | ``abatch_transform`` | CreateTransformJob |
+| ``wait_for_transform_job`` | ``await_for_transform_job`` | DescribeTransformJob |
+| ``delete_endpoint`` | ``adelete_endpoint`` | DeleteEndpoint, DeleteEndpointConfig, DeleteModel |
+
+Credentials and endpoint come from a prefect-aws ``AwsCredentials`` block passed as
+``aws_credentials`` (its ``aws_client_parameters.endpoint_url`` may point at smflow's local
+runtime), or from boto3's default chain. The async twins are separate tasks rather than one
+dispatching function so that both keep ``.submit``, ``.map`` and ``.with_options(retries=...)``.
+
+Example::
+
+    from prefect import flow
+    from smflow_prefect import create_model, deploy_model, predict, train_model
+
+    @flow
+    def iris(data: str = "s3://my-bucket/iris/data") -> list:
+        job = train_model.with_options(retries=2)(
+            entry_point="dags/scripts/scikit_learn_iris.py", inputs=data,
+            hyperparameters={"max_leaf_nodes": 30})
+        model = create_model(training_job_name=job["TrainingJobName"])
+        endpoint = deploy_model(model["ModelName"], endpoint_name="iris")
+        return predict(endpoint["EndpointName"], [[5.1, 3.5, 1.4, 0.2]])
+
+Importing this package is cheap: the task modules (and Prefect) load on first use.
+"""
+
+from __future__ import annotations
+
+_TASKS = {
+    "upload_data": "data", "aupload_data": "data",
+    "train_model": "training", "atrain_model": "training",
+    "attach_training_job": "training", "aattach_training_job": "training",
+    "wait_for_training_job": "training", "await_for_training_job": "training",
+    "create_model": "hosting", "acreate_model": "hosting",
+    "deploy_model": "hosting", "adeploy_model": "hosting",
+    "wait_for_endpoint": "hosting", "await_for_endpoint": "hosting",
+    "predict": "hosting", "apredict": "hosting",
+    "delete_endpoint": "hosting", "adelete_endpoint": "hosting",
+    "teardown_endpoint": "hosting",
+    "batch_transform": "transform", "abatch_transform": "transform",
+    "wait_for_transform_job": "transform", "await_for_transform_job": "transform",
+    "sagemaker_client": "clients",
+    "task_run_idempotency_key": "idempotency",
+    "local_runtime_credentials": "local",
+}
+
+__all__ = sorted(_TASKS)
+
+
+def __getattr__(name: str):  # PEP 562: load a task module on first use
+    module_name = _TASKS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'smflow_prefect' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"smflow_prefect.{module_name}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,72 @@
+"""``upload_data`` / ``aupload_data``: put a local file or folder on S3 for training or batch
+transform, as the SageMaker Python SDK's ``Session.upload_data``."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from smflow_prefect._common import task_client
+
+if TYPE_CHECKING:
+    from prefect_aws import AwsCredentials
+
+
+@task(cache_policy=NO_CACHE)
+def upload_data(
+    path: str,
+    key_prefix: str = "data",
+    bucket: str | None = None,
+    aws_credentials: AwsCredentials | None = None,
+) -> str:
+    """Upload a file or a folder to S3 (PutObject); ``bucket`` defaults to smflow's default
+    bucket ``sagemaker-<region>-<account>``, created when missing. Uploading again overwrites, so
+    a retry is harmless.
+
+    Returns: ``s3://<bucket>/<key_prefix>/<file name>`` for a file, ``s3://<bucket>/<key_prefix>``
+        for a folder (usable as a training channel or a batch transform input).
+    Raises: ConfigurationError (``path`` does not exist).
+
+    Example:
+        ```python
+        from prefect import flow
+        from smflow_prefect import train_model, upload_data
+
+        @flow
+        def train_on(folder: str = "data/iris") -> str:
+            data = upload_data(folder, key_prefix="iris/data")
+            return train_model(entry_point="train.py", inputs=data)["TrainingJobName"]
+
+        train_on()
+        ```
+    """
+    return task_client(aws_credentials).upload_data(path, bucket=bucket, key_prefix=key_prefix)
+
+
+@task(cache_policy=NO_CACHE)
+async def aupload_data(
+    path: str,
+    key_prefix: str = "data",
+    bucket: str | None = None,
+    aws_credentials: AwsCredentials | None = None,
+) -> str:
+    """Async twin of :func:`upload_data` (same arguments, result and errors).
+
+    Example:
+        ```python
+        import asyncio
+        from prefect import flow
+        from smflow_prefect import aupload_data
+
+        @flow
+        async def stage(folder: str = "data/iris") -> str:
+            return await aupload_data(folder, key_prefix="iris/data")
+
+        asyncio.run(stage())
+        ```
+    """
+    client = task_client(aws_credentials)
+    return await asyncio.to_thread(client.upload_data, path, bucket=bucket, key_prefix=key_prefix)

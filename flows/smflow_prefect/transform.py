@@ -1,0 +1,237 @@
+"""Batch transform tasks: ``batch_transform``, ``wait_for_transform_job`` and their async twins
+``abatch_transform``, ``await_for_transform_job``.
+
+Thin Prefect tasks over :meth:`smflow.client.SageMakerClient.batch_transform` and
+``wait_for_transform_job``. A completed job leaves a link artifact to its output (the S3 console
+on AWS, the runtime's S3 listing locally). Results are :func:`smflow.summaries.transform_job_summary`
+dicts. As for training, the job is named after the task run unless ``job_name`` or
+``idempotency_key`` is given, so retries attach to the job the first attempt started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any, Literal
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from smflow import aio
+from smflow.builders import DEFAULT_INSTANCE_TYPE
+from smflow.client import SageMakerClient
+from smflow_prefect._common import call_arguments, task_client
+from smflow_prefect.idempotency import resolve_idempotency_key
+
+if TYPE_CHECKING:
+    from prefect_aws import AwsCredentials
+
+
+def _link(client: SageMakerClient, description: dict) -> dict[str, str]:
+    from smflow.session import configured_endpoint_url
+    from smflow_prefect.artifacts import s3_browser_link
+
+    output = description["TransformOutput"]["S3OutputPath"]
+    return {
+        "link": s3_browser_link(output, endpoint_url=configured_endpoint_url(client.endpoint_url),
+                                region=client.region_name),
+        "link_text": output,
+        "description": f"Output of SageMaker transform job {description['TransformJobName']}",
+    }
+
+
+def _finish(client: SageMakerClient, description: dict, artifact_key: str | None) -> dict:
+    from prefect.artifacts import create_link_artifact
+
+    from smflow.summaries import transform_job_summary
+
+    create_link_artifact(key=artifact_key, **_link(client, description))
+    return transform_job_summary(description)
+
+
+async def _afinish(client: SageMakerClient, description: dict, artifact_key: str | None) -> dict:
+    from prefect.artifacts import acreate_link_artifact
+
+    from smflow.summaries import transform_job_summary
+
+    await acreate_link_artifact(key=artifact_key, **_link(client, description))
+    return transform_job_summary(description)
+
+
+@task(cache_policy=NO_CACHE)
+def batch_transform(
+    model_name: str | None = None,
+    data: str | None = None,
+    output_path: str | None = None,
+    content_type: str | None = "text/csv",
+    split_type: str = "Line",
+    batch_strategy: str | None = "MultiRecord",
+    max_payload_mb: int | None = 6,
+    max_concurrent_transforms: int | None = None,
+    assemble_with: str | None = "Line",
+    accept: str | None = None,
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
+    instance_count: int = 1,
+    environment: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    job_name: str | None = None,
+    base_job_name: str | None = None,
+    idempotency_key: str | None = None,
+    action_if_job_exists: Literal["attach", "fail", "timestamp"] = "attach",
+    config: dict[str, Any] | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+    artifact_key: str | None = None,
+    aws_credentials: AwsCredentials | None = None,
+) -> dict:
+    """Run a batch transform job (CreateTransformJob; seed 002 "Batch Transform"): every object
+    under the S3 prefix ``data`` gives ``<object>.out`` under ``output_path`` (default
+    ``s3://<default bucket>/<job name>``). ``max_payload_mb`` is in MB, ``timeout`` in seconds.
+    Or a raw CreateTransformJob request as ``config``.
+
+    Args:
+        job_name / base_job_name / idempotency_key / action_if_job_exists: as for
+            :func:`smflow_prefect.train_model`; the default name is retry-safe.
+        artifact_key: key of the link artifact to the output.
+
+    Returns: ``smflow.summaries.transform_job_summary``: ``TransformJobName``,
+        ``TransformJobStatus``, ``ModelName``, ``OutputPath``, times, ``FailureReason``.
+    Raises:
+        ConfigurationError: a bad argument (named in the message).
+        ResourceFailedError: the job ended Failed or Stopped (job name and FailureReason).
+        WaitTimeoutError: still running after ``timeout`` seconds.
+
+    Example:
+        ```python
+        from prefect import flow
+        from smflow_prefect import batch_transform
+
+        @flow
+        def score(model_name: str, data: str = "s3://my-bucket/iris/batch-input/") -> str:
+            job = batch_transform(model_name=model_name, data=data, content_type="text/csv")
+            return job["OutputPath"]
+
+        score("iris-0123456789")
+        ```
+    """
+    arguments = call_arguments(SageMakerClient.batch_transform, locals())
+    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key)
+    client = task_client(aws_credentials)
+    description = client.batch_transform(**arguments)
+    if not wait:
+        from smflow.summaries import transform_job_summary
+
+        return transform_job_summary(description)
+    return _finish(client, description, artifact_key)
+
+
+@task(cache_policy=NO_CACHE)
+async def abatch_transform(
+    model_name: str | None = None,
+    data: str | None = None,
+    output_path: str | None = None,
+    content_type: str | None = "text/csv",
+    split_type: str = "Line",
+    batch_strategy: str | None = "MultiRecord",
+    max_payload_mb: int | None = 6,
+    max_concurrent_transforms: int | None = None,
+    assemble_with: str | None = "Line",
+    accept: str | None = None,
+    instance_type: str = DEFAULT_INSTANCE_TYPE,
+    instance_count: int = 1,
+    environment: dict[str, str] | None = None,
+    tags: dict[str, str] | None = None,
+    job_name: str | None = None,
+    base_job_name: str | None = None,
+    idempotency_key: str | None = None,
+    action_if_job_exists: Literal["attach", "fail", "timestamp"] = "attach",
+    config: dict[str, Any] | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+    artifact_key: str | None = None,
+    aws_credentials: AwsCredentials | None = None,
+) -> dict:
+    """Async twin of :func:`batch_transform` (same arguments, result, artifact and errors); waits
+    with ``asyncio.sleep`` between DescribeTransformJob calls.
+
+    Example:
+        ```python
+        import asyncio
+        from prefect import flow
+        from smflow_prefect import abatch_transform
+
+        @flow
+        async def score(model_name: str, data: str = "s3://my-bucket/iris/batch-input/") -> str:
+            return (await abatch_transform(model_name=model_name, data=data))["OutputPath"]
+
+        asyncio.run(score("iris-0123456789"))
+        ```
+    """
+    arguments = call_arguments(SageMakerClient.batch_transform, locals())
+    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key)
+    client = task_client(aws_credentials)
+    started = await asyncio.to_thread(lambda: client.batch_transform(**{**arguments, "wait": False}))
+    if not wait:
+        from smflow.summaries import transform_job_summary
+
+        return transform_job_summary(started)
+    description = await aio.wait_for_transform_job(client, started["TransformJobName"], timeout=timeout)
+    return await _afinish(client, description, artifact_key)
+
+
+@task(cache_policy=NO_CACHE)
+def wait_for_transform_job(
+    job_name: str,
+    timeout: float | None = None,
+    artifact_key: str | None = None,
+    aws_credentials: AwsCredentials | None = None,
+) -> dict:
+    """Wait until a transform job is Completed (DescribeTransformJob, polled 0.2 s apart growing
+    x1.2 to 30 s); leaves a link artifact to its output.
+
+    Returns: ``smflow.summaries.transform_job_summary`` of the job.
+    Raises:
+        ResourceFailedError: the job ended Failed or Stopped (with FailureReason).
+        WaitTimeoutError: still running after ``timeout`` seconds (the job keeps running).
+
+    Example:
+        ```python
+        from prefect import flow
+        from smflow_prefect import batch_transform, wait_for_transform_job
+
+        @flow
+        def score(model_name: str, data: str = "s3://my-bucket/iris/batch-input/") -> str:
+            job = batch_transform(model_name=model_name, data=data, wait=False)
+            return wait_for_transform_job(job["TransformJobName"], timeout=3600)["OutputPath"]
+
+        score("iris-0123456789")
+        ```
+    """
+    client = task_client(aws_credentials)
+    return _finish(client, client.wait_for_transform_job(job_name, timeout=timeout), artifact_key)
+
+
+@task(cache_policy=NO_CACHE)
+async def await_for_transform_job(
+    job_name: str,
+    timeout: float | None = None,
+    artifact_key: str | None = None,
+    aws_credentials: AwsCredentials | None = None,
+) -> dict:
+    """Async twin of :func:`wait_for_transform_job` (same arguments, result, artifact and errors).
+
+    Example:
+        ```python
+        import asyncio
+        from prefect import flow
+        from smflow_prefect import await_for_transform_job
+
+        @flow
+        async def output_of(job_name: str) -> str:
+            return (await await_for_transform_job(job_name, timeout=3600))["OutputPath"]
+
+        asyncio.run(output_of("iris-score-0123456789"))
+        ```
+    """
+    client = task_client(aws_credentials)
+    description = await aio.wait_for_transform_job(client, job_name, timeout=timeout)
+    return await _afinish(client, description, artifact_key)
