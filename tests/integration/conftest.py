@@ -23,10 +23,12 @@ def free_port() -> int:
 class Runtime:
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
-        self.port = free_port()
+        self.port: int | None = None
         self.url = None
 
     def start(self) -> str:
+        """Start (or start again) on the same state dir, on a port free right now."""
+        self.port = free_port()
         info, _ = launcher.start_background(self.state_dir, port=self.port, timeout=90)
         self.url = info.url
         return self.url

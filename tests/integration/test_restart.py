@@ -31,7 +31,7 @@ def test_restart_keeps_state_and_serves_endpoints_again(tmp_path):
     finally:
         runtime.stop()
 
-    runtime.start()  # same state dir, same port
+    runtime.start()  # same state dir
     try:
         client = runtime.client()
         assert client.describe_training_job(job["TrainingJobName"])["TrainingJobStatus"] == "Completed"
