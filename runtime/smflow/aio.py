@@ -46,7 +46,7 @@ async def wait_for_training_job(
         states.TRAINING_JOB,
         timeout=timeout,
         backoff=backoff or client.backoff,
-        on_tick=tail.poll if tail else None,
+        on_tick=client._quiet_log_poller(tail) if tail else None,  # a logs error never fails the wait
     )
     client.log(f"Training job {job_name} Completed; model data at "
                f"{description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
