@@ -75,15 +75,12 @@ def _python(code: str) -> dict:
 
 def test_importing_the_operators_and_sensors_stays_cheap():
     loaded = _python(
-        "import json, sys, time, airflow.sdk\n"
+        "import json, sys, airflow.sdk\n"
         "from airflow.sdk import BaseOperator, BaseSensorOperator\n"
-        "start = time.perf_counter()\n"
         "import smflow_airflow.operators.sagemaker, smflow_airflow.sensors.sagemaker\n"
-        f"print(json.dumps({{'seconds': time.perf_counter() - start, **{{m: m in sys.modules for m in {HEAVY!r}}}}}))"
+        f"print(json.dumps({{m: m in sys.modules for m in {HEAVY!r}}}))"
     )
-    seconds = loaded.pop("seconds")
     assert not any(loaded.values()), f"imported at module level: {[m for m, v in loaded.items() if v]}"
-    assert seconds < 0.5
 
 
 def test_the_example_dags_parse_without_network_or_heavy_imports():

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -71,10 +72,11 @@ def runtime(tmp_path):
 # ------------------------------------------------------------------------------------------
 class FakeDeployment:
     """Stands in for hosting.Deployment. Behaviour comes from the first variant's model
-    Environment: FAKE_START_SECONDS (start delay), FAKE_FAIL (start raises ModelServerError with
-    that text), FAKE_TAG (echoed in every answer)."""
+    Environment: FAKE_START_SECONDS (start delay), FAKE_HOLD (start waits until the test sets
+    ``executors.gates[tag]``), FAKE_FAIL (start raises ModelServerError with that text), FAKE_TAG
+    (echoed in every answer)."""
 
-    def __init__(self, endpoint_name, variants, work_dir, aws, registry):
+    def __init__(self, endpoint_name, variants, work_dir, aws, registry, gates):
         self.endpoint_name = endpoint_name
         self.variants = variants
         self.work_dir = Path(work_dir)
@@ -82,6 +84,7 @@ class FakeDeployment:
         self.start_seconds = float(env.get("FAKE_START_SECONDS", "0"))
         self.fail = env.get("FAKE_FAIL")
         self.tag = env.get("FAKE_TAG", variants[0][1]["ModelName"])
+        self.gate = gates[self.tag] if env.get("FAKE_HOLD") else None
         self.started = False
         self.stopped = False
         registry.append(self)
@@ -92,6 +95,8 @@ class FakeDeployment:
         assert self.work_dir.is_dir()
         self.start_began = time.monotonic()
         time.sleep(self.start_seconds)
+        if self.gate is not None and not self.gate.wait(timeout=30):
+            raise ModelServerError("the test never released the deployment")
         self.start_ended = time.monotonic()
         if self.fail:
             raise ModelServerError(self.fail)
@@ -142,9 +147,10 @@ class FakeExecutors(Executors):
     def __init__(self):
         self.deployments: list[FakeDeployment] = []
         self.runs: dict[str, HeldRun] = {}
+        self.gates: defaultdict[str, threading.Event] = defaultdict(threading.Event)
 
     def deployment(self, endpoint_name, variants, work_dir, aws):
-        return FakeDeployment(endpoint_name, variants, work_dir, aws, self.deployments)
+        return FakeDeployment(endpoint_name, variants, work_dir, aws, self.deployments, self.gates)
 
     def training_run(self, description, work_dir, aws, on_update):
         run = HeldRun("TrainingJob", description, on_update)

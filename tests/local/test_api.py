@@ -244,8 +244,9 @@ def test_transform_job_needs_an_existing_model(fake_runtime):
 def test_endpoint_create_invoke_update_delete(fake_runtime):
     sm = fake_runtime.client("sagemaker")
     smr = fake_runtime.client("sagemaker-runtime")
-    create_config(sm, "cfg-v1", create_fake_model(sm, "model-v1", FAKE_START_SECONDS="0.2", FAKE_TAG="v1"))
-    create_config(sm, "cfg-v2", create_fake_model(sm, "model-v2", FAKE_START_SECONDS="0.5", FAKE_TAG="v2"))
+    create_config(sm, "cfg-v1", create_fake_model(sm, "model-v1", FAKE_HOLD="1", FAKE_TAG="v1"))
+    create_config(sm, "cfg-v2", create_fake_model(sm, "model-v2", FAKE_HOLD="1", FAKE_TAG="v2"))
+    gates = fake_runtime.executors.gates
     arn = sm.create_endpoint(EndpointName="Iris-Endpoint", EndpointConfigName="cfg-v1")["EndpointArn"]
     assert arn == "arn:aws:sagemaker:us-east-1:123456789012:endpoint/iris-endpoint"
     assert sm.describe_endpoint(EndpointName="Iris-Endpoint")["EndpointStatus"] == "Creating"
@@ -253,6 +254,7 @@ def test_endpoint_create_invoke_update_delete(fake_runtime):
         smr.invoke_endpoint(EndpointName="Iris-Endpoint", Body=b"1", ContentType="text/csv")
     assert error_of(info) == ("ValidationError", "Endpoint Iris-Endpoint of account 123456789012 not found.")
 
+    gates["v1"].set()
     sm.get_waiter("endpoint_in_service").wait(EndpointName="Iris-Endpoint", WaiterConfig=FAST_WAIT)
     described = sm.describe_endpoint(EndpointName="Iris-Endpoint")
     assert described["EndpointConfigName"] == "cfg-v1"
@@ -291,6 +293,8 @@ def test_endpoint_create_invoke_update_delete(fake_runtime):
         with pytest.raises(ClientError) as info:
             sm.update_endpoint(EndpointName="Iris-Endpoint", EndpointConfigName="cfg-v2")
         assert error_of(info) == ("ValidationException", f'Cannot update in-progress endpoint "{arn}".')
+        time.sleep(0.2)  # the caller keeps being served by v1 while v2 starts
+        gates["v2"].set()
         sm.get_waiter("endpoint_in_service").wait(EndpointName="Iris-Endpoint", WaiterConfig=FAST_WAIT)
         time.sleep(0.1)
     finally:

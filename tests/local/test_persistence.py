@@ -180,7 +180,7 @@ def test_start_survives_interrupted_writes_and_unreadable_files(restartable):
 
 def test_endpoints_are_started_again_before_the_runtime_is_ready(restartable):
     sm = restartable.client("sagemaker")
-    create_config(sm, "cfg", create_fake_model(sm, "m", FAKE_START_SECONDS="0.3", FAKE_TAG="served"))
+    create_config(sm, "cfg", create_fake_model(sm, "m", FAKE_START_SECONDS="1.0", FAKE_TAG="served"))
     for name in ("ep-1", "ep-2"):
         sm.create_endpoint(EndpointName=name, EndpointConfigName="cfg")
     for name in ("ep-1", "ep-2"):
