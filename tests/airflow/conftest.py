@@ -226,3 +226,12 @@ def iris_model(runtime, aws_connection, tmp_path_factory):
                        inputs={"train": data}, base_job_name="airflow-it-iris", logs=False)
     model = client.create_model(training_job_name=job["TrainingJobName"])
     return {"job": job["TrainingJobName"], "model": model["ModelName"], "data": data}
+
+
+@pytest.fixture(scope="session")
+def slow_iris_model(runtime, iris_model):
+    """The Iris model served by ``dags/scripts/slow_serving.py`` (model_fn takes 3 s): a batch
+    transform job with it is still running when a sensor first looks at it."""
+    model = runtime.client().create_model(training_job_name=iris_model["job"], model_name="airflow-it-iris-slow",
+                                          entry_point=str(TEST_DAGS_FOLDER / "scripts" / "slow_serving.py"))
+    return {**iris_model, "model": model["ModelName"]}

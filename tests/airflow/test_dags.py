@@ -174,8 +174,8 @@ def test_scheduled_retraining_updates_the_live_endpoint_only_when_not_worse(airf
 
 
 # ---------------------------------------------------------------------- iris_batch_scoring
-def test_batch_scoring_with_an_existing_model(airflow_runtime, iris_model, capfd):
-    result = run_dag("iris_batch_scoring", capfd, conf={"model_name": iris_model["model"]}, poke_interval=0.5)
+def test_batch_scoring_with_an_existing_model(airflow_runtime, slow_iris_model, capfd):
+    result = run_dag("iris_batch_scoring", capfd, conf={"model_name": slow_iris_model["model"]}, poke_interval=0.5)
     assert result.state == "success", result.output[-5000:]
     summary = result.value("summarize")
     assert summary["rows"] == 29
@@ -192,7 +192,7 @@ def test_batch_scoring_with_a_missing_model_fails_for_good(airflow_runtime, capf
     assert "model 'no-such-model' not found" in result.output
 
 
-def test_airflow_dags_test_cli_runs_batch_scoring_deferrable(airflow_runtime, iris_model):
+def test_airflow_dags_test_cli_runs_batch_scoring_deferrable(airflow_runtime, slow_iris_model):
     """The command ``make demo`` uses, in a fresh process (deferrable: the sensor waits in a trigger)."""
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))},
@@ -203,7 +203,7 @@ def test_airflow_dags_test_cli_runs_batch_scoring_deferrable(airflow_runtime, ir
     started = time.monotonic()
     completed = subprocess.run(
         [sys.executable, "-m", "airflow", "dags", "test", "iris_batch_scoring",
-         "--conf", json.dumps({"model_name": iris_model["model"]})],
+         "--conf", json.dumps({"model_name": slow_iris_model["model"]})],
         env=env, capture_output=True, text=True, timeout=300,
     )
     output = completed.stdout + completed.stderr
