@@ -373,6 +373,51 @@ def test_model_errors_come_back_as_model_error_424(fake_runtime):
     assert answer["InvokedProductionVariant"] == "primary-variant"
 
 
+def _read_response(stream) -> tuple[int, dict[str, str], bytes]:
+    status = int(stream.readline().split()[1])
+    headers = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, stream.read(int(headers["content-length"]))
+
+
+def test_invocations_share_a_kept_alive_connection_even_after_a_refused_one(fake_runtime):
+    """InvokeEndpoint answers on a kept-alive connection; a refused request's body is consumed,
+    so the next request on the same connection is read from its own first byte."""
+    import socket
+    from urllib.parse import urlsplit
+
+    sm = fake_runtime.client("sagemaker")
+    create_config(sm, "cfg", create_fake_model(sm, "m", FAKE_TAG="kept"))
+    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
+    sm.get_waiter("endpoint_in_service").wait(EndpointName="ep", WaiterConfig=FAST_WAIT)
+
+    def request(endpoint: str, body: bytes, **headers: str) -> bytes:
+        lines = [f"POST /endpoints/{endpoint}/invocations HTTP/1.1", "Host: local", "Content-Type: text/csv",
+                 f"Content-Length: {len(body)}", *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    url = urlsplit(fake_runtime.url)
+    with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
+        stream = connection.makefile("rb")
+        connection.sendall(request("no-such-endpoint", b"POST /endpoints/ep/invocations HTTP/1.1\r\n\r\n")
+                           + request("ep", b"5.1,3.5", X_Amzn_SageMaker_Custom_Attributes="n=2")
+                           + request("ep", b"x" * 70000))
+        status, headers, body = _read_response(stream)
+        assert status == 400 and headers["x-amzn-errortype"] == "ValidationError"
+        assert json.loads(body)["Message"] == "Endpoint no-such-endpoint of account 123456789012 not found."
+        status, headers, body = _read_response(stream)
+        assert status == 200 and headers["x-amzn-invoked-production-variant"] == "AllTraffic"
+        assert json.loads(body) == {"tag": "kept", "body": "5.1,3.5", "accept": None, "custom_attributes": "n=2"}
+        status, _, body = _read_response(stream)
+        assert status == 200 and json.loads(body)["body"] == "x" * 70000
+        connection.sendall(request("ep", b"1", Connection="close"))
+        status, headers, _ = _read_response(stream)
+        assert status == 200 and headers.get("connection") == "close"
+        assert stream.read() == b""  # the runtime closed the connection as asked
+
+
 # ------------------------------------------------------------- python -m entry point --
 def test_module_entry_point_serves_until_sigterm(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}

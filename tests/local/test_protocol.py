@@ -146,3 +146,25 @@ def test_java_patterns_of_the_model_are_checked_in_python():
 def test_motos_admin_api_is_refused_so_saved_state_cannot_be_reset(fake_runtime):
     status, _, body = raw_post(fake_runtime.url, "/moto-api/reset", b"", {})
     assert status == 404 and b"not available" in body
+
+
+@pytest.mark.parametrize("params, valid", [
+    ({"EndpointName": "iris-endpoint", "Body": b"1", "ContentType": "text/csv"}, True),
+    ({"EndpointName": "iris-endpoint", "Body": b"x" * 6291456, "Accept": "application/json"}, True),
+    ({"EndpointName": "iris-endpoint", "Body": b"x" * 6291457}, False),
+    ({"EndpointName": "bad_name!", "Body": b"1"}, False),  # pattern
+    ({"EndpointName": "e" * 64, "Body": b"1"}, False),  # length
+    ({"EndpointName": "ep", "Body": b"1", "CustomAttributes": "a" * 1025}, False),
+    ({"EndpointName": "ep", "Body": b"1", "ContentType": "t" * 1025}, False),
+    ({"EndpointName": "ep", "Body": b"1", "TargetVariant": "bad variant"}, False),
+    ({"EndpointName": "ep", "Body": b"1", "NotAMember": "x"}, False),
+])
+def test_invoke_endpoint_quick_check_agrees_with_the_full_constraint_check(params, valid):
+    """The InvokeEndpoint hot path skips the full botocore-model check when every value is
+    within its limits; whenever it does, the full check finds nothing."""
+    from smflow.local.protocol import _flat_limits, _within_limits, check_constraints, service_model
+
+    shape = service_model("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape
+    quick = _within_limits(_flat_limits(shape), params)
+    assert quick == valid
+    assert (check_constraints(shape, params) == []) == valid or "NotAMember" in params
