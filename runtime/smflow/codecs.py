@@ -90,6 +90,8 @@ def _encode_csv(data) -> str:
     array = np.asarray(data)
     if array.ndim == 0:
         return f"{array.item()}\n"
+    if array.ndim == 1 and array.dtype.kind in "biuf":  # predictions: one number per line
+        return _encode_numbers(array)
     if array.ndim == 1:  # one value per line, as numpy.savetxt (and the model server) writes it
         array = array.reshape(-1, 1)
     if array.ndim != 2:
@@ -99,6 +101,53 @@ def _encode_csv(data) -> str:
     else:
         lines = (",".join(_csv_field(value) for value in row) for row in array.tolist())
     return "\n".join(lines) + "\n"
+
+
+_LOOKUP_MIN_SIZE = 1024  # below this, formatting each number is as fast
+_LOOKUP_MAX_RANGE = 4096  # distinct integers a lookup table may hold
+_EXACT_FLOAT_INTEGERS = 2.0**53
+
+
+def _encode_numbers(array: np.ndarray) -> str:
+    """One number per line, exactly as ``"\\n".join(map(str, array.tolist()))`` writes it.
+
+    Class labels (integers, or integer-valued floats, in a small range) are formatted once per
+    distinct value and looked up, several times faster on multi-MB batch-transform answers.
+    """
+    table = _integer_table(array) if array.size >= _LOOKUP_MIN_SIZE else None
+    if table is None:
+        return "\n".join(map(str, array.tolist())) + "\n"
+    low, strings = table
+    if array.dtype.kind == "i":  # in 64 bits: an int8 difference such as 100 - (-100) would wrap
+        offsets = array.astype(np.int64) - np.int64(low)
+    else:  # unsigned values are all >= low; integer-valued floats subtract exactly
+        offsets = (array - array.dtype.type(low)).astype(np.intp)
+    return "\n".join(strings[offsets].tolist()) + "\n"
+
+
+def _integer_table(array: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """``(lowest value, str of each value from the lowest to the highest)`` when the values
+    are integers spanning at most ``_LOOKUP_MAX_RANGE``; None otherwise (and for floats that
+    are not all finite integers, or hold -0.0, whose text differs from 0.0's)."""
+    kind = array.dtype.kind
+    if kind not in "iuf":
+        return None
+    if kind == "f":
+        if not np.isfinite(array).all():
+            return None
+        low, high = float(array.min()), float(array.max())
+        if low < -_EXACT_FLOAT_INTEGERS or high > _EXACT_FLOAT_INTEGERS or high - low > _LOOKUP_MAX_RANGE:
+            return None
+        if not (array == np.floor(array)).all() or (np.signbit(array) & (array == 0)).any():
+            return None
+        low_int, count = int(low), int(high - low) + 1
+        values = [array.dtype.type(low_int + i).item() for i in range(count)]
+    else:
+        low_int, high_int = int(array.min()), int(array.max())
+        if high_int - low_int > _LOOKUP_MAX_RANGE:
+            return None
+        values = [array.dtype.type(low_int + i).item() for i in range(high_int - low_int + 1)]
+    return low_int, np.array([str(value) for value in values], dtype=object)
 
 
 def _csv_field(value) -> str:

@@ -410,6 +410,12 @@ def _manifest_objects(s3, bucket: str, key: str, uri: str) -> list[InputObject]:
     return [InputObject(base_bucket, base_key + entry, entry.lstrip("/")) for entry in entries]
 
 
+def _has_content(data: bytes) -> bool:
+    """``bool(data.strip())`` without copying multi-MB payloads: any byte that is not ASCII
+    whitespace."""
+    return bool(data) and not data.isspace()
+
+
 class _Pipeline:
     """Streams the input objects through the model servers and assembles the outputs in order.
 
@@ -546,7 +552,7 @@ class _Pipeline:
         limit = self.max_payload
         if not limit:  # no limit: the whole object is one mini-batch
             data = stream.read()
-            if data.strip():
+            if _has_content(data):
                 yield data.rstrip(b"\r\n")
             return
         buffer = bytearray()
@@ -560,16 +566,17 @@ class _Pipeline:
                     buffer += chunk
             if eof and len(buffer) <= limit:
                 payload = bytes(buffer).rstrip(b"\r\n")
-                if payload.strip():
+                if _has_content(payload):
                     yield payload
                 return
             cut = buffer.rfind(b"\n", 0, limit + 1)
             if cut < 0:
                 end = buffer.find(b"\n")
                 raise self._too_large(obj, end if end >= 0 else len(buffer))
-            payload = bytes(buffer[:cut]).rstrip(b"\r\n")
+            with memoryview(buffer) as view:
+                payload = bytes(view[:cut]).rstrip(b"\r\n")  # one copy of the mini-batch
             del buffer[: cut + 1]
-            if payload.strip():
+            if _has_content(payload):
                 yield payload
 
     # -- requests -----------------------------------------------------------------------------
