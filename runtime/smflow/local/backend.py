@@ -24,6 +24,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 import threading
 import time
 import uuid
@@ -106,8 +107,10 @@ class Executors:
 
     def training_run(self, description: dict, work_dir: Path, aws: LocalAws,
                      on_update: Callable[[dict], None]) -> Any:
+        from smflow.local.hosting import warm_up_model_servers
         from smflow.local.training import TrainingRun
 
+        warm_up_model_servers()  # a deploy or a transform usually follows: libraries imported by then
         return TrainingRun(description, work_dir, aws, on_update)
 
     def deployment(self, endpoint_name: str, variants: list[tuple[dict, dict]], work_dir: Path,
@@ -121,6 +124,13 @@ class Executors:
         from smflow.local.transform import TransformRun
 
         return TransformRun(description, model, work_dir, aws, on_update)
+
+    def close(self) -> None:
+        """Stop what the executors share between jobs and endpoints (the model servers' fork
+        server), once every executor has stopped."""
+        hosting = sys.modules.get("smflow.local.hosting")
+        if hosting is not None:
+            hosting.FORK_SERVER.shutdown()
 
     def failure_reason(self, error: BaseException) -> str:
         """The FailureReason for an exception raised while starting or running work."""
@@ -706,16 +716,15 @@ class SageMakerBackend:
             ModelError: the model server answered a non-2xx status (HTTP 424 with
                 OriginalStatusCode, OriginalMessage, LogStreamArn), or could not be reached.
         """
-        not_found = ValidationError(f"Endpoint {endpoint_name} of account {ACCOUNT_ID} not found.")
         with self._lock:
             state = self._endpoints.get(endpoint_name.lower()) if isinstance(endpoint_name, str) else None
         # A deployment is active exactly while the endpoint is InService, Updating or RollingBack.
         if state is None or state.name != endpoint_name:
-            raise not_found
+            raise ValidationError(f"Endpoint {endpoint_name} of account {ACCOUNT_ID} not found.")
         with state.lock:
             live = state.active
             if live is None or state.deleting:
-                raise not_found
+                raise ValidationError(f"Endpoint {endpoint_name} of account {ACCOUNT_ID} not found.")
             live.enter()
         try:
             if target_variant is not None and target_variant not in live.variant_names:
@@ -723,15 +732,13 @@ class SageMakerBackend:
                     f"Variant {target_variant} not found for endpoint {endpoint_name}: its "
                     f"variants are {', '.join(live.variant_names)}."
                 )
-            log_group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
-            log_arn = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{log_group}"
-            see_logs = f"See the log group {log_group} (CloudWatch Logs on this runtime) for more information."
             try:
                 result = live.deployment.invoke(body, content_type, accept, target_variant=target_variant,
                                                 custom_attributes=custom_attributes)
             except Exception as error:  # noqa: BLE001 - reported to the client as a ModelError
                 logger.warning("invocation of %s failed: %s", endpoint_name, error)
                 reason = self.executors.failure_reason(error)
+                log_arn, see_logs = self._endpoint_logs(endpoint_name)
                 raise ModelError(
                     f"An error occurred while sending the request to the model of endpoint "
                     f"{endpoint_name}: {reason}. {see_logs}",
@@ -740,6 +747,7 @@ class SageMakerBackend:
             if not 200 <= result.status < 300:
                 original = result.body.decode("utf-8", errors="replace")
                 kind = "client" if 400 <= result.status < 500 else "server"
+                log_arn, see_logs = self._endpoint_logs(endpoint_name)
                 raise ModelError(
                     f'Received {kind} error ({result.status}) from primary with message '
                     f'"{original}". {see_logs}',
@@ -750,6 +758,12 @@ class SageMakerBackend:
             return result
         finally:
             live.leave()
+
+    def _endpoint_logs(self, endpoint_name: str) -> tuple[str, str]:
+        """The ARN of an endpoint's log group and the sentence pointing users to it."""
+        log_group = f"/aws/sagemaker/Endpoints/{endpoint_name}"
+        log_arn = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{log_group}"
+        return log_arn, f"See the log group {log_group} (CloudWatch Logs on this runtime) for more information."
 
     # -------------------------------------------------------------- endpoint machinery --
     def _get_endpoint(self, name: str) -> dict[str, Any]:
@@ -1012,6 +1026,10 @@ class SageMakerBackend:
         deadline = time.monotonic() + timeout
         for thread in stoppers:
             thread.join(max(0.0, deadline - time.monotonic()))
+        try:
+            self.executors.close()
+        except Exception:  # noqa: BLE001 - shutting down must not fail
+            logger.exception("stopping the executors' shared processes failed")
 
     @staticmethod
     def _spawn(target: Callable[..., None], *args: Any) -> threading.Thread:

@@ -15,9 +15,20 @@ Each instance of a production variant is one ``python -m smflow.local.model_serv
   server's ``PYTHONPATH`` (seed document 001, "Using third-party libraries"); the runtime's own
   environment is never modified.
 
+Model servers are forked from a fork server (``model_server --fork-server``) that has the
+scikit-learn environment imported once: an instance starts in milliseconds and shares the
+libraries' memory with the others. A model that could behave differently in a fork (its own
+``requirements.txt`` packages, code shadowing a preloaded library, environment variables that
+libraries read when imported, another interpreter) starts as a fresh process instead, as does
+every model when ``SMFLOW_MODEL_SERVER_FORK=0``. See :class:`ForkServer`.
+
 :class:`Deployment` (one endpoint) routes each invocation to a variant (``TargetVariant``, else at
 random by ``InitialVariantWeight``) and round-robin to one of its instances, over kept-alive HTTP
-connections (no per-request process or connection setup). Each instance's output (stdout and
+connections (no per-request process or connection setup). An instance serves at most
+``SAGEMAKER_MODEL_SERVER_WORKERS`` requests at once (default: the number of CPUs, as the workers
+of SageMaker's framework containers); the next ones wait their turn in arrival order, within
+the invocation timeout. (Letting every request into a model server instead makes its threads
+queue for the interpreter lock in no particular order: same throughput, twice the p99 latency.) Each instance's output (stdout and
 stderr, e.g. tracebacks) goes to ``instance-<n>/output.log`` and to CloudWatch Logs
 (``/aws/sagemaker/Endpoints/<EndpointName>``), as a SageMaker container's log does.
 """
@@ -31,8 +42,10 @@ import logging
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tarfile
 import threading
 import time
@@ -345,6 +358,7 @@ class _Connection:
     def __init__(self, port: int, timeout: float):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._timeout = timeout
         self._buffer = bytearray()
         self.reusable = True
 
@@ -355,7 +369,9 @@ class _Connection:
     def request(
         self, method: str, path: str, body: bytes | None, headers: Mapping[str, str], timeout: float
     ) -> tuple[int, bytes, str]:
-        self.sock.settimeout(timeout)
+        if timeout != self._timeout:  # settimeout costs system calls: only when it changes
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
         lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
         for name, value in headers.items():
             if any(char in value for char in "\r\n\0"):
@@ -373,7 +389,7 @@ class _Connection:
         return self._read_response()
 
     def _fill(self) -> bool:
-        chunk = self.sock.recv(1048576)
+        chunk = self.sock.recv(65536)  # a larger size costs an allocation of that size per call
         if not chunk:
             return False
         self._buffer += chunk
@@ -475,6 +491,358 @@ class _ConnectionPool:
             connection.close()
 
 
+# --------------------------------------------------------------------------------------------
+# The fork server: model servers forked from a process that has the libraries imported.
+# --------------------------------------------------------------------------------------------
+
+FORK_ENV = "SMFLOW_MODEL_SERVER_FORK"  # "0": every model server starts as a fresh process
+FORK_SERVER_IDLE = 600.0  # seconds without any model server before the fork server stops
+FORK_SERVER_READY_TIMEOUT = 120.0  # seconds to import the libraries
+# Environment variables that the preloaded libraries (or the interpreter) read while they are
+# imported: a container Environment that sets one of them to a value other than the fork
+# server's gets a fresh process, in which it takes effect.
+IMPORT_TIME_ENV_PREFIXES = (
+    "PYTHON", "LD_", "OMP_", "OPENBLAS_", "GOTO", "MKL_", "KMP_", "BLIS_", "VECLIB_", "NUMEXPR_",
+    "NUMBA_", "NPY_", "NUMPY_", "SCIPY_", "SKLEARN_", "JOBLIB_", "PANDAS_", "ARROW_", "PYARROW_",
+    "MALLOC_", "GLIBC_", "LC_", "LANG", "TZ", "TMPDIR", "OPENSSL_", "SSL_",
+)
+
+
+def _base_environment() -> dict[str, str]:
+    """The environment every model server starts from: the runtime's, without its AWS, SageMaker
+    and pip settings, with smflow importable and unbuffered output."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("AWS_", "SM_", "SAGEMAKER_", "PIP_"))
+    }
+    paths = []
+    if os.environ.get("PYTHONPATH"):
+        paths.append(os.environ["PYTHONPATH"])
+    paths.append(str(Path(smflow.__file__).resolve().parent.parent))  # smflow itself
+    env["PYTHONPATH"] = os.pathsep.join(paths)
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class _ForkedProcess:
+    """A model server forked by the fork server: what :class:`ModelServerProcess` uses of
+    ``subprocess.Popen`` (``pid``, ``returncode``, ``poll``, ``wait``, ``terminate``, ``kill``).
+    Its exit code arrives from the fork server once the process is reaped."""
+
+    def __init__(self, pid: int, zygote: _Zygote):
+        self.pid = pid
+        self.returncode: int | None = None
+        self._zygote = zygote
+        self._done = threading.Event()
+
+    def _exited(self, code: int) -> None:
+        if not self._done.is_set():
+            self.returncode = code
+            self._done.set()
+
+    def poll(self) -> int | None:
+        if not self._done.is_set() and self._zygote.gone and not _pid_exists(self.pid):
+            self._exited(1)  # its fork server died first: the exit code is unknown
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        """The exit code, once the process has ended; raises subprocess.TimeoutExpired after
+        ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise subprocess.TimeoutExpired("model server", timeout)
+            self._done.wait(0.5 if remaining is None else min(0.5, remaining))
+        return self.returncode  # type: ignore[return-value]
+
+    def _signal(self, signum: int) -> None:
+        if not self._done.is_set():  # a reaped pid may already belong to another process
+            try:
+                os.kill(self.pid, signum)
+            except ProcessLookupError:
+                pass
+
+    def terminate(self) -> None:
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self._signal(signal.SIGKILL)
+
+
+def _pid_exists(pid: int) -> bool:
+    """Whether ``pid`` is a live process: an exited one that nobody has reaped yet (a zombie,
+    e.g. an orphan of a runtime that is a container's PID 1) is not."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            state = stat.read().rpartition(b")")[2].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (not Linux): trust kill(0)
+    return state not in (b"Z", b"X")
+
+
+class _Zygote:
+    """One fork-server process (``python -m smflow.local.model_server --fork-server``) and its
+    children; a reader thread handles its messages (see ``model_server.fork_server``)."""
+
+    def __init__(self) -> None:
+        self.environment = _base_environment()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "smflow.local.model_server", "--fork-server"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None,  # the fork server's own problems go to the runtime's output
+            cwd=os.path.abspath(os.sep),
+            env=self.environment,
+            close_fds=True,
+        )
+        self.pid = self.process.pid
+        self.ready = threading.Event()
+        self.modules: frozenset[str] = frozenset()
+        self.gone = False
+        self.children: dict[int, _ForkedProcess] = {}
+        self.last_used = time.monotonic()
+        self._lock = threading.Lock()
+        self._replied = threading.Condition(self._lock)
+        self._replies: dict[int, _ForkedProcess | str] = {}
+        self._ids = itertools.count(1)
+        threading.Thread(target=self._read, name="model-server-fork-server", daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for line in self.process.stdout:
+                message = json.loads(line)
+                if message.get("ready"):
+                    self.modules = frozenset(message.get("modules", ()))
+                    self.ready.set()
+                elif "spawned" in message:
+                    with self._lock:
+                        if "pid" in message:
+                            child = _ForkedProcess(int(message["pid"]), self)
+                            self.children[child.pid] = child
+                            self._replies[message["spawned"]] = child
+                        else:
+                            self._replies[message["spawned"]] = str(message.get("error", "fork failed"))
+                        self._replied.notify_all()
+                elif "exited" in message:
+                    with self._lock:
+                        child = self.children.pop(int(message["exited"]), None)
+                        self.last_used = time.monotonic()
+                    if child is not None:
+                        child._exited(int(message["code"]))
+        except (OSError, ValueError):
+            logger.warning("lost the model servers' fork server", exc_info=True)
+        finally:
+            with self._lock:
+                self.gone = True
+                self._replied.notify_all()
+            self.ready.set()
+
+    def spawn(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path,
+              deadline: float) -> _ForkedProcess:
+        """Fork a model server; raises OSError when the fork server cannot."""
+        if not self.ready.wait(max(0.0, deadline - time.monotonic())) or self.gone:
+            raise OSError("the fork server is not ready")
+        command = {"argv": [*argv, "--parent-pid", str(self.pid)], "env": env, "cwd": str(cwd),
+                   "log": str(log_path)}
+        with self._lock:
+            request_id = next(self._ids)
+            command["spawn"] = request_id
+            self.last_used = time.monotonic()
+            self.process.stdin.write((json.dumps(command) + "\n").encode("utf-8"))
+            self.process.stdin.flush()
+            while request_id not in self._replies and not self.gone:
+                if not self._replied.wait(max(0.0, deadline - time.monotonic())):
+                    raise OSError("the fork server did not answer in time")
+            reply = self._replies.pop(request_id, "the fork server stopped")
+        if isinstance(reply, str):
+            raise OSError(reply)
+        return reply
+
+    def idle_for(self) -> float:
+        with self._lock:
+            return 0.0 if self.children else time.monotonic() - self.last_used
+
+    def stop(self) -> None:
+        """End the fork server; it stops the model servers it still has (SIGTERM, then SIGKILL)."""
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class ForkServer:
+    """Starts model servers by forking them from a process that has already imported the
+    scikit-learn environment (see ``model_server.fork_server``), when that cannot change what
+    the model server does; :meth:`spawn` returns None otherwise, and the caller starts a fresh
+    process. One per runtime process, started on first use (or by :meth:`warm_up`), stopped by
+    :meth:`shutdown` or after ``FORK_SERVER_IDLE`` seconds without any model server.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._zygote: _Zygote | None = None
+
+    @staticmethod
+    def enabled() -> bool:
+        return os.environ.get(FORK_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+    def warm_up(self) -> None:
+        """Start the fork server now (non-blocking), so that it has imported the libraries by
+        the time a model server is needed."""
+        if self.enabled():
+            with self._lock:
+                self._current()
+
+    def _current(self) -> _Zygote:
+        if self._zygote is None or self._zygote.gone:
+            zygote = _Zygote()
+            self._zygote = zygote
+            threading.Thread(target=self._retire_when_idle, args=(zygote,), name="fork-server-idle",
+                             daemon=True).start()
+        return self._zygote
+
+    def _retire_when_idle(self, zygote: _Zygote) -> None:
+        while not zygote.gone:
+            time.sleep(min(30.0, FORK_SERVER_IDLE / 4))
+            with self._lock:
+                if self._zygote is not zygote or zygote.idle_for() < FORK_SERVER_IDLE:
+                    continue
+                self._zygote = None
+            zygote.stop()
+            return
+
+    def spawn(self, prepared: PreparedModel, argv: list[str], env: dict[str, str], cwd: Path,
+              log_path: Path, deadline: float) -> _ForkedProcess | None:
+        """Fork a model server (``argv``: its arguments) for ``prepared``, or None when it must
+        start as a fresh process (see the module docstring) or the fork server failed."""
+        if not self.enabled() or prepared.python != sys.executable or prepared.site_dir is not None:
+            return None
+        base = _base_environment()  # the fork server's environment
+        for key, value in prepared.environment.items():
+            if key.startswith(IMPORT_TIME_ENV_PREFIXES) and base.get(key) != value:
+                return None
+        with self._lock:
+            zygote = self._current()
+        if any(zygote.environment.get(key) != base.get(key) for key in (*zygote.environment, *base)
+               if key.startswith(IMPORT_TIME_ENV_PREFIXES)):
+            return None  # the runtime's own environment changed since the fork server started
+        try:
+            if not zygote.ready.wait(max(0.0, min(deadline, time.monotonic() + FORK_SERVER_READY_TIMEOUT)
+                                         - time.monotonic())) or zygote.gone:
+                raise OSError("the fork server did not start")
+            if _shadows(prepared.code_dir, zygote.modules):
+                return None
+            return zygote.spawn(argv, env, cwd, log_path, deadline)
+        except OSError as exc:
+            logger.warning("starting %s as a fresh process: %s", prepared.model_name, exc)
+            return None
+
+    def shutdown(self) -> None:
+        """Stop the fork server and the model servers it still has. Idempotent."""
+        with self._lock:
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.stop()
+
+
+def _shadows(code_dir: Path, modules: frozenset[str]) -> bool:
+    """Whether the model's code holds a module named like a library already imported by the
+    fork server (or a ``sitecustomize``), which a fresh process would import from the code."""
+    try:
+        names = os.listdir(code_dir)
+    except OSError:
+        return False
+    for name in names:
+        stem = name.split(".", 1)[0]
+        if stem in ("sitecustomize", "usercustomize"):
+            return True
+        if stem in modules and (name.endswith((".py", ".pyc", ".so", ".pyd")) or (code_dir / name).is_dir()):
+            return True
+    return False
+
+
+FORK_SERVER = ForkServer()
+
+
+def warm_up_model_servers() -> None:
+    """Have the model servers' fork server import the libraries now (non-blocking)."""
+    try:
+        FORK_SERVER.warm_up()
+    except OSError:
+        logger.warning("could not start the model servers' fork server", exc_info=True)
+
+
+
+WORKERS_ENV = "SAGEMAKER_MODEL_SERVER_WORKERS"
+
+
+def model_server_workers(environment: Mapping[str, str], model_name: str) -> int:
+    """How many requests an instance serves at once: ``SAGEMAKER_MODEL_SERVER_WORKERS`` from the
+    container Environment (the worker count of SageMaker's framework containers, each worker
+    computing one request at a time), by default the number of CPUs, as there.
+
+    Raises:
+        ModelServerError: the variable is not a positive integer.
+    """
+    value = str(environment.get(WORKERS_ENV, "")).strip()
+    if not value:
+        return max(1, os.cpu_count() or 1)
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise ModelServerError(
+            f"{WORKERS_ENV} {value!r} of model {model_name!r} is not valid: set it in the container "
+            "Environment to a positive integer (requests an instance serves at once), or leave it unset."
+        )
+    return int(value)
+
+
+class _FifoGate:
+    """At most ``size`` holders at a time; the others wait and are let in strictly in arrival
+    order (a freed place passes directly to the longest waiter: no overtaking, so no request
+    waits much longer than the ones that came before it)."""
+
+    def __init__(self, size: int):
+        self._lock = threading.Lock()
+        self._free = size
+        self._waiting: deque[threading.Lock] = deque()  # each held until its turn comes
+
+    def acquire(self, timeout: float) -> bool:
+        with self._lock:
+            if self._free > 0 and not self._waiting:
+                self._free -= 1
+                return True
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        if turn.acquire(timeout=max(timeout, 0.0)):
+            return True
+        with self._lock:
+            if turn.acquire(blocking=False):  # its turn came just as the wait timed out
+                return True
+            self._waiting.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()
+            else:
+                self._free += 1
+
+
 class ModelServerProcess:
     """One model-server process: an "instance" of an endpoint variant or a transform job.
 
@@ -487,9 +855,11 @@ class ModelServerProcess:
         self.instance_dir = Path(instance_dir)
         self.label = label  # e.g. "variant AllTraffic instance 1", used in error messages
         self._aws = aws
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen | _ForkedProcess | None = None
         self._pool: _ConnectionPool | None = None
         self.port: int | None = None
+        self.workers = model_server_workers(prepared.environment, prepared.model_name)
+        self._gate = _FifoGate(self.workers)
 
     @property
     def pid(self) -> int | None:
@@ -499,25 +869,34 @@ class ModelServerProcess:
     def log_path(self) -> Path:
         return self.instance_dir / "output.log"
 
-    def spawn(self) -> None:
-        """Start the process (non-blocking); :meth:`wait_ready` waits for ``/ping``."""
+    def spawn(self, deadline: float | None = None) -> None:
+        """Start the process (forked by the fork server when possible, see :class:`ForkServer`);
+        :meth:`wait_ready` waits for ``/ping``. Returns at once for a fresh process; a fork
+        may wait (until ``deadline``, a ``time.monotonic()`` value) for the fork server to
+        finish importing the libraries."""
         self.instance_dir.mkdir(parents=True, exist_ok=True)
         port_file = self.instance_dir / "port"
         port_file.unlink(missing_ok=True)
         prepared = self.prepared
-        command = [
-            prepared.python, "-m", "smflow.local.model_server",
+        arguments = [
             "--model-dir", str(prepared.model_dir),
             "--code-dir", str(prepared.code_dir),
             "--port", "0",
             "--port-file", str(port_file),
-            "--parent-pid", str(os.getpid()),
         ]  # fmt: skip
+        environment = self._environment()
+        if deadline is None:
+            deadline = time.monotonic() + FORK_SERVER_READY_TIMEOUT
+        forked = FORK_SERVER.spawn(prepared, arguments, environment, self.instance_dir, self.log_path, deadline)
+        if forked is not None:
+            self._process = forked
+            return
+        command = [prepared.python, "-m", "smflow.local.model_server", *arguments, "--parent-pid", str(os.getpid())]
         with open(self.log_path, "ab") as output:
             self._process = subprocess.Popen(
                 command,
                 cwd=self.instance_dir,
-                env=self._environment(),
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
                 stderr=subprocess.STDOUT,
@@ -526,20 +905,14 @@ class ModelServerProcess:
 
     def _environment(self) -> dict[str, str]:
         prepared = self.prepared
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("AWS_", "SM_", "SAGEMAKER_", "PIP_"))
-        }
+        env = _base_environment()
+        runtime_paths = env["PYTHONPATH"]
         env.update(prepared.environment)
         env.update(self._aws.subprocess_env())
         paths = [str(prepared.code_dir)]
         if prepared.site_dir is not None:
             paths.append(str(prepared.site_dir))
-        if os.environ.get("PYTHONPATH"):
-            paths.append(os.environ["PYTHONPATH"])
-        paths.append(str(Path(smflow.__file__).resolve().parent.parent))  # smflow itself
-        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["PYTHONPATH"] = os.pathsep.join([*paths, runtime_paths])
         env["SM_MODEL_DIR"] = str(prepared.model_dir)
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -553,7 +926,7 @@ class ModelServerProcess:
                 e.g. model_fn's exception) or did not answer in time (the process is stopped).
         """
         port_file = self.instance_dir / "port"
-        delay = 0.01
+        delay = 0.005  # a forked server is up in tens of milliseconds: look often at first
         while True:
             code = self._process.poll() if self._process else -1
             if code is not None:
@@ -581,7 +954,7 @@ class ModelServerProcess:
                     f"answer /ping in time{': ' + tail if tail else ''}"
                 )
             time.sleep(delay)
-            delay = min(delay * 1.5, 0.1)
+            delay = min(delay * 1.3, 0.1)
 
     def output_tail(self, count: int = OUTPUT_TAIL_LINES) -> str:
         """The last ``count`` non-empty lines of the process's output (stdout and stderr)."""
@@ -624,6 +997,9 @@ class ModelServerProcess:
     ) -> tuple[int, bytes, str]:
         """POST /invocations; returns (status, body, content type).
 
+        At most :attr:`workers` requests are at the server at once; the others wait their turn,
+        in arrival order, within the same ``timeout`` (seconds).
+
         Raises:
             ModelServerError: the server is not running, cannot be reached or timed out.
         """
@@ -636,8 +1012,13 @@ class ModelServerProcess:
             headers["Accept"] = accept
         if custom_attributes:
             headers["X-Amzn-SageMaker-Custom-Attributes"] = custom_attributes
+        queued = time.monotonic()
+        if not self._gate.acquire(timeout):
+            raise ModelServerError(f"The model server of {self.label} did not answer within {timeout:.0f} s")
+        waited = time.monotonic() - queued
         try:
-            return self._pool.request("POST", "/invocations", body, headers, timeout)
+            return self._pool.request("POST", "/invocations", body, headers,
+                                      timeout if waited < 0.001 else max(timeout - waited, 0.001))
         except TimeoutError:
             raise ModelServerError(
                 f"The model server of {self.label} did not answer within {timeout:.0f} s"
@@ -648,6 +1029,8 @@ class ModelServerProcess:
             raise ModelServerError(
                 f"The model server of {self.label} {state}{': ' + tail if tail else ''}"
             ) from None
+        finally:
+            self._gate.release()
 
     def stop(self) -> None:
         """Terminate the process (SIGTERM, then SIGKILL after 5 s) and close connections."""
@@ -661,7 +1044,10 @@ class ModelServerProcess:
             process.wait(timeout=_STOP_GRACE)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
+            try:
+                process.wait(timeout=_STOP_GRACE)
+            except subprocess.TimeoutExpired:  # never reaped (an orphaned fork): nothing more to do
+                logger.warning("model server %s (pid %s) did not exit after SIGKILL", self.label, process.pid)
 
 
 class LogForwarder:
@@ -802,7 +1188,7 @@ def start_servers(servers: list[ModelServerProcess], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     try:
         for server in servers:
-            server.spawn()
+            server.spawn(deadline)
         for server in servers:
             server.wait_ready(deadline)
     except BaseException:

@@ -31,11 +31,23 @@ Behaviour follows seed document 001 ("SageMaker Scikit-learn Model Server") and 
 
 A function may return ``(body, content_type)``; bodies may be ``bytes`` or ``str``. Functions
 written for AWS's newer inference toolkit that take one more ``context`` argument receive None.
+
+Fork server (``python -m smflow.local.model_server --fork-server``): importing the scikit-learn
+environment (scikit-learn 1.9 pulls in SciPy and pandas) takes about 1.3 s of CPU and most of a
+model server's memory. The fork server imports it once, then forks each model server from
+itself on request (:func:`fork_server`): a model server is ready in milliseconds instead of
+seconds, and the imported libraries' memory is shared, copy-on-write, by all of them. A forked
+model server then runs exactly as ``python -m smflow.local.model_server ...`` would, with its
+own environment variables, working directory, ``PYTHONPATH`` entries and output file.
+:mod:`smflow.local.hosting` decides which models may be forked (``ForkServer.spawn``) and
+starts the others as fresh processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import gc
 import http.server
 import importlib
 import importlib.abc
@@ -44,6 +56,8 @@ import inspect
 import io
 import json
 import os
+import selectors
+import signal
 import sys
 import threading
 import time
@@ -56,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from smflow import codecs
+from smflow.local import http11
 
 DEFAULT_ACCEPT_ENV = "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT"
 PROGRAM_ENV = "SAGEMAKER_PROGRAM"
@@ -349,6 +364,9 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
         return None  # no access log: one line per request would cost latency
 
+    def parse_request(self) -> bool:
+        return http11.parse_request(self, super().parse_request)  # headers without the email package
+
     def do_GET(self) -> None:  # noqa: N802 - BaseHTTPRequestHandler API
         path = self.path.split("?", 1)[0]
         if path == "/ping":
@@ -448,9 +466,8 @@ def _exit_with_parent(parent_pid: int) -> None:
 def _settle_memory() -> None:
     """After imports and model loading: collect garbage once, move the survivors (modules, the
     model) out of the collector's reach so that later collections stay short (no latency
-    spikes), and return freed memory to the OS (glibc only)."""
-    import gc
-
+    spikes) and do not touch, hence copy, memory shared with the fork server, and return freed
+    memory to the OS (glibc only)."""
     gc.collect()
     gc.freeze()
     try:
@@ -459,6 +476,194 @@ def _settle_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):
         pass
+
+
+# --------------------------------------------------------------------------------------------
+# Fork server.
+# --------------------------------------------------------------------------------------------
+
+# What the fork server imports before forking: the scikit-learn environment's libraries, as
+# scripts for AWS's scikit-learn container use them.
+PRELOADED_MODULES = ("numpy", "scipy", "pandas", "joblib", "sklearn", "sklearn.base", "sklearn.pipeline",
+                     "sklearn.tree")
+_FORK_STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL for children left when it stops
+
+
+def _write_message(fd: int, message: dict) -> None:
+    data = (json.dumps(message) + "\n").encode("utf-8")
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def fork_server(command_fd: int, reply_fd: int) -> int:
+    """Serve fork requests, one JSON object per line on ``command_fd``; answers go to ``reply_fd``.
+
+    Messages:
+
+    - sent once, after the imports: ``{"ready": true, "pid": <pid>, "modules": [top-level module
+      names now imported]}``;
+    - ``{"spawn": <id>, "argv": [model server arguments], "env": {...}, "cwd": "...",
+      "log": "<file>"}`` -> ``{"spawned": <id>, "pid": <pid>}`` (or ``"error": "..."``);
+    - ``{"exited": <pid>, "code": <exit code, negative for a signal>}`` once the child is reaped.
+
+    The end of the commands (the runtime closed the pipe, or died) stops every child still
+    running (SIGTERM, then SIGKILL after 5 s) and ends the fork server. Returns the exit code.
+    """
+    for name in PRELOADED_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - a missing library is imported (and fails) in the child
+            traceback.print_exc(file=sys.stderr)
+    _settle_memory()
+    home = os.getcwd()
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the selector through the wake-up pipe
+    children: set[int] = set()
+    modules = sorted({name.split(".", 1)[0] for name in list(sys.modules)})
+    _write_message(reply_fd, {"ready": True, "pid": os.getpid(), "modules": modules})
+
+    selector = selectors.DefaultSelector()
+    selector.register(command_fd, selectors.EVENT_READ, "commands")
+    selector.register(wake_read, selectors.EVENT_READ, "wake")
+    pending = b""
+    protocol_fds = (command_fd, reply_fd, wake_read, wake_write)
+    try:
+        while True:
+            for key, _ in selector.select():
+                if key.data == "wake":
+                    try:
+                        os.read(wake_read, 4096)
+                    except BlockingIOError:
+                        pass
+                    _reap(children, reply_fd)
+                    continue
+                chunk = os.read(command_fd, 65536)
+                if not chunk:
+                    return 0
+                pending += chunk
+                while b"\n" in pending:
+                    line, pending = pending.split(b"\n", 1)
+                    if line.strip():
+                        _spawn_child(json.loads(line), children, reply_fd, protocol_fds, home)
+            _reap(children, reply_fd)
+    finally:
+        _stop_children(children)
+
+
+def _reap(children: set[int], reply_fd: int) -> None:
+    while children:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.discard(pid)
+        _write_message(reply_fd, {"exited": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+def _stop_children(children: set[int]) -> None:
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + _FORK_STOP_GRACE
+    while children and time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid:
+            children.discard(pid)
+        else:
+            time.sleep(0.02)
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+
+
+def _spawn_child(command: dict, children: set[int], reply_fd: int, protocol_fds: tuple[int, ...],
+                 home: str) -> None:
+    try:
+        pid = os.fork()
+    except OSError as exc:
+        _write_message(reply_fd, {"spawned": command.get("spawn"), "error": f"fork failed: {exc}"})
+        return
+    if pid == 0:
+        _become_model_server(command, protocol_fds, home)  # never returns
+    children.add(pid)
+    _write_message(reply_fd, {"spawned": command.get("spawn"), "pid": pid})
+
+
+def _become_model_server(command: dict, protocol_fds: tuple[int, ...], home: str) -> None:
+    """In a forked child: take the command's environment, directory, output file and
+    ``PYTHONPATH``, then run :func:`main` with its arguments and exit with its code."""
+    code = 1
+    try:
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for fd in protocol_fds:
+            os.close(fd)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+        output = os.open(command["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.close(output)
+        os.chdir(command["cwd"])
+        os.environ.clear()
+        os.environ.update(command["env"])
+        # sys.path as a fresh `python -m` in that directory with that PYTHONPATH would have it
+        if sys.path and sys.path[0] == home:
+            sys.path[0] = os.getcwd()
+        entries = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+        for entry in reversed(entries):
+            if entry not in sys.path:
+                sys.path.insert(1, entry)
+        importlib.invalidate_caches()
+        np.random.seed()  # NumPy's global generator must not repeat the fork server's in every child
+        sys.argv = [sys.argv[0], *command["argv"]]
+        code = main(command["argv"])
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - the output file says why
+        traceback.print_exc()
+        code = 1
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: BLE001
+                pass
+        os._exit(code)
+
+
+def _run_fork_server() -> int:
+    """``--fork-server``: the protocol runs over copies of stdin and stdout; fd 0 becomes
+    /dev/null and fd 1 the fork server's stderr, so that nothing printed while importing can
+    corrupt the protocol."""
+    command_fd, reply_fd = os.dup(0), os.dup(1)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.close(null)
+    os.dup2(2, 1)
+    try:
+        return fork_server(command_fd, reply_fd)
+    except OSError as exc:
+        if exc.errno == errno.EPIPE:  # the runtime is gone
+            return 0
+        raise
+
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -513,4 +718,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--fork-server"]:
+        sys.exit(_run_fork_server())
     sys.exit(main())
