@@ -399,7 +399,7 @@ class HttpConnection:
         return status, body
 
     def _fill(self) -> None:
-        chunk = self.sock.recv(262144)
+        chunk = self.sock.recv(65536)
         if not chunk:
             raise ConnectionError("server closed the connection")
         self.buffer += chunk
@@ -496,7 +496,7 @@ def closed_loop(port: int, request: bytes, concurrency: int, duration: float, wa
         for key, _ in selector.select(timeout=30):
             connection, sent, buffer = key.data
             try:
-                chunk = connection.sock.recv(262144)
+                chunk = connection.sock.recv(65536)
             except BlockingIOError:
                 continue
             if not chunk:

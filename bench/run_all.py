@@ -2,8 +2,9 @@
 one summary of the rows that carry a target, as text and as a Markdown table (the README's
 Performance section), and write it to ``bench/results/summary.json``.
 
-Usage: ``python bench/run_all.py [--quick] [--only lifecycle,invoke,...]``. About 10 minutes on
-2 cores (``--quick``: about 3); the first run also creates ``.venv-bench`` for MLflow.
+Usage: ``python bench/run_all.py [--quick] [--only lifecycle,invoke,...]``. About 9 minutes on
+2 cores (``--quick``: about 3, a smoke test: single short runs, a 50 MB transform input); the
+first run also creates ``.venv-bench`` for MLflow (about a minute, needs the package index).
 """
 
 from __future__ import annotations

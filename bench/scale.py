@@ -7,9 +7,11 @@ client (``wait=False``, from 20 threads), then awaited; each job must be Complet
 
 Endpoints: 5 endpoints of the blog model, each answering 100 one-row requests, then idle for 2 s;
 the memory of each model server is read from /proc: RSS (the target), PSS (pages shared with
-other processes counted in proportion) and USS (its own pages). Beside them: the floor — the
-minimal one-process HTTP server of the same model (``bench/_floor_server.py``) after the same
-requests.
+other processes counted in proportion) and USS (its own pages). Model servers are forked from
+one fork server that has the libraries imported (its own memory is reported too). Beside them:
+the floor — the minimal one-process HTTP server of the same model (``bench/_floor_server.py``)
+after the same requests — and one model server started as a fresh process
+(``SMFLOW_MODEL_SERVER_FORK=0``, how every model server started before the fork server).
 
 Target (issue 5): every job completes; an idle endpoint under 150 MB.
 """
@@ -103,9 +105,22 @@ def endpoint_memory(client, runtime, archive: Path, count: int, payload: bytes) 
         connection.close()
     time.sleep(2.0)
     servers = [c.memory_mb(pid) for pid in pids]
+    fork_servers = [c.memory_mb(pid) for pid in c.fork_server_pids(runtime.pid)]
     for name in endpoints:
         client.delete_endpoint(name, delete_model=True)
-    return {"endpoints": count, "model_servers": servers}
+    return {"endpoints": count, "model_servers": servers, "fork_servers": fork_servers}
+
+
+def fresh_process_memory(scratch: Path, archive: Path, payload: bytes) -> dict:
+    """One endpoint on a runtime whose model servers start as fresh processes."""
+    import invoke
+
+    with c.local_runtime(scratch / "state-fresh", env={"SMFLOW_MODEL_SERVER_FORK": "0"}) as runtime:
+        client = c.client_for(runtime.url)
+        c.deploy_blog_model(client, archive, invoke.ENDPOINT)
+        pids = c.model_server_pids(runtime.pid)
+        request = invoke.boto3_request(client, payload, runtime.port)
+        return idle_memory(pids, runtime.port, [request] * 100)[0]
 
 
 def floor_memory(model_path: Path, payload: bytes) -> dict:
@@ -141,16 +156,18 @@ def main(argv=None) -> int:
             details["many_jobs"] = submit_and_wait(client, train_input, jobs, "many")
             c.log(f"{endpoints} endpoints")
             details["endpoints_memory"] = endpoint_memory(client, runtime, archive, endpoints, payload)
-        c.log("floor server memory")
+        c.log("floor and fresh-process model server memory")
         details["floor_memory"] = floor_memory(scratch / "model" / "model.joblib", payload)
+        details["fresh_process_memory"] = fresh_process_memory(scratch, archive, payload)
 
     many, one = details["many_jobs"], details["one_job"]
     servers = details["endpoints_memory"]["model_servers"]
-    floor = details["floor_memory"]
+    fork_servers = details["endpoints_memory"]["fork_servers"]
+    floor, fresh = details["floor_memory"], details["fresh_process_memory"]
     rss = c.median([s["VmRSS"] for s in servers])
     pss = c.median([s.get("Pss") for s in servers])
     uss = c.median([s.get("Uss") for s in servers])
-    total_pss = sum(s.get("Pss", 0) for s in servers)
+    total_pss = sum(s.get("Pss", 0) for s in servers) + sum(s.get("Pss", 0) for s in fork_servers)
     rows = [
         c.Row(f"training jobs completed ({jobs} submitted at once)", "jobs", "submitted", jobs, many["completed"],
               c.ratio(many["completed"], jobs), "all complete, none lost",
@@ -164,8 +181,11 @@ def main(argv=None) -> int:
               c.ratio(pss, floor.get("Pss"))),
         c.Row("idle endpoint USS (own pages)", "MB", "floor server", floor.get("Uss"), uss,
               c.ratio(uss, floor.get("Uss"))),
-        c.Row(f"{endpoints} endpoints, total PSS", "MB", f"{endpoints} floor servers (RSS)",
+        c.Row(f"{endpoints} endpoints + fork server, total PSS", "MB", f"{endpoints} floor servers (RSS)",
               endpoints * floor["VmRSS"], total_pss, c.ratio(total_pss, endpoints * floor["VmRSS"])),
+        c.Row("idle endpoint RSS, model server started as a fresh process", "MB", "floor server", floor["VmRSS"],
+              fresh["VmRSS"], c.ratio(fresh["VmRSS"], floor["VmRSS"]),
+              note="SMFLOW_MODEL_SERVER_FORK=0: how every model server started before the fork server"),
     ]
     c.print_table(f"Scale ({jobs} training jobs at once, {endpoints} endpoints live; memory from /proc after "
                   "100 requests and 2 s idle)", rows)

@@ -90,7 +90,7 @@ def main(argv=None) -> int:
     args = c.parse_args(__doc__.splitlines()[0], argv,
                         extra=lambda p: p.add_argument("--megabytes", type=int, default=None,
                                                        help="input size in MiB (default 200; 50 with --quick)"))
-    runs = args.runs or (1 if args.quick else 3)
+    runs = args.runs or (1 if args.quick else 5)  # two instances need two idle cores: more runs, steadier median
     megabytes = args.megabytes or (50 if args.quick else 200)
     details: dict = {"runs": runs, "input_mib": megabytes, "floor": [], "1 instance": [], "2 instances": []}
     with tempfile.TemporaryDirectory(prefix="smflow-bench-transform-") as scratch_name:

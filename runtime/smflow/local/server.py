@@ -107,22 +107,24 @@ def _answer_invocation(handler: Any, runtime: RuntimeApi) -> bool:
     if handler.command != "POST" or not path.startswith("/endpoints/") or "?" in path or "%" in path \
             or INVOCATIONS_PATH.match(path) is None:
         return False
-    headers = handler.headers
-    if headers.get("X-Amz-Target") is not None or headers.get("Transfer-Encoding") is not None \
-            or headers.get("Expect") is not None or any("_" in name for name in headers.keys()):
-        return False  # (moto's handler maps underscored names onto dashed ones: its path decides)
+    # werkzeug's view of the headers: names case-insensitive, several values joined by commas,
+    # folded lines unfolded (one pass over the message: its own lookups scan every line)
+    values: dict[str, list[str]] = {}
+    for name, value in handler.headers.items():
+        if "_" in name:
+            return False  # moto's handler maps underscored names onto dashed ones: its path decides
+        values.setdefault(name.lower(), []).append(value.replace("\r\n", ""))
+    view = {name: found[0] if len(found) == 1 else ",".join(found) for name, found in values.items()}
+    if "x-amz-target" in view or "transfer-encoding" in view or "expect" in view:
+        return False
 
     def header(name: str) -> str | None:
-        # werkzeug's view of the request: several values joined by commas, folded lines unfolded
-        values = headers.get_all(name)
-        if not values:
-            return None
-        return ",".join(values).replace("\r\n", "") if len(values) > 1 else values[0].replace("\r\n", "")
+        return view.get(name.lower())
 
     service = signing_service({"HTTP_AUTHORIZATION": header("Authorization") or ""})
     if service not in (None, "sagemaker"):
         return False
-    length_text = headers.get("Content-Length") or "0"
+    length_text = view.get("content-length") or "0"
     if not length_text.isdigit():
         return False
 
