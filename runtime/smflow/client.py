@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smflow import builders, codecs, naming, states
@@ -76,6 +77,10 @@ class SageMakerClient:
             (created when missing), as the SageMaker Python SDK.
         log: receives training log lines and progress messages; default the ``smflow`` logger.
         backoff: polling delays while waiting (seconds).
+        botocore_config: a ``botocore.config.Config`` merged over smflow's client defaults
+            (standard retries, 5 attempts): e.g. ``Config(read_timeout=900)``.
+        verify: TLS certificate verification of every client, as boto3's ``verify``: False, or
+            the path of a CA bundle; default boto3's configuration.
     """
 
     def __init__(
@@ -88,8 +93,12 @@ class SageMakerClient:
         default_bucket: str | None = None,
         log: Callable[[str], None] | None = None,
         backoff: Backoff = DEFAULT_BACKOFF,
+        botocore_config: Config | None = None,
+        verify: bool | str | None = None,
     ):
         self.endpoint_url = endpoint_url
+        self.botocore_config = botocore_config
+        self.verify = verify
         self.session = make_session(boto_session, region_name=region_name, endpoint_url=endpoint_url)
         self.region_name: str = self.session.region_name
         self._role = role
@@ -99,7 +108,8 @@ class SageMakerClient:
 
     # ------------------------------------------------------------------ clients and defaults
     def _client(self, service_name: str):
-        return make_client(self.session, service_name, self.endpoint_url)
+        return make_client(self.session, service_name, self.endpoint_url, config=self.botocore_config,
+                           verify=self.verify)
 
     @cached_property
     def sagemaker(self):

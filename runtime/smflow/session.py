@@ -56,11 +56,23 @@ def make_session(
     return session
 
 
-def make_client(session: boto3.session.Session, service_name: str, endpoint_url: str | None = None):
-    """A boto3 client with standard retries (throttling is retried with backoff by botocore)."""
-    config = Config(
+def make_client(
+    session: boto3.session.Session,
+    service_name: str,
+    endpoint_url: str | None = None,
+    *,
+    config: Config | None = None,
+    verify: bool | str | None = None,
+):
+    """A boto3 client with standard retries (throttling is retried with backoff by botocore).
+
+    ``config`` (a botocore ``Config``) is merged over smflow's defaults: its settings win.
+    ``verify``: as boto3's ``client(verify=...)`` (False, or the path of a CA bundle).
+    """
+    defaults = Config(
         retries={"max_attempts": 5, "mode": "standard"},
         s3={"addressing_style": "path"} if configured_endpoint_url(endpoint_url) else None,
         max_pool_connections=16,
     )
-    return session.client(service_name, endpoint_url=endpoint_url, config=config)
+    merged = defaults.merge(config) if config is not None else defaults
+    return session.client(service_name, endpoint_url=endpoint_url, config=merged, verify=verify)

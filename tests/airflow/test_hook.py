@@ -68,3 +68,24 @@ def test_aws_connection_without_endpoint_talks_to_aws(monkeypatch, no_ambient_aw
     assert client.sagemaker.meta.endpoint_url == "https://api.sagemaker.eu-central-1.amazonaws.com"
     with pytest.raises(ConfigurationError, match="role is required"):
         client.role_arn()  # AWS needs a real execution role
+
+
+def test_the_connections_verify_and_config_kwargs_reach_every_client(monkeypatch, no_ambient_aws, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")  # botocore only checks the path when it opens a connection
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_LOCAL", json.dumps({"conn_type": "aws", "extra": {
+        "endpoint_url": URL, "verify": str(bundle),
+        "config_kwargs": {"read_timeout": 900, "retries": {"max_attempts": 9, "mode": "adaptive"}}}}))
+    client = SageMakerClientHook(aws_conn_id="smflow_local").get_client()
+    for service in (client.sagemaker, client.runtime, client.s3, client.logs):
+        assert service.meta.config.read_timeout == 900
+        assert service.meta.config.retries == {"total_max_attempts": 10, "mode": "adaptive"}  # botocore's form
+        assert service.meta.config.s3 == {"addressing_style": "path"}  # smflow's default kept
+        assert service._endpoint.http_session._verify == str(bundle)
+
+
+def test_without_config_kwargs_the_clients_keep_smflows_retry_defaults(monkeypatch, no_ambient_aws):
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_LOCAL", connection_uri(URL))
+    client = SageMakerClientHook(aws_conn_id="smflow_local", verify=False).get_client()
+    assert client.sagemaker.meta.config.retries == {"total_max_attempts": 6, "mode": "standard"}
+    assert client.sagemaker._endpoint.http_session._verify is False

@@ -31,8 +31,9 @@ class SageMakerClientHook(AwsBaseHook):
         aws_conn_id: the Airflow connection (conn type ``aws``); ``None`` uses boto3's own
             configuration (environment, profiles, instance role).
         region_name: overrides the connection's region.
-        verify, botocore_config: as :class:`AwsBaseHook` (they apply to the session the hook
-            builds; the smflow client makes its clients with its own retry configuration).
+        verify, botocore_config: as :class:`AwsBaseHook`; with the connection's ``verify`` and
+            ``config_kwargs`` extras they reach every client the smflow client makes
+            (``botocore_config`` merged over smflow's retry defaults).
         role: default SageMaker execution role ARN for jobs and models. Against a custom
             endpoint it defaults to a placeholder role (smflow client); against AWS it is
             required by the calls that need one.
@@ -108,4 +109,6 @@ class SageMakerClientHook(AwsBaseHook):
             default_bucket=self.default_bucket,
             log=log,
             backoff=backoff or DEFAULT_BACKOFF,
+            botocore_config=self.conn_config.botocore_config,
+            verify=self.verify,
         )
