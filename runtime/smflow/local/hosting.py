@@ -61,6 +61,7 @@ import smflow
 from smflow.local.aws import LocalAws, split_s3_uri
 from smflow.local.environments import UnsupportedImageError, resolve_environment
 from smflow.local.files import UnsafeArchiveError, download_s3_prefix, safe_extract_tar
+from smflow.local.processes import is_running
 
 logger = logging.getLogger(__name__)
 
@@ -543,7 +544,7 @@ class _ForkedProcess:
             self._done.set()
 
     def poll(self) -> int | None:
-        if not self._done.is_set() and self._zygote.gone and not _pid_exists(self.pid):
+        if not self._done.is_set() and self._zygote.gone and not is_running(self.pid):
             self._exited(1)  # its fork server died first: the exit code is unknown
         return self.returncode
 
@@ -570,23 +571,6 @@ class _ForkedProcess:
 
     def kill(self) -> None:
         self._signal(signal.SIGKILL)
-
-
-def _pid_exists(pid: int) -> bool:
-    """Whether ``pid`` is a live process: an exited one that nobody has reaped yet (a zombie,
-    e.g. an orphan of a runtime that is a container's PID 1) is not."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as stat:
-            state = stat.read().rpartition(b")")[2].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): trust kill(0)
-    return state not in (b"Z", b"X")
 
 
 class _Zygote:

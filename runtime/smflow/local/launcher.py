@@ -17,6 +17,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from smflow.local.processes import is_running
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9510
 RUNTIME_FILE = "runtime.json"
@@ -60,23 +62,9 @@ def read_info(state_dir: Path, check_alive: bool = True) -> RuntimeInfo | None:
         info = RuntimeInfo(**json.loads((state_dir / RUNTIME_FILE).read_text()))
     except (OSError, ValueError, TypeError):
         return None
-    if check_alive and not _alive(info.pid):
+    if check_alive and not is_running(info.pid):
         return None
     return info
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child of ours counts as dead
-        finished, _ = os.waitpid(pid, os.WNOHANG)
-        return finished == 0
-    except ChildProcessError:
-        return True
 
 
 def port_is_free(host: str, port: int) -> bool:
@@ -147,7 +135,7 @@ def stop(state_dir: Path | None = None, timeout: float = 30.0) -> RuntimeInfo | 
         return None
     os.kill(info.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while _alive(info.pid):
+    while is_running(info.pid):
         if time.monotonic() > deadline:
             os.kill(info.pid, signal.SIGKILL)
             break
