@@ -1,8 +1,9 @@
 """Glue shared by the provider's operators, sensors and triggers.
 
-Only Airflow-side plumbing lives here (which client call goes with which resource kind, the
-idempotency key of a task run, trigger events); every lifecycle rule (names, states, waiting,
-logs) is smflow's. Nothing heavy is imported at module level.
+Only Airflow-side plumbing lives here (which client call stops which kind of job, the idempotency
+key of a task run, trigger events, XCom summaries); every lifecycle rule (names, states, waiting,
+logs) is smflow's: ``smflow.states.of_kind``, ``SageMakerClient.describe``, ``smflow.aio``.
+Nothing heavy is imported at module level.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from smflow.client import SageMakerClient
-    from smflow.states import ResourceKind
     from smflow.waiting import Backoff
 
 TRAINING_JOB = "TrainingJob"
@@ -23,27 +23,6 @@ ENDPOINT = "Endpoint"
 KINDS = (TRAINING_JOB, TRANSFORM_JOB, ENDPOINT)
 
 DEFAULT_CHECK_INTERVAL = 30.0  # seconds: the longest delay between two Describe* polls
-
-
-def state_table(kind: str) -> ResourceKind:
-    """smflow's state table of ``kind`` (``TrainingJob``, ``TransformJob``, ``Endpoint``)."""
-    from smflow import states
-
-    tables = {TRAINING_JOB: states.TRAINING_JOB, TRANSFORM_JOB: states.TRANSFORM_JOB, ENDPOINT: states.ENDPOINT}
-    try:
-        return tables[kind]
-    except KeyError:
-        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}") from None
-
-
-def describe(client: SageMakerClient, kind: str, name: str) -> dict:
-    """One Describe* call for the resource."""
-    calls: dict[str, Callable[[str], dict]] = {
-        TRAINING_JOB: client.describe_training_job,
-        TRANSFORM_JOB: client.describe_transform_job,
-        ENDPOINT: client.describe_endpoint,
-    }
-    return calls[kind](name)
 
 
 def stop(client: SageMakerClient, kind: str, name: str) -> None:

@@ -5,7 +5,8 @@ The async twins of :meth:`SageMakerClient.wait_for_training_job`, ``wait_for_end
 (seconds), same log streaming and messages, same errors; but every boto3 call runs in a worker
 thread and every delay is an ``asyncio.sleep`` (:func:`smflow.waiting.async_wait_for`), so a
 coroutine that waits an hour for a job holds no thread while it sleeps. Used by the async
-Prefect tasks (``smflow_prefect``).
+Prefect tasks (``smflow_prefect``) and, through :func:`wait_for_resource`, by the Airflow
+provider's trigger.
 
 Example::
 
@@ -26,6 +27,44 @@ if TYPE_CHECKING:
     from smflow.client import SageMakerClient
 
 
+async def wait_for_resource(
+    client: SageMakerClient,
+    kind: str,
+    name: str,
+    *,
+    log_tail: LogTail | None = None,
+    expected_config: str | None = None,
+    timeout: float | None = None,
+    backoff: Backoff | None = None,
+) -> dict:
+    """Poll the Describe* call of ``kind`` (``"TrainingJob"``, ``"TransformJob"``,
+    ``"Endpoint"``) until the resource is terminal in smflow's state table.
+
+    Args:
+        log_tail: polled between checks (a training job's CloudWatch log); a logs API error is
+            reported once through ``client.log`` and never fails the wait.
+        expected_config: for an endpoint, an InService endpoint on another config (an update
+            that rolled back) is an error.
+        timeout: seconds (None: no limit); backoff: delays between polls (default the client's).
+
+    Returns: the last Describe* payload.
+    Raises: ValueError (unknown kind), ResourceFailedError (Failed/Stopped/OutOfService/rolled
+        back, with FailureReason), WaitTimeoutError.
+    """
+    table = states.of_kind(kind)
+    check = None
+    if expected_config and kind == states.ENDPOINT.kind:
+        check = lambda description: states.check_endpoint_update(description, expected_config)  # noqa: E731
+    return await async_wait_for(
+        lambda: client.describe(kind, name),
+        table,
+        timeout=timeout,
+        backoff=backoff or client.backoff,
+        on_tick=client._quiet_log_poller(log_tail) if log_tail else None,
+        check=check,
+    )
+
+
 async def wait_for_training_job(
     client: SageMakerClient,
     job_name: str,
@@ -41,13 +80,8 @@ async def wait_for_training_job(
     Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
     """
     tail = LogTail(client.logs, job_name, client.log, TRAINING_LOG_GROUP) if logs else None
-    description = await async_wait_for(
-        lambda: client.sagemaker.describe_training_job(TrainingJobName=job_name),
-        states.TRAINING_JOB,
-        timeout=timeout,
-        backoff=backoff or client.backoff,
-        on_tick=client._quiet_log_poller(tail) if tail else None,  # a logs error never fails the wait
-    )
+    description = await wait_for_resource(client, states.TRAINING_JOB.kind, job_name, log_tail=tail,
+                                          timeout=timeout, backoff=backoff)
     client.log(f"Training job {job_name} Completed; model data at "
                f"{description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
     return description
@@ -68,11 +102,8 @@ async def wait_for_endpoint(
     Raises: ResourceFailedError (Failed/OutOfService/rolled back, with FailureReason),
         WaitTimeoutError.
     """
-    check = (lambda d: states.check_endpoint_update(d, expected_config)) if expected_config else None
-    description = await async_wait_for(
-        lambda: client.sagemaker.describe_endpoint(EndpointName=endpoint_name),
-        states.ENDPOINT, timeout=timeout, backoff=backoff or client.backoff, check=check,
-    )
+    description = await wait_for_resource(client, states.ENDPOINT.kind, endpoint_name,
+                                          expected_config=expected_config, timeout=timeout, backoff=backoff)
     client.log(f"Endpoint {endpoint_name} is InService")
     return description
 
@@ -89,10 +120,8 @@ async def wait_for_transform_job(
     Returns: the DescribeTransformJob payload.
     Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
     """
-    description = await async_wait_for(
-        lambda: client.sagemaker.describe_transform_job(TransformJobName=job_name),
-        states.TRANSFORM_JOB, timeout=timeout, backoff=backoff or client.backoff,
-    )
+    description = await wait_for_resource(client, states.TRANSFORM_JOB.kind, job_name, timeout=timeout,
+                                          backoff=backoff)
     client.log(f"Transform job {job_name} Completed; output at "
                f"{description['TransformOutput']['S3OutputPath']}")
     return description

@@ -206,6 +206,20 @@ class SageMakerClient:
         """boto3 ``describe_endpoint``."""
         return self.sagemaker.describe_endpoint(EndpointName=endpoint_name)
 
+    def describe(self, kind: str, name: str) -> dict:
+        """One Describe* call for a resource of ``kind`` (``"TrainingJob"``, ``"TransformJob"``
+        or ``"Endpoint"``, as :func:`smflow.states.of_kind`).
+
+        Raises: ValueError (another kind), botocore ClientError (e.g. not found).
+        """
+        calls: dict[str, Callable[[str], dict]] = {
+            states.TRAINING_JOB.kind: self.describe_training_job,
+            states.TRANSFORM_JOB.kind: self.describe_transform_job,
+            states.ENDPOINT.kind: self.describe_endpoint,
+        }
+        states.of_kind(kind)
+        return calls[kind](name)
+
     def _describe_or_none(self, method: Callable[..., dict], **kwargs) -> dict | None:
         try:
             return method(**kwargs)

@@ -88,6 +88,21 @@ ENDPOINT = ResourceKind(
 )
 
 
+RESOURCE_KINDS: dict[str, ResourceKind] = {table.kind: table for table in (TRAINING_JOB, TRANSFORM_JOB, ENDPOINT)}
+
+
+def of_kind(kind: str) -> ResourceKind:
+    """The state table of ``kind``: ``"TrainingJob"``, ``"TransformJob"`` or ``"Endpoint"``.
+
+    Raises:
+        ValueError: any other kind (the message lists the kinds).
+    """
+    try:
+        return RESOURCE_KINDS[kind]
+    except (KeyError, TypeError):
+        raise ValueError(f"kind must be one of {', '.join(RESOURCE_KINDS)}, got {kind!r}") from None
+
+
 def check_endpoint_update(description: dict, expected_config: str) -> Outcome:
     """Like ``ENDPOINT.check`` but an InService endpoint still on another config (a rolled-back
     update) is a failure carrying the FailureReason of the update."""

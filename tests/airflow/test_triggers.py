@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from smflow_airflow import _common
 from smflow_airflow.triggers.sagemaker import SageMakerResourceTrigger
 
 from .responses import endpoint, training_job, transform_job
@@ -141,7 +140,7 @@ def test_the_trigger_does_not_block_the_event_loop(trigger_client, monkeypatch):
         time.sleep(0.3)
         return next(answers)
 
-    monkeypatch.setattr(_common, "describe", slow_describe)
+    monkeypatch.setattr("smflow.client.SageMakerClient.describe", slow_describe)
 
     async def main():
         ticks = 0

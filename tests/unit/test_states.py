@@ -47,3 +47,10 @@ def test_rolled_back_update_is_a_failure():
 def test_unknown_status_is_an_error_not_a_hang():
     with pytest.raises(ResourceFailedError, match="unknown status"):
         states.TRANSFORM_JOB.check({"TransformJobName": "t", "TransformJobStatus": "Exploded"})
+
+
+def test_of_kind_names_the_kinds_for_anything_else():
+    assert states.of_kind("TrainingJob") is states.TRAINING_JOB
+    assert states.of_kind("Endpoint") is states.ENDPOINT
+    with pytest.raises(ValueError, match="kind must be one of TrainingJob, TransformJob, Endpoint, got 'Model'"):
+        states.of_kind("Model")

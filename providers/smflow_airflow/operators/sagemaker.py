@@ -186,11 +186,11 @@ class SageMakerWaitingOperator(SageMakerBaseOperator):
 
         A resource that is already terminal is never deferred.
         """
-        from smflow.states import Outcome
+        from smflow.states import Outcome, of_kind
 
         if not self.wait_for_completion:
             return description
-        table = _common.state_table(self.kind)
+        table = of_kind(self.kind)
         if self.deferrable and table.outcome(description) is Outcome.RUNNING:
             from smflow_airflow.triggers.sagemaker import SageMakerResourceTrigger
 

@@ -88,10 +88,10 @@ class SageMakerResourceSensor(BaseSensorOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from smflow.errors import ResourceFailedError
-        from smflow.states import Outcome
+        from smflow.states import Outcome, of_kind
 
         try:
-            outcome = _common.state_table(self.kind).check(description)
+            outcome = of_kind(self.kind).check(description)
         except ResourceFailedError as error:
             raise AirflowFailException(str(error)) from error
         return outcome is Outcome.SUCCEEDED
@@ -103,7 +103,7 @@ class SageMakerResourceSensor(BaseSensorOperator):
         from smflow.waiting import is_throttling
 
         try:
-            description = _common.describe(self.client, self.kind, self.resource_name)
+            description = self.client.describe(self.kind, self.resource_name)
         except Exception as error:
             if is_throttling(error):  # as smflow's waits: a throttled poke is just not done yet
                 self.log.info("Describe call throttled; poking again later")
@@ -113,8 +113,9 @@ class SageMakerResourceSensor(BaseSensorOperator):
         self.after_poke(description, done)
         if done:
             return PokeReturnValue(is_done=True, xcom_value=_common.summary(self.kind, description))
-        self.log.info("%s %s is %s", self.kind, self.resource_name,
-                      _common.state_table(self.kind).status(description))
+        from smflow.states import of_kind
+
+        self.log.info("%s %s is %s", self.kind, self.resource_name, of_kind(self.kind).status(description))
         return False
 
     def after_poke(self, description: dict, done: bool) -> None:
@@ -161,7 +162,7 @@ class SageMakerResourceSensor(BaseSensorOperator):
         except WaitTimeoutError as error:
             raise AirflowSensorTimeout(str(error)) from error
         self._client = self.get_client(log=_common.SkipLines(payload.get("log_lines") or 0, self.log.info))
-        description = _common.describe(self.client, self.kind, payload["name"])
+        description = self.client.describe(self.kind, payload["name"])
         self.check(description)
         self.after_poke(description, True)
         return _common.summary(self.kind, description)

@@ -1,8 +1,9 @@
 """The trigger that waits for a SageMaker training job, transform job or endpoint while the task
 is deferred (the worker slot is free).
 
-It polls with smflow's :func:`~smflow.waiting.async_wait_for`: the boto3 calls run in worker
-threads and the delays are ``asyncio.sleep``, so the triggerer's event loop is never blocked;
+It polls with smflow's :func:`~smflow.aio.wait_for_resource`, the wait of the async Prefect
+tasks too: the boto3 calls run in worker threads and the delays are ``asyncio.sleep``, so the
+triggerer's event loop is never blocked;
 the delays grow from 0.2 s up to ``check_interval`` seconds (smflow's backoff), and the state
 table is smflow's (Completed / InService succeed; Failed, Stopped, a rolled-back update fail with
 SageMaker's FailureReason). Training log lines go to the trigger's log, which Airflow writes
@@ -59,7 +60,9 @@ class SageMakerResourceTrigger(BaseTrigger):
         stop_on_kill: bool = False,
     ):
         super().__init__()
-        _common.state_table(kind)  # validates kind
+        from smflow.states import of_kind
+
+        of_kind(kind)  # validates kind
         self.kind = kind
         self.name = name
         self.aws_conn_id = aws_conn_id
@@ -93,46 +96,24 @@ class SageMakerResourceTrigger(BaseTrigger):
         hook = SageMakerClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
         return hook.get_client(log=self.log.info, backoff=_common.backoff(self.check_interval))
 
-    def _log_tail(self, client):
-        from smflow.logs import TRAINING_LOG_GROUP, LogTail
-
-        tail = LogTail(client.logs, self.name, self.log.info, TRAINING_LOG_GROUP)
-
-        def poll() -> None:
-            try:
-                tail.poll()
-            except Exception as error:  # logs are best effort: never fail the wait for them
-                self.log.warning("could not read the log of %s: %s", self.name, error)
-
-        return tail, poll
-
     # ------------------------------------------------------------------ the trigger
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from smflow import states
+        from smflow import aio
         from smflow.errors import ResourceFailedError, WaitTimeoutError
-        from smflow.waiting import async_wait_for
+        from smflow.logs import TRAINING_LOG_GROUP, LogTail
+        from smflow.states import of_kind
 
         kind = self.kind
         tail = None
         try:
             client = await asyncio.to_thread(self._make_client)
-            table = _common.state_table(kind)
-            on_tick = None
             if self.stream_logs:
-                tail, on_tick = self._log_tail(client)
-            check = None
-            if kind == _common.ENDPOINT and self.expected_endpoint_config:
-                expected = self.expected_endpoint_config
-                check = lambda description: states.check_endpoint_update(description, expected)  # noqa: E731
+                tail = LogTail(client.logs, self.name, self.log.info, TRAINING_LOG_GROUP)
             timeout = None if self.deadline is None else max(0.0, self.deadline - time.time())
             self.log.info("Waiting for %s %s (polls up to %g s apart)", kind, self.name, self.check_interval)
-            description = await async_wait_for(
-                lambda: _common.describe(client, kind, self.name),
-                table,
+            description = await aio.wait_for_resource(
+                client, kind, self.name, log_tail=tail, expected_config=self.expected_endpoint_config,
                 timeout=timeout,
-                backoff=client.backoff,
-                on_tick=on_tick,
-                check=check,
             )
         except ResourceFailedError as error:
             self.log.error("%s", error)
@@ -152,7 +133,7 @@ class SageMakerResourceTrigger(BaseTrigger):
             self.log.exception("Waiting for %s %s failed", kind, self.name)
             yield TriggerEvent(_common.event("error", kind, self.name, message=f"{type(error).__name__}: {error}"))
             return
-        status = table.status(description)
+        status = of_kind(kind).status(description)
         self.log.info("%s %s is %s", kind, self.name, status)
         yield TriggerEvent(_common.event(
             "success", kind, self.name, resource_status=status,
