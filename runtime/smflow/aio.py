@@ -17,14 +17,10 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from smflow import states
+from smflow.client import SageMakerClient, completion_message
 from smflow.logs import TRAINING_LOG_GROUP, LogTail
 from smflow.waiting import Backoff, async_wait_for
-
-if TYPE_CHECKING:
-    from smflow.client import SageMakerClient
 
 
 async def wait_for_resource(
@@ -37,32 +33,16 @@ async def wait_for_resource(
     timeout: float | None = None,
     backoff: Backoff | None = None,
 ) -> dict:
-    """Poll the Describe* call of ``kind`` (``"TrainingJob"``, ``"TransformJob"``,
-    ``"Endpoint"``) until the resource is terminal in smflow's state table.
-
-    Args:
-        log_tail: polled between checks (a training job's CloudWatch log); a logs API error is
-            reported once through ``client.log`` and never fails the wait.
-        expected_config: for an endpoint, an InService endpoint on another config (an update
-            that rolled back) is an error.
-        timeout: seconds (None: no limit); backoff: delays between polls (default the client's).
+    """:meth:`SageMakerClient.wait_for_resource` for event loops: same arguments (``kind``
+    ``"TrainingJob"``, ``"TransformJob"`` or ``"Endpoint"``; ``timeout`` in seconds), result
+    and errors.
 
     Returns: the last Describe* payload.
     Raises: ValueError (unknown kind), ResourceFailedError (Failed/Stopped/OutOfService/rolled
         back, with FailureReason), WaitTimeoutError.
     """
-    table = states.of_kind(kind)
-    check = None
-    if expected_config and kind == states.ENDPOINT.kind:
-        check = lambda description: states.check_endpoint_update(description, expected_config)  # noqa: E731
-    return await async_wait_for(
-        lambda: client.describe(kind, name),
-        table,
-        timeout=timeout,
-        backoff=backoff or client.backoff,
-        on_tick=client._quiet_log_poller(log_tail) if log_tail else None,
-        check=check,
-    )
+    options = client.wait_options(kind, name, log_tail=log_tail, expected_config=expected_config, backoff=backoff)
+    return await async_wait_for(timeout=timeout, **options)
 
 
 async def wait_for_training_job(
@@ -82,8 +62,7 @@ async def wait_for_training_job(
     tail = LogTail(client.logs, job_name, client.log, TRAINING_LOG_GROUP) if logs else None
     description = await wait_for_resource(client, states.TRAINING_JOB.kind, job_name, log_tail=tail,
                                           timeout=timeout, backoff=backoff)
-    client.log(f"Training job {job_name} Completed; model data at "
-               f"{description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
+    client.log(completion_message(states.TRAINING_JOB.kind, job_name, description))
     return description
 
 
@@ -104,7 +83,7 @@ async def wait_for_endpoint(
     """
     description = await wait_for_resource(client, states.ENDPOINT.kind, endpoint_name,
                                           expected_config=expected_config, timeout=timeout, backoff=backoff)
-    client.log(f"Endpoint {endpoint_name} is InService")
+    client.log(completion_message(states.ENDPOINT.kind, endpoint_name, description))
     return description
 
 
@@ -122,6 +101,5 @@ async def wait_for_transform_job(
     """
     description = await wait_for_resource(client, states.TRANSFORM_JOB.kind, job_name, timeout=timeout,
                                           backoff=backoff)
-    client.log(f"Transform job {job_name} Completed; output at "
-               f"{description['TransformOutput']['S3OutputPath']}")
+    client.log(completion_message(states.TRANSFORM_JOB.kind, job_name, description))
     return description

@@ -61,6 +61,17 @@ def is_not_found(error: ClientError) -> bool:
     )
 
 
+def completion_message(kind: str, name: str, description: dict) -> str:
+    """The line logged when a wait on a resource of ``kind`` succeeds: where the model data or the
+    output is, or that the endpoint is InService."""
+    if kind == states.TRAINING_JOB.kind:
+        return (f"Training job {name} Completed; model data at "
+                f"{description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
+    if kind == states.TRANSFORM_JOB.kind:
+        return f"Transform job {name} Completed; output at {description['TransformOutput']['S3OutputPath']}"
+    return f"Endpoint {name} is InService"
+
+
 class SageMakerClient:
     """The SageMaker lifecycle over boto3's ``sagemaker``, ``sagemaker-runtime``, ``s3`` and
     ``logs`` clients.
@@ -463,16 +474,61 @@ class SageMakerClient:
         Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
         """
         tail = LogTail(self.logs, job_name, self.log, TRAINING_LOG_GROUP) if logs else None
-        description = wait_for(
-            lambda: self.sagemaker.describe_training_job(TrainingJobName=job_name),
-            states.TRAINING_JOB,
-            timeout=timeout,
-            backoff=backoff or self.backoff,
-            on_tick=self._quiet_log_poller(tail) if tail else None,
-        )
-        self.log(f"Training job {job_name} Completed; model data at "
-                 f"{description.get('ModelArtifacts', {}).get('S3ModelArtifacts')}")
+        description = self.wait_for_resource(states.TRAINING_JOB.kind, job_name, log_tail=tail,
+                                              timeout=timeout, backoff=backoff)
+        self.log(completion_message(states.TRAINING_JOB.kind, job_name, description))
         return description
+
+    def wait_for_resource(
+        self,
+        kind: str,
+        name: str,
+        *,
+        log_tail: LogTail | None = None,
+        expected_config: str | None = None,
+        timeout: float | None = None,
+        backoff: Backoff | None = None,
+    ) -> dict:
+        """Poll the Describe* call of ``kind`` (``"TrainingJob"``, ``"TransformJob"``,
+        ``"Endpoint"``) until the resource is terminal in smflow's state table
+        (:func:`smflow.aio.wait_for_resource` is the same wait for event loops).
+
+        Args:
+            log_tail: polled between checks (a training job's CloudWatch log); a logs API error
+                is reported once through ``log`` and never fails the wait.
+            expected_config: for an endpoint, an InService endpoint on another config (an
+                update that rolled back) is an error.
+            timeout: seconds (None: no limit); backoff: delays between polls (default the client's).
+
+        Returns: the last Describe* payload.
+        Raises: ValueError (unknown kind), ResourceFailedError (Failed/Stopped/OutOfService/rolled
+            back, with FailureReason), WaitTimeoutError.
+        """
+        return wait_for(timeout=timeout, **self.wait_options(kind, name, log_tail=log_tail,
+                                                             expected_config=expected_config, backoff=backoff))
+
+    def wait_options(
+        self,
+        kind: str,
+        name: str,
+        *,
+        log_tail: LogTail | None = None,
+        expected_config: str | None = None,
+        backoff: Backoff | None = None,
+    ) -> dict[str, Any]:
+        """The arguments of :func:`smflow.waiting.wait_for` / ``async_wait_for`` (but
+        ``timeout``) for one resource: its Describe* call, state table, backoff, log poller and,
+        for an endpoint with ``expected_config``, the rolled-back update check."""
+        check = None
+        if expected_config and kind == states.ENDPOINT.kind:
+            check = lambda description: states.check_endpoint_update(description, expected_config)  # noqa: E731
+        return {
+            "describe": lambda: self.describe(kind, name),
+            "kind": states.of_kind(kind),
+            "backoff": backoff or self.backoff,
+            "on_tick": self._quiet_log_poller(log_tail) if log_tail else None,
+            "check": check,
+        }
 
     def _quiet_log_poller(self, tail: LogTail) -> Callable[[], None]:
         """``tail.poll``, except that a logs API error (e.g. a role without
@@ -704,12 +760,9 @@ class SageMakerClient:
 
         Raises: ResourceFailedError (with FailureReason), WaitTimeoutError.
         """
-        check = (lambda d: states.check_endpoint_update(d, expected_config)) if expected_config else None
-        description = wait_for(
-            lambda: self.sagemaker.describe_endpoint(EndpointName=endpoint_name),
-            states.ENDPOINT, timeout=timeout, backoff=backoff or self.backoff, check=check,
-        )
-        self.log(f"Endpoint {endpoint_name} is InService")
+        description = self.wait_for_resource(states.ENDPOINT.kind, endpoint_name, expected_config=expected_config,
+                                              timeout=timeout, backoff=backoff)
+        self.log(completion_message(states.ENDPOINT.kind, endpoint_name, description))
         return description
 
     def _wait_endpoint_settled(self, endpoint_name: str, timeout: float | None) -> dict | None:
@@ -909,11 +962,8 @@ class SageMakerClient:
 
         Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
         """
-        description = wait_for(
-            lambda: self.sagemaker.describe_transform_job(TransformJobName=job_name),
-            states.TRANSFORM_JOB, timeout=timeout, backoff=backoff or self.backoff,
-        )
-        self.log(f"Transform job {job_name} Completed; output at {description['TransformOutput']['S3OutputPath']}")
+        description = self.wait_for_resource(states.TRANSFORM_JOB.kind, job_name, timeout=timeout, backoff=backoff)
+        self.log(completion_message(states.TRANSFORM_JOB.kind, job_name, description))
         return description
 
     def stop_transform_job(self, job_name: str) -> None:
