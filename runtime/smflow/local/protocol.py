@@ -197,7 +197,6 @@ class RuntimeApi:
     def __init__(self, backend: SageMakerBackend):
         self.backend = backend
         self.input_shape = service_model("sagemaker-runtime").operation_model("InvokeEndpoint").input_shape
-        self._limits = _flat_limits(self.input_shape)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         return self.handle(Request(environ))(environ, start_response)
@@ -239,10 +238,9 @@ class RuntimeApi:
                 "TargetVariant": header("X-Amzn-SageMaker-Target-Variant"),
             }
             params = {k: v for k, v in params.items() if v is not None}
-            if not _within_limits(self._limits, params):  # the usual case skips the full check
-                errors = check_constraints(self.input_shape, params)
-                if errors:
-                    raise ValidationError(_constraint_message(errors))
+            errors = check_constraints(self.input_shape, params)
+            if errors:
+                raise ValidationError(_constraint_message(errors))
             result = self.backend.invoke_endpoint(
                 params["EndpointName"],
                 params["Body"],
@@ -359,41 +357,6 @@ def _check(shape: Shape, value: Any, path: str, errors: list[str]) -> None:
             fail(f"Member must have value greater than or equal to {meta['min']}")
         if "max" in meta and value > meta["max"]:
             fail(f"Member must have value less than or equal to {meta['max']}")
-
-
-def _flat_limits(shape: Shape) -> dict[str, tuple[int | None, int | None, frozenset | None, re.Pattern | None]]:
-    """``{member: (min length, max length, enum, compiled pattern)}`` for the string and blob
-    members of a structure (the only kinds an InvokeEndpoint request has)."""
-    limits = {}
-    for name, member in shape.members.items():
-        if member.type_name in ("string", "blob"):
-            meta = member.metadata
-            enum = frozenset(meta["enum"]) if meta.get("enum") and member.type_name == "string" else None
-            pattern = _pattern(meta.get("pattern")) if member.type_name == "string" else None
-            minimum = meta.get("min") if member.type_name == "string" else None
-            limits[name] = (minimum, meta.get("max"), enum, pattern)
-    return limits
-
-
-def _within_limits(limits: dict[str, tuple], params: dict[str, Any]) -> bool:
-    """True when ``check_constraints`` would find nothing wrong with ``params``: every member
-    is a string or blob within its length limits, enum and pattern. False means "check fully"."""
-    for name, value in params.items():
-        limit = limits.get(name)
-        if limit is None:
-            return False
-        minimum, maximum, enum, pattern = limit
-        if isinstance(value, str):
-            if (minimum is not None and len(value) < minimum) or (maximum is not None and len(value) > maximum):
-                return False
-            if (enum is not None and value not in enum) or (pattern is not None and not pattern.fullmatch(value)):
-                return False
-        elif isinstance(value, (bytes, bytearray)):
-            if maximum is not None and len(value) > maximum:
-                return False
-        else:
-            return False
-    return True
 
 
 def _check_size(meta: dict[str, Any], size: int, fail: Any) -> None:
