@@ -15,14 +15,18 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from smflow.errors import SmflowError
+
 NPY = "application/x-npy"
 JSON = "application/json"
 CSV = "text/csv"
 SUPPORTED_CONTENT_TYPES = (NPY, JSON, CSV)
 
 
-class UnsupportedContentTypeError(ValueError):
-    """The content type is none of ``application/x-npy``, ``application/json``, ``text/csv``."""
+class UnsupportedContentTypeError(SmflowError, ValueError):
+    """The content type is none of ``application/x-npy``, ``application/json``, ``text/csv``.
+
+    An :class:`smflow.errors.SmflowError`, and a ``ValueError`` as in earlier releases."""
 
     def __init__(self, content_type: str | None, role: str = "content type"):
         self.content_type = content_type

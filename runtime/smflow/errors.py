@@ -2,6 +2,8 @@
 
 Every error names the resource and, where SageMaker gives one, its ``FailureReason``
 (DescribeTrainingJob / DescribeTransformJob / DescribeEndpoint, SageMaker API reference).
+Errors defined next to their code derive from :class:`SmflowError` too
+(:class:`smflow.codecs.UnsupportedContentTypeError`).
 """
 
 from __future__ import annotations

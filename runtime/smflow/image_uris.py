@@ -3,13 +3,19 @@
 Follows the SageMaker Python SDK's ``sagemaker.image_uris.retrieve("sklearn", ...)``: the image
 is ``<registry>.dkr.ecr.<region>.<domain>/sagemaker-scikit-learn:<version>-cpu-py3`` where the
 registry account depends on the region (SDK ``image_uri_config/sklearn.json``; the same accounts
-for every version and for training and inference).
+for every version and for training and inference) and the domain is the DNS suffix of the
+region's partition, as the SDK takes it from botocore (``amazonaws.com``, ``amazonaws.com.cn``,
+``c2s.ic.gov`` for us-iso-*, ``sc2s.sgov.gov`` for us-isob-*). Images may also be named by digest
+(``.../sagemaker-scikit-learn@sha256:<64 hex>``), which SageMaker accepts.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+import botocore.loaders
 
 from smflow.errors import ConfigurationError
 
@@ -55,9 +61,30 @@ SKLEARN_REGISTRIES: dict[str, str] = {
 }
 
 _ECR_IMAGE = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
-    r"/(?P<repository>[a-z0-9._/-]+)(?::(?P<tag>[A-Za-z0-9._-]+))?$"
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>[a-z0-9.-]+)"
+    r"/(?P<repository>[a-z0-9._/-]+)(?::(?P<tag>[A-Za-z0-9._-]+))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
 )
+
+
+@lru_cache(maxsize=1)
+def aws_partitions() -> tuple[dict, ...]:
+    """AWS's partitions as botocore describes them (``partitions.json``: ``id``, ``regions``,
+    ``regionRegex``, ``outputs.dnsSuffix``, ``outputs.dualStackDnsSuffix``)."""
+    return tuple(botocore.loaders.create_loader().load_data("partitions")["partitions"])
+
+
+def partition_domain(region: str) -> str | None:
+    """The DNS suffix of ``region``'s partition (botocore ``partitions.json``: ``amazonaws.com``,
+    ``amazonaws.com.cn``, ``c2s.ic.gov``, ``sc2s.sgov.gov``, ...); None for an unknown region."""
+    partitions = aws_partitions()
+    for partition in partitions:  # listed regions first, then the regions' patterns (as botocore)
+        if region in partition.get("regions", {}):
+            return partition["outputs"]["dnsSuffix"]
+    for partition in partitions:
+        if re.match(partition.get("regionRegex", r"(?!)"), region):
+            return partition["outputs"]["dnsSuffix"]
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,7 @@ class ImageRef:
     region: str
     repository: str
     tag: str | None
+    digest: str | None = None  # "sha256:<64 hex>" for an image named by digest
 
     @property
     def is_sklearn(self) -> bool:
@@ -75,7 +103,8 @@ class ImageRef:
 
     @property
     def framework_version(self) -> str | None:
-        """``"1.2-1"`` for tag ``1.2-1-cpu-py3``; None when the tag does not follow that form."""
+        """``"1.2-1"`` for tag ``1.2-1-cpu-py3``; None when the tag does not follow that form or
+        the image is named by digest only."""
         if not self.tag:
             return None
         match = re.match(r"^(?P<version>.+?)-cpu-py3$", self.tag)
@@ -83,7 +112,7 @@ class ImageRef:
 
 
 def _domain(region: str) -> str:
-    return "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return partition_domain(region) or "amazonaws.com"
 
 
 def sklearn_image_uri(region: str, framework_version: str = DEFAULT_SKLEARN_VERSION) -> str:
@@ -113,13 +142,20 @@ def sklearn_image_uri(region: str, framework_version: str = DEFAULT_SKLEARN_VERS
 
 
 def parse_image_uri(image_uri: str) -> ImageRef | None:
-    """Parse an ECR image URI; None when ``image_uri`` is not of the ECR form."""
+    """Parse an ECR image URI named by tag, by digest (``@sha256:<64 hex>``), by both or by
+    neither; None when ``image_uri`` is not of the ECR form or its domain is not the one of its
+    region's partition (see :func:`partition_domain`; any partition's for a region botocore does
+    not know)."""
     match = _ECR_IMAGE.match(image_uri or "")
     if not match:
+        return None
+    domain, expected = match.group("domain"), partition_domain(match.group("region"))
+    if domain != expected and (expected or domain not in {p["outputs"]["dnsSuffix"] for p in aws_partitions()}):
         return None
     return ImageRef(
         account=match.group("account"),
         region=match.group("region"),
         repository=match.group("repository"),
         tag=match.group("tag"),
+        digest=match.group("digest"),
     )

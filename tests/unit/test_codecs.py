@@ -78,3 +78,12 @@ def test_ragged_csv_rows_name_the_problem():
 def test_large_csv_encoding_round_trips(array):
     decoded = codecs.decode(codecs.encode(array, "text/csv"), "text/csv")
     assert np.array_equal(decoded.astype(float), array.astype(float))
+
+
+def test_unsupported_content_type_is_an_smflow_error_and_a_value_error():
+    from smflow.errors import SmflowError
+
+    with pytest.raises(SmflowError) as caught:
+        codecs.decode(b"x", "application/xml")
+    assert isinstance(caught.value, ValueError)
+    assert caught.value.content_type == "application/xml"

@@ -1,9 +1,9 @@
 """Which local environment runs a container image.
 
 SageMaker decides what runs from the image URI. Locally, any region's ``sagemaker-scikit-learn``
-repository maps to the local scikit-learn environment: this Python interpreter, which has what
-AWS's scikit-learn image gives scripts (scikit-learn, numpy, scipy, pandas, joblib) and AWS's
-``sagemaker-training`` toolkit. Any other image is refused with a reason that says so.
+repository, named by tag or by digest (``@sha256:<64 hex>``), maps to the local scikit-learn
+environment: this Python interpreter, which has what AWS's scikit-learn image gives scripts
+(scikit-learn, numpy, scipy, pandas, joblib) and AWS's ``sagemaker-training`` toolkit. Any other image is refused with a reason that says so.
 """
 
 from __future__ import annotations
@@ -36,6 +36,6 @@ def resolve_environment(image_uri: str) -> LocalEnvironment:
         raise UnsupportedImageError(
             f"Image {image_uri!r} cannot run on the smflow local runtime: only SageMaker "
             f"scikit-learn images (<account>.dkr.ecr.<region>.amazonaws.com/{SKLEARN_REPOSITORY}:"
-            "<version>-cpu-py3) are supported locally."
+            "<version>-cpu-py3, or ...@sha256:<digest>) are supported locally."
         )
     return LocalEnvironment(name="sklearn", python=sys.executable, framework_version=ref.framework_version)
