@@ -1,7 +1,9 @@
 """``make demo``: the Iris lifecycle of the seed blog post on the local runtime.
 
 Starts the local runtime in the background unless it is running (or uses ``--endpoint-url``),
-then runs :func:`smflow.examples.iris.run_lifecycle`. Exits non-zero if any step fails.
+then runs :func:`smflow.examples.iris.run_lifecycle`. Exits non-zero if any step fails. The
+training script is ``dags/scripts/scikit_learn_iris.py`` of an smflow checkout (run from its root
+after a non-editable install) or ``--entry-point``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 
 from smflow.client import SageMakerClient
 from smflow.errors import SmflowError
-from smflow.examples.iris import run_lifecycle
+from smflow.examples.iris import run_lifecycle, training_script
 from smflow.local import launcher
 
 
@@ -21,8 +23,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smflow.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", help="an already running runtime (default: start the local one)")
     parser.add_argument("--port", type=int, default=launcher.DEFAULT_PORT)
+    parser.add_argument("--entry-point", help="the Iris training script (default: "
+                        "dags/scripts/scikit_learn_iris.py of the smflow checkout)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        script = training_script(args.entry_point)
+    except SmflowError as error:
+        print(f"demo: {error}", file=sys.stderr)
+        return 2
 
     url = args.endpoint_url
     if not url:
@@ -37,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     begin = time.monotonic()
     client = SageMakerClient(endpoint_url=url, log=lambda line: print(f"  | {line}", flush=True))
     try:
-        result = run_lifecycle(client, say=lambda line: print(line, flush=True))
+        result = run_lifecycle(client, say=lambda line: print(line, flush=True), entry_point=script)
     except SmflowError as error:
         print(f"demo failed: {error}", file=sys.stderr)
         return 1

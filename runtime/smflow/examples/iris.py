@@ -5,6 +5,10 @@
 * ``blog_test_rows``: the blog's 29 evaluation rows (rows 40-49 of each species, the last dropped).
 * ``run_lifecycle``: upload -> train -> attach -> create model -> deploy -> predict -> batch
   transform -> delete endpoint, through :class:`smflow.client.SageMakerClient`.
+
+The training and inference script is the one the Airflow DAGs ship,
+``dags/scripts/scikit_learn_iris.py`` of an smflow checkout (one copy; it is not part of the
+installed package): :func:`training_script` finds it, or takes its path.
 """
 
 from __future__ import annotations
@@ -16,9 +20,40 @@ from pathlib import Path
 
 import numpy as np
 
+from smflow.errors import ConfigurationError
+
 SPECIES = ("setosa", "versicolor", "virginica")
-TRAINING_SCRIPT = Path(__file__).resolve().parents[3] / "dags" / "scripts" / "scikit_learn_iris.py"
+SCRIPT_IN_CHECKOUT = Path("dags") / "scripts" / "scikit_learn_iris.py"
+# The script in the checkout this module belongs to (an editable install); may not exist.
+TRAINING_SCRIPT = Path(__file__).resolve().parents[3] / SCRIPT_IN_CHECKOUT
 HYPERPARAMETERS = {"max_leaf_nodes": 30}
+
+
+def training_script(path: str | Path | None = None) -> Path:
+    """The Iris training and inference script: ``path`` when given, else
+    ``dags/scripts/scikit_learn_iris.py`` of the checkout smflow is installed from (editable
+    install), else of the current directory.
+
+    Raises:
+        ConfigurationError: ``path`` is not a file, or no checkout holds the script (smflow was
+            installed from a wheel and the current directory is not an smflow checkout).
+    """
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigurationError(
+                f"training script {str(path)!r} is not a file; pass the path of "
+                "dags/scripts/scikit_learn_iris.py of an smflow checkout"
+            )
+        return path
+    for candidate in (TRAINING_SCRIPT, Path.cwd() / SCRIPT_IN_CHECKOUT):
+        if candidate.is_file():
+            return candidate
+    raise ConfigurationError(
+        f"the Iris training script {SCRIPT_IN_CHECKOUT} is not in the installed smflow package: "
+        "run from the root of an smflow checkout, or pass the script's path (python -m smflow.demo "
+        "--entry-point path/to/scikit_learn_iris.py; run_lifecycle(..., entry_point=...))"
+    )
 
 
 def iris_table() -> np.ndarray:
@@ -61,16 +96,27 @@ def species_names(predictions: np.ndarray) -> list[str]:
     return [SPECIES[int(round(float(value)))] for value in np.asarray(predictions).reshape(-1)]
 
 
-def run_lifecycle(client, *, prefix: str = "scikit-iris", say: Callable[[str], None] = print) -> dict:
+def run_lifecycle(
+    client,
+    *,
+    prefix: str = "scikit-iris",
+    say: Callable[[str], None] = print,
+    entry_point: str | Path | None = None,
+) -> dict:
     """Run the whole Iris lifecycle through ``client`` and return what it produced.
 
-    The endpoint is deleted even when a step after deploy fails.
+    ``entry_point``: the training script (default: :func:`training_script`). The endpoint is
+    deleted even when a step after deploy fails.
 
     Returns: ``{"training_job", "model_data", "model", "endpoint", "accuracy", "species",
     "transform_output", "transform_head"}``.
+
+    Raises:
+        ConfigurationError: no training script (see :func:`training_script`), before any request.
     """
     from smflow import naming
 
+    script = training_script(entry_point)
     result: dict = {}
     with tempfile.TemporaryDirectory(prefix="smflow-iris-") as scratch:
         scratch = Path(scratch)
@@ -80,7 +126,7 @@ def run_lifecycle(client, *, prefix: str = "scikit-iris", say: Callable[[str], N
         say(f"Uploaded the Iris data set to {train_input}")
 
         job = client.train(
-            entry_point=str(TRAINING_SCRIPT),
+            entry_point=str(script),
             hyperparameters=HYPERPARAMETERS,
             inputs={"train": train_input},
             base_job_name="sagemaker-scikit-learn-iris",
