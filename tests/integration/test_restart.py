@@ -3,11 +3,17 @@ endpoints come back InService, a job that was running is marked Failed."""
 
 from __future__ import annotations
 
+import os
+import signal
+import time
+
 import pytest
 
 from smflow import naming
 from smflow.errors import ResourceFailedError
 from smflow.examples import iris
+from smflow.local import launcher
+from smflow.local.processes import group_members, is_running, start_time
 
 from .conftest import Runtime
 
@@ -48,3 +54,87 @@ def test_restart_keeps_state_and_serves_endpoints_again(tmp_path):
         client.delete_endpoint(endpoint)
     finally:
         runtime.stop()
+
+
+WAITING_SCRIPT = '''\
+"""Records its pid and process group in --ready-file, then trains "forever"."""
+import argparse
+import os
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--ready-file")
+args, _ = parser.parse_known_args()
+with open(args.ready_file + ".tmp", "w") as f:
+    f.write(f"{os.getpid()} {os.getpgrp()}")
+os.replace(args.ready_file + ".tmp", args.ready_file)
+print("training until killed", flush=True)
+time.sleep(600)
+'''
+
+
+def _wait_until(condition, what: str, timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def test_sigkill_during_training_fails_the_job_and_keeps_the_rest(tmp_path):
+    runtime = Runtime(tmp_path / "state")
+    runtime.start()
+    ready = tmp_path / "ready"
+    started: dict[int, int] = {}  # the job's processes (toolkit and script) -> their start times
+    try:
+        client = runtime.client()
+        data = client.upload_data(iris.write_training_csv(tmp_path / "data" / "iris.csv").parent, key_prefix="k/data")
+        job = client.train(entry_point=str(iris.TRAINING_SCRIPT), hyperparameters=iris.HYPERPARAMETERS,
+                           inputs={"train": data}, logs=False)
+        model = client.create_model(training_job_name=job["TrainingJobName"])
+        script = tmp_path / "waiting.py"
+        script.write_text(WAITING_SCRIPT)
+        running = client.train(entry_point=str(script), hyperparameters={"ready-file": str(ready)},
+                               base_job_name="kill-running", wait=False)
+        _wait_until(ready.exists, "the training script starting")
+        pid, group = (int(field) for field in ready.read_text().split())
+        started = {process: start_time(process) for process in (pid, group)}
+        assert None not in started.values() and group != pid  # the toolkit leads the script's group
+        described = client.describe_training_job(running["TrainingJobName"])
+        assert (described["TrainingJobStatus"], described["SecondaryStatus"]) == ("InProgress", "Training")
+
+        runtime_pid = launcher.read_info(runtime.state_dir).pid
+        os.kill(runtime_pid, signal.SIGKILL)
+        _wait_until(lambda: not is_running(runtime_pid), "the runtime exiting after SIGKILL")
+
+        runtime.start()  # same state dir; the stale runtime.json of the killed process is ignored
+        client = runtime.client()
+        with pytest.raises(ResourceFailedError) as info:
+            client.attach(running["TrainingJobName"], logs=False)
+        assert info.value.status == "Failed"
+        assert "runtime stopped while this training job was running" in info.value.failure_reason
+        after = client.describe_training_job(running["TrainingJobName"])
+        assert after["SecondaryStatusTransitions"][-1]["Status"] == "Failed"
+        # The restarted runtime ended the processes the killed one left behind before failing
+        # the job: nothing of the job runs on or writes into its folders.
+        assert not is_running(pid) and not is_running(group)
+        assert group_members(group) == []
+
+        assert client.describe_training_job(job["TrainingJobName"])["TrainingJobStatus"] == "Completed"
+        bucket, _, key = job["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
+        assert client.s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 0
+        data_bucket, _, data_prefix = data[5:].partition("/")
+        body = client.s3.get_object(Bucket=data_bucket, Key=f"{data_prefix.rstrip('/')}/iris.csv")["Body"].read()
+        assert body == (tmp_path / "data" / "iris.csv").read_bytes()
+        assert client.sagemaker.describe_model(ModelName=model["ModelName"])["ModelName"] == model["ModelName"]
+        # A new job under the restarted runtime still works end to end on the stored data.
+        again = client.train(entry_point=str(iris.TRAINING_SCRIPT), hyperparameters=iris.HYPERPARAMETERS,
+                             inputs={"train": data}, base_job_name="after-kill", logs=False)
+        assert again["TrainingJobStatus"] == "Completed"
+    finally:
+        runtime.stop()
+        # Should the test fail, leave nothing running: kill what is still the job's processes
+        # (same pid and start time; a pid reused since then is left alone).
+        for process, process_started in started.items():
+            if start_time(process) == process_started:
+                os.kill(process, signal.SIGKILL)

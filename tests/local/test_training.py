@@ -33,6 +33,7 @@ from smflow.image_uris import sklearn_image_uri
 from smflow.local import training
 from smflow.local.aws import ACCOUNT_ID, LocalAws
 from smflow.local.files import make_tar_gz, safe_extract_tar
+from smflow.local.processes import group_members, start_time
 from smflow.local.server import LocalRuntime
 from smflow.local.training import LOG_GROUP, TrainingRun
 
@@ -397,6 +398,13 @@ def test_stop_ends_a_running_job_stopped_and_uploads_the_saved_model(aws, bucket
             pass
     assert "checkpoint saved, training for a long time" in messages
     assert recorder.status == "InProgress" and recorder.description["SecondaryStatus"] == "Training"
+    # The running job's process group is recorded (for a restarted runtime to end it): the
+    # toolkit leads its own group, which holds the script too.
+    process = recorder.description["_Process"]
+    assert process["ProcessGroupId"] == process["ProcessId"]
+    assert start_time(process["ProcessId"]) == process["StartTime"]
+    script_pid = int((tmp_path / "job" / "model" / "pid").read_text())
+    assert {process["ProcessId"], script_pid} <= set(group_members(process["ProcessGroupId"]))
 
     started = time.monotonic()
     run.stop()
@@ -412,8 +420,11 @@ def test_stop_ends_a_running_job_stopped_and_uploads_the_saved_model(aws, bucket
     assert any(u["TrainingJobStatus"] == "Stopping" for u in recorder.updates)
     members = s3_tar_members(aws, final["ModelArtifacts"]["S3ModelArtifacts"], tmp_path)
     assert members["partial.txt"] == b"saved before the stop\n"
-    # The whole process tree is gone, including the script that ignored SIGTERM.
+    # The whole process tree is gone, including the script that ignored SIGTERM, and the job no
+    # longer records a process.
     assert not process_is_running(int(members["pid"]))
+    assert group_members(process["ProcessGroupId"]) == []
+    assert recorder.description["_Process"] is None
     run.stop()  # no-op once ended
     assert recorder.updates[-1]["TrainingJobStatus"] == "Stopped"
 

@@ -11,7 +11,10 @@ the job's folder standing in for the container's ``/opt/ml``:
    over it, so that pip installs stay in the job): it downloads and unpacks
    ``sagemaker_submit_directory``, installs ``requirements.txt`` with pip, sets the ``SM_*``
    variables and runs the entry point with the hyperparameters as command-line arguments. The
-   child has its own process group, so stopping the job ends the whole process tree.
+   child has its own process group, so stopping the job ends the whole process tree. The group's
+   identity (process group id, pid and start time) is stored with the job while it runs, so that
+   a runtime restarted after being killed ends the processes it left behind
+   (:func:`smflow.local.store.recover_after_restart`).
 4. The child's output goes, line by line, to CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``,
    stream ``<TrainingJobName>/algo-1-<epoch seconds>``, which the SageMaker Python SDK tails).
 5. ``model/`` and ``output/data/`` are packed and uploaded to
@@ -48,6 +51,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smflow.local.aws import LocalAws
 from smflow.local.environments import LocalEnvironment, UnsupportedImageError, resolve_environment
 from smflow.local.files import download_s3_prefix, make_tar_gz, upload_file
+from smflow.local.processes import start_time
+from smflow.local.store import PROCESS_FIELD
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +107,11 @@ class TrainingRun:
             TrainingStartTime, TrainingEndTime, FailureReason, ModelArtifacts,
             TrainingTimeInSeconds, BillableTimeInSeconds). Timestamps are epoch seconds (float).
             Calls are serialized; the terminal one comes last, after artifacts are uploaded.
+            One private field, ``_Process`` (:data:`smflow.local.store.PROCESS_FIELD`), is not
+            part of the description: ``{"ProcessGroupId", "ProcessId", "StartTime"}`` of the
+            training process when it starts (StartTime in clock ticks after boot, see
+            :func:`smflow.local.processes.start_time`; absent where there is no /proc), and
+            None once that process group has been ended. The backend stores it with the job.
         stop_grace_seconds: time between SIGTERM and SIGKILL when the job is stopped.
     """
 
@@ -131,6 +141,9 @@ class TrainingRun:
         self._transitions: list[dict] = [dict(t) for t in description.get("SecondaryStatusTransitions") or []]
         self._training_start: float | None = None
         self._uploading = False  # training ended well: the job completes, stop() is a no-op
+        # The training process's identity, published as _Process; None once its group is ended.
+        self._process_record: dict[str, int] | None = None
+        self._process_record_changed = False
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -381,8 +394,6 @@ class TrainingRun:
         try:
             with self._lock:
                 self._raise_if_stopping()
-                self._transitions[-1]["StatusMessage"] = _MESSAGES["Training"]
-                self._publish()
                 self._process = subprocess.Popen(
                     command,
                     cwd=code_dir,
@@ -390,9 +401,16 @@ class TrainingRun:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
-                    start_new_session=True,
+                    start_new_session=True,  # its own process group (pgid == pid)
                 )
                 _LIVE_PROCESS_GROUPS.add(self._process.pid)
+                started = start_time(self._process.pid)  # None without /proc, or if it died
+                if started is not None:
+                    self._set_process_record(
+                        {"ProcessGroupId": self._process.pid, "ProcessId": self._process.pid, "StartTime": started}
+                    )
+                self._transitions[-1]["StatusMessage"] = _MESSAGES["Training"]
+                self._publish()
             process = self._process
             reader = threading.Thread(
                 target=_pump_lines, args=(process.stdout, (shipper.add, tail.append)), daemon=True
@@ -401,6 +419,8 @@ class TrainingRun:
             exit_code = self._wait(process)
             # The job ends when its main process does, as a container does: end stragglers too.
             self._kill_process_group(signal.SIGKILL)
+            with self._lock:
+                self._set_process_record(None)  # published with the next update
             reader.join(timeout=10)
         finally:
             shipper.close()
@@ -461,6 +481,12 @@ class TrainingRun:
         if self._stop_kind is not None:
             raise _StopRequested()
 
+    def _set_process_record(self, record: dict[str, int] | None) -> None:
+        """Change the ``_Process`` field sent with the next update (call with the lock held)."""
+        if record != self._process_record:
+            self._process_record = record
+            self._process_record_changed = True
+
     # -- endings --------------------------------------------------------------------------------
 
     def _finish_stopped(self, upload_model: bool) -> None:
@@ -487,6 +513,7 @@ class TrainingRun:
                 return
             self._terminal = True
             self._status = status
+            self._set_process_record(None)  # a job that ended is never recovered
             now = time.time()
             if self._training_start is not None:
                 seconds = max(1, math.ceil(now - self._training_start))
@@ -522,6 +549,9 @@ class TrainingRun:
             "SecondaryStatusTransitions": [dict(t) for t in self._transitions],
             "LastModifiedTime": time.time() if now is None else now,
         }
+        if self._process_record_changed:
+            update[PROCESS_FIELD] = self._process_record
+            self._process_record_changed = False
         update.update(fields)
         try:
             self._on_update(update)
