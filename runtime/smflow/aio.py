@@ -1,7 +1,7 @@
 """Waiting for SageMaker resources from an event loop, with the client's semantics.
 
-The async twins of :meth:`SageMakerClient.wait_for_training_job`, ``wait_for_endpoint`` and
-``wait_for_transform_job``: same state table (``smflow.states``), same backoff, same timeout
+The async twins of :meth:`SageMakerClient.wait_for_training_job`, ``wait_for_endpoint``,
+``wait_for_transform_job`` and ``delete_endpoint``: same state table (``smflow.states``), same backoff, same timeout
 (seconds), same log streaming and messages, same errors; but every boto3 call runs in a worker
 thread and every delay is an ``asyncio.sleep`` (:func:`smflow.waiting.async_wait_for`), so a
 coroutine that waits an hour for a job holds no thread while it sleeps. Used by the async
@@ -16,6 +16,8 @@ Example::
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from smflow import states
 from smflow.client import SageMakerClient, completion_message
@@ -38,8 +40,9 @@ async def wait_for_resource(
     and errors.
 
     Returns: the last Describe* payload.
-    Raises: ValueError (unknown kind), ResourceFailedError (Failed/Stopped/OutOfService/rolled
-        back, with FailureReason), WaitTimeoutError.
+    Raises: ValueError (unknown kind), ConfigurationError (no such resource, named),
+        ResourceFailedError (Failed/Stopped/OutOfService/rolled back, with FailureReason),
+        WaitTimeoutError.
     """
     options = client.wait_options(kind, name, log_tail=log_tail, expected_config=expected_config, backoff=backoff)
     return await async_wait_for(timeout=timeout, **options)
@@ -57,7 +60,8 @@ async def wait_for_training_job(
     ``client.log`` while waiting (``/aws/sagemaker/TrainingJobs``, as the SDK's ``logs_for_job``).
 
     Returns: the DescribeTrainingJob payload.
-    Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
+    Raises: ConfigurationError (no such job), ResourceFailedError (Failed/Stopped, with
+        FailureReason), WaitTimeoutError.
     """
     tail = LogTail(client.logs, job_name, client.log, TRAINING_LOG_GROUP) if logs else None
     description = await wait_for_resource(client, states.TRAINING_JOB.kind, job_name, log_tail=tail,
@@ -78,8 +82,8 @@ async def wait_for_endpoint(
     on another config (an update that rolled back) is an error.
 
     Returns: the DescribeEndpoint payload.
-    Raises: ResourceFailedError (Failed/OutOfService/rolled back, with FailureReason),
-        WaitTimeoutError.
+    Raises: ConfigurationError (no such endpoint), ResourceFailedError (Failed/OutOfService/rolled
+        back, with FailureReason), WaitTimeoutError.
     """
     description = await wait_for_resource(client, states.ENDPOINT.kind, endpoint_name,
                                           expected_config=expected_config, timeout=timeout, backoff=backoff)
@@ -97,9 +101,38 @@ async def wait_for_transform_job(
     """Wait until the transform job is Completed.
 
     Returns: the DescribeTransformJob payload.
-    Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
+    Raises: ConfigurationError (no such job), ResourceFailedError (Failed/Stopped, with
+        FailureReason), WaitTimeoutError.
     """
     description = await wait_for_resource(client, states.TRANSFORM_JOB.kind, job_name, timeout=timeout,
                                           backoff=backoff)
     client.log(completion_message(states.TRANSFORM_JOB.kind, job_name, description))
     return description
+
+
+async def delete_endpoint(
+    client: SageMakerClient,
+    endpoint_name: str,
+    *,
+    delete_endpoint_config: bool = True,
+    delete_model: bool = False,
+    wait: bool = True,
+    timeout: float | None = 600,
+) -> dict:
+    """:meth:`SageMakerClient.delete_endpoint` for event loops: same arguments, result and
+    errors. Deletes the endpoint (boto3 ``delete_endpoint``); with ``wait``, waits until
+    DescribeEndpoint no longer finds it, polling with ``client.backoff`` for at most ``timeout``
+    seconds with ``asyncio.sleep`` between polls (no thread is held while waiting); then deletes
+    the endpoint config (``delete_endpoint_config``) and the models of its variants
+    (``delete_model``). What is already gone is not an error.
+
+    Returns: ``{"EndpointName", "Deleted": [names actually deleted, by kind]}``, e.g.
+        ``["Endpoint/iris", "EndpointConfig/iris"]``.
+    Raises: WaitTimeoutError (still there after ``timeout`` seconds).
+    """
+    deletion = await asyncio.to_thread(
+        client._start_endpoint_deletion, endpoint_name, delete_endpoint_config, delete_model
+    )
+    if wait and deletion.endpoint_existed:
+        await async_wait_for(timeout=timeout, **client._endpoint_deleted_options(endpoint_name))
+    return await asyncio.to_thread(client._finish_endpoint_deletion, deletion)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import json
+import numbers
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +24,24 @@ DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 DEFAULT_MAX_RUN = 24 * 60 * 60  # seconds, as the SDK's max_run
 DEFAULT_VOLUME_SIZE = 30  # GB, as the SDK
 CONTAINER_LOG_LEVEL = 20  # logging.INFO
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def as_int(value: Any, field: str) -> int:
+    """``value`` as an int, for the integer-valued arguments (instance counts, volume size in GB,
+    max_run in seconds, max_payload_mb in MB, ...). Accepts ints, integral floats and digit
+    strings as templating renders them (``"2"``, `` 2 ``).
+
+    Raises:
+        ConfigurationError: anything else (``"two"``, ``2.5``, ``True``, None), naming ``field``.
+    """
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+        return int(value.strip())
+    raise ConfigurationError(f"{field} must be an integer (e.g. 2), got {value!r}")
 
 
 def script_mode_hyperparameters(
@@ -109,7 +129,11 @@ def training_job_request(
     environment: Mapping[str, str] | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> dict:
-    """A CreateTrainingJob request (File input mode)."""
+    """A CreateTrainingJob request (File input mode). ``volume_size`` in GB, ``max_run`` in
+    seconds.
+
+    Raises: ConfigurationError (an integer argument that is not one, or bad ``inputs``).
+    """
     request = {
         "TrainingJobName": job_name,
         "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
@@ -119,10 +143,10 @@ def training_job_request(
         "OutputDataConfig": {"S3OutputPath": output_path},
         "ResourceConfig": {
             "InstanceType": instance_type,
-            "InstanceCount": int(instance_count),
-            "VolumeSizeInGB": int(volume_size),
+            "InstanceCount": as_int(instance_count, "instance_count"),
+            "VolumeSizeInGB": as_int(volume_size, "volume_size"),
         },
-        "StoppingCondition": {"MaxRuntimeInSeconds": int(max_run)},
+        "StoppingCondition": {"MaxRuntimeInSeconds": as_int(max_run, "max_run")},
     }
     if not request["InputDataConfig"]:
         del request["InputDataConfig"]
@@ -173,14 +197,17 @@ def endpoint_config_request(
     initial_instance_count: int = 1,
     variant_name: str = "AllTraffic",
 ) -> dict:
-    """A CreateEndpointConfig request with one production variant taking all traffic."""
+    """A CreateEndpointConfig request with one production variant taking all traffic.
+
+    Raises: ConfigurationError (``initial_instance_count`` is not an integer).
+    """
     return {
         "EndpointConfigName": config_name,
         "ProductionVariants": [
             {
                 "VariantName": variant_name,
                 "ModelName": model_name,
-                "InitialInstanceCount": int(initial_instance_count),
+                "InitialInstanceCount": as_int(initial_instance_count, "initial_instance_count"),
                 "InstanceType": instance_type,
                 "InitialVariantWeight": 1.0,
             }
@@ -195,7 +222,7 @@ def transform_job_request(
     data: str,
     output_path: str,
     content_type: str | None = "text/csv",
-    split_type: str = "Line",
+    split_type: str | None = "Line",
     compression_type: str = "None",
     batch_strategy: str | None = "MultiRecord",
     max_payload_mb: int | None = 6,
@@ -207,7 +234,15 @@ def transform_job_request(
     environment: Mapping[str, str] | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> dict:
-    """A CreateTransformJob request over the objects under the S3 prefix ``data``."""
+    """A CreateTransformJob request over the objects under the S3 prefix ``data``.
+
+    ``split_type``, ``batch_strategy``, ``max_payload_mb`` (MB), ``max_concurrent_transforms``
+    and ``assemble_with`` are left out of the request when None (SageMaker's defaults apply:
+    SplitType ``None``, i.e. each object is one record, as the SDK's ``Transformer``).
+
+    Raises: ConfigurationError (``data``/``output_path`` not s3:// URIs, an integer argument
+        that is not one).
+    """
     if not isinstance(data, str) or not data.startswith("s3://"):
         raise ConfigurationError(f"data must be an s3:// URI of the input objects, got {data!r}")
     if not isinstance(output_path, str) or not output_path.startswith("s3://"):
@@ -215,8 +250,9 @@ def transform_job_request(
     transform_input: dict[str, Any] = {
         "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": data}},
         "CompressionType": compression_type,
-        "SplitType": split_type,
     }
+    if split_type:
+        transform_input["SplitType"] = split_type
     if content_type:
         transform_input["ContentType"] = content_type
     output: dict[str, Any] = {"S3OutputPath": output_path}
@@ -229,14 +265,15 @@ def transform_job_request(
         "ModelName": model_name,
         "TransformInput": transform_input,
         "TransformOutput": output,
-        "TransformResources": {"InstanceType": instance_type, "InstanceCount": int(instance_count)},
+        "TransformResources": {"InstanceType": instance_type,
+                               "InstanceCount": as_int(instance_count, "instance_count")},
     }
     if batch_strategy:
         request["BatchStrategy"] = batch_strategy
     if max_payload_mb is not None:
-        request["MaxPayloadInMB"] = int(max_payload_mb)
+        request["MaxPayloadInMB"] = as_int(max_payload_mb, "max_payload_mb")
     if max_concurrent_transforms is not None:
-        request["MaxConcurrentTransforms"] = int(max_concurrent_transforms)
+        request["MaxConcurrentTransforms"] = as_int(max_concurrent_transforms, "max_concurrent_transforms")
     if environment:
         request["Environment"] = dict(environment)
     if tags:

@@ -23,9 +23,10 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 from botocore.config import Config
@@ -35,15 +36,18 @@ from smflow import builders, codecs, naming, states
 from smflow.errors import ConfigurationError, InvocationError, JobExistsError
 from smflow.image_uris import DEFAULT_SKLEARN_VERSION, parse_image_uri, sklearn_image_uri
 from smflow.logs import TRAINING_LOG_GROUP, LogTail
-from smflow.packaging import upload_code
+from smflow.naming import ActionIfJobExists
+from smflow.packaging import SOURCE_ARCHIVE, PackedCode, pack_code, upload_code, upload_packed
 from smflow.session import configured_endpoint_url, make_client, make_session
-from smflow.waiting import DEFAULT_BACKOFF, Backoff, wait_for
+from smflow.waiting import DEFAULT_BACKOFF, Backoff, is_throttling, wait_for
 
 logger = logging.getLogger("smflow")
 
-ActionIfJobExists = Literal["attach", "fail", "timestamp"]
 DEFAULT_BASE_JOB_NAME = "sagemaker-scikit-learn"  # the SDK names jobs after the image repository
 MAX_ATTEMPTS = 50
+SETTLE_TIMEOUT = 900.0  # seconds to wait for a Stopping job when the call has no timeout
+LOG_POLL_INTERVAL = 2.0  # seconds between reads of a training log while waiting (at least)
+_NAME_ARGUMENTS = {"TrainingJob": "job_name", "TransformJob": "job_name", "Endpoint": "endpoint_name"}
 
 
 def _error_code(error: ClientError) -> str:
@@ -139,6 +143,13 @@ class SageMakerClient:
         return self._client("logs")
 
     @cached_property
+    def custom_endpoint_url(self) -> str | None:
+        """The non-AWS endpoint this client talks to (e.g. the smflow local runtime's URL), or
+        None for AWS itself: ``endpoint_url``, else what boto3's configuration resolves
+        (:func:`smflow.session.configured_endpoint_url`)."""
+        return configured_endpoint_url(self.endpoint_url, session=self.session)
+
+    @cached_property
     def account_id(self) -> str:
         return self._client("sts").get_caller_identity()["Account"]
 
@@ -152,7 +163,7 @@ class SageMakerClient:
         chosen = role or self._role
         if chosen:
             return chosen
-        if configured_endpoint_url(self.endpoint_url):
+        if self.custom_endpoint_url:
             return f"arn:aws:iam::{self.account_id}:role/smflow-local"
         raise ConfigurationError(
             "role is required: pass role='arn:aws:iam::<account>:role/<SageMaker execution role>'"
@@ -246,18 +257,33 @@ class SageMakerClient:
         describe: Callable[[str], dict | None],
         kind: states.ResourceKind,
         action_if_job_exists: ActionIfJobExists,
+        *,
+        differences: Callable[[dict], list[str]] | None = None,
+        timeout: float | None = None,
     ) -> tuple[str, dict | None]:
         """Decide which job a call means: ``(name_to_create, None)`` or ``(name, existing)``.
 
-        ``attach``: an existing job of that name that is running or completed is reused; one
-        that failed or was stopped is followed by a fresh ``<name>-2`` (``-3``...), so a retried
-        task never starts a duplicate of a job that is still good. ``fail`` raises
-        JobExistsError; ``timestamp`` starts ``<name>-<timestamp>``.
+        ``attach`` (retries and reruns never launch a duplicate nor reuse the wrong job):
+
+        * no job of that name: it is created;
+        * a job that is ``Stopping`` (e.g. stopped by Airflow's ``on_kill`` when the previous try
+          timed out) is waited for until it settles, polling with the client's backoff for at
+          most ``timeout`` seconds (default 900; WaitTimeoutError after that);
+        * a job that is ``InProgress`` or ``Completed`` and matches the request (``differences``
+          returns no field) is reused;
+        * a job that ended ``Failed`` or ``Stopped``, or that differs from the request (one log
+          line names the differing fields), is skipped: ``<name>-2`` is tried, then ``-3``... up
+          to ``-50`` (JobExistsError after that).
+
+        ``fail`` raises JobExistsError when the name exists; ``timestamp`` starts
+        ``<name>-<timestamp>``.
+
+        Args:
+            describe: the Describe* payload of a name, or None when there is no such job.
+            differences: the names of the fields in which an existing job differs from what the
+                caller asks for (fields the caller did not set are not compared).
         """
-        if action_if_job_exists not in ("attach", "fail", "timestamp"):
-            raise ConfigurationError(
-                f"action_if_job_exists must be 'attach', 'fail' or 'timestamp', got {action_if_job_exists!r}"
-            )
+        naming.check_action_if_job_exists(action_if_job_exists)
         existing = describe(name)
         if existing is None:
             return name, None
@@ -265,17 +291,43 @@ class SageMakerClient:
             raise JobExistsError(kind.kind, name, kind.status(existing))
         if action_if_job_exists == "timestamp":
             return naming.timestamped_name(name), None
+        skipped_because = ""
         for attempt in range(1, MAX_ATTEMPTS + 1):
             candidate = naming.attempt_name(name, attempt)
             found = existing if attempt == 1 else describe(candidate)
             if found is None:
-                self.log(f"{kind.kind} {naming.attempt_name(name, attempt - 1)} ended "
-                         f"unsuccessfully; starting {candidate}")
+                self.log(f"{kind.kind} {naming.attempt_name(name, attempt - 1)} {skipped_because}; "
+                         f"starting {candidate}")
                 return candidate, None
-            if kind.outcome(found) is not states.Outcome.FAILED:
-                self.log(f"{kind.kind} {candidate} already exists ({kind.status(found)}); attaching to it")
-                return candidate, found
-        raise JobExistsError(kind.kind, name, f"{MAX_ATTEMPTS} failed attempts")
+            if kind.status(found) == "Stopping":
+                found = self._wait_job_settled(kind, candidate, describe, timeout)
+            if kind.outcome(found) is states.Outcome.FAILED:
+                skipped_because = "ended unsuccessfully"
+                continue
+            differing = differences(found) if differences else []
+            if differing:
+                skipped_because = "was made with other arguments"
+                self.log(f"{kind.kind} {candidate} exists ({kind.status(found)}) but differs from this request "
+                         f"in {', '.join(differing)}; not reusing it")
+                continue
+            self.log(f"{kind.kind} {candidate} already exists ({kind.status(found)}); attaching to it")
+            return candidate, found
+        raise JobExistsError(kind.kind, name, f"{MAX_ATTEMPTS} failed or different attempts")
+
+    def _wait_job_settled(
+        self, kind: states.ResourceKind, name: str, describe: Callable[[str], dict | None], timeout: float | None
+    ) -> dict:
+        """Wait until a ``Stopping`` job is ``Stopped`` (or whatever it ends as)."""
+        self.log(f"{kind.kind} {name} is Stopping; waiting for it to stop before deciding what to run")
+        vanished = {kind.name_field: name, kind.status_field: "Stopped"}
+
+        def settled(description: dict) -> states.Outcome:
+            return states.Outcome.RUNNING if kind.status(description) == "Stopping" else states.Outcome.SUCCEEDED
+
+        return wait_for(
+            lambda: describe(name) or vanished, kind, backoff=self.backoff, check=settled,
+            timeout=SETTLE_TIMEOUT if timeout is None else timeout,
+        )
 
     @staticmethod
     def _job_name(
@@ -313,8 +365,14 @@ class SageMakerClient:
 
         The code goes to ``<code_location or s3://<default bucket>>/<job_name>/source/
         sourcedir.tar.gz``; model artifacts to ``<output_path>/<job_name>/output/``.
+        ``volume_size`` is in GB, ``max_run`` in seconds; integer arguments may be digit strings
+        (``"1"``, as templating renders them).
+
+        Raises:
+            ConfigurationError: missing code, ``instance_count`` other than 1, an integer
+                argument that is not one (named), ``code_location`` not an s3:// URI.
         """
-        if int(instance_count) != 1:
+        if builders.as_int(instance_count, "instance_count") != 1:
             raise ConfigurationError(
                 "instance_count must be 1: scikit-learn training runs on a single instance (seed 002)"
             )
@@ -348,6 +406,28 @@ class SageMakerClient:
             tags=tags,
         )
 
+    def _training_preview(
+        self, *, hyperparameters, framework_version, image_uri, instance_type, instance_count, inputs, output_path,
+    ) -> dict:
+        """The parts of the CreateTrainingJob request that SDK-style arguments make and that
+        decide whether an existing job is the one asked for; built without uploading anything."""
+        preview: dict[str, Any] = {
+            "AlgorithmSpecification": {
+                "TrainingImage": image_uri or sklearn_image_uri(self.region_name, framework_version)
+            },
+            "ResourceConfig": {
+                "InstanceType": instance_type,
+                "InstanceCount": builders.as_int(instance_count, "instance_count"),
+            },
+        }
+        if hyperparameters is not None:
+            preview["HyperParameters"] = dict(hyperparameters)
+        if inputs is not None:
+            preview["InputDataConfig"] = builders.input_data_config(inputs)
+        if output_path:
+            preview["OutputDataConfig"] = {"S3OutputPath": output_path}
+        return preview
+
     def train(
         self,
         *,
@@ -379,12 +459,25 @@ class SageMakerClient:
         """Start (or find) a training job and, by default, wait for it.
 
         Either SDK-style arguments (``entry_point``, ``source_dir``, ``hyperparameters``,
-        ``framework_version``, ``instance_type``, ``inputs`` as one S3 URI or a dict of channel ->
-        S3 URI, ``output_path``, ``max_run`` seconds: seed documents 001/002), or ``config``: a
-        raw CreateTrainingJob request (boto3 ``create_training_job``), as Airflow's Amazon
-        provider accepts. The job name is ``job_name``; else ``<base>-<hash of
-        idempotency_key>`` (stable across retries); else ``<base>-<timestamp>`` like the SDK.
-        See ``_resolve_job`` for what happens when the job exists.
+        ``framework_version``, ``instance_type``, ``inputs``, ``output_path``, ``max_run``
+        seconds, ``volume_size`` GB: seed documents 001/002), or ``config``: a raw
+        CreateTrainingJob request (boto3 ``create_training_job``), as Airflow's Amazon provider
+        accepts. The job name is ``job_name``; else ``<base>-<hash of idempotency_key>`` (stable
+        across retries); else ``<base>-<timestamp>`` like the SDK.
+
+        ``inputs`` is a dict of channel name -> S3 URI (or Channel dict), or one S3 URI, which
+        becomes the channel named ``train``, "the default train channel" of the seed documents
+        (000/001): the script reads it from ``SM_CHANNEL_TRAIN``. The SageMaker Python SDK v2
+        names that channel ``training`` instead; pass ``{"training": uri}`` for a script written
+        for that.
+
+        When a job of that name exists (``action_if_job_exists="attach"``, see
+        ``_resolve_job``): a Stopping job is waited for; a Completed or InProgress job is reused
+        only if it matches this call (user hyperparameters without the ``sagemaker_*`` ones,
+        channel name -> S3Uri, TrainingImage, output S3 path, instance type and count; arguments
+        left None, or fields absent from ``config``, are not compared); otherwise, and after a
+        Failed or Stopped job, ``<name>-2`` (``-3``...) is started. This is decided before any
+        code is uploaded.
 
         Returns: the DescribeTrainingJob payload (after waiting, when ``wait``).
         Raises:
@@ -402,11 +495,16 @@ class SageMakerClient:
             name = request.get("TrainingJobName") or self._job_name(
                 job_name, base_job_name, idempotency_key, DEFAULT_BASE_JOB_NAME
             )
+            wanted = _training_fields(request)
         else:
             if not entry_point:
                 raise ConfigurationError("entry_point is required (or pass a raw request as config)")
             request = None
             name = self._job_name(job_name, base_job_name, idempotency_key, DEFAULT_BASE_JOB_NAME)
+            wanted = _training_fields(self._training_preview(
+                hyperparameters=hyperparameters, framework_version=framework_version, image_uri=image_uri,
+                instance_type=instance_type, instance_count=instance_count, inputs=inputs, output_path=output_path,
+            ))
 
         name, existing = self._resolve_job(
             name,
@@ -415,6 +513,8 @@ class SageMakerClient:
             ),
             states.TRAINING_JOB,
             action_if_job_exists,
+            differences=lambda found: _differences(wanted, _training_fields(found)),
+            timeout=timeout,
         )
         if existing is None:
             if request is None:
@@ -471,7 +571,8 @@ class SageMakerClient:
     ) -> dict:
         """Wait until the job is Completed, streaming its CloudWatch log lines to ``log``.
 
-        Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
+        Raises: ConfigurationError (no such job), ResourceFailedError (Failed/Stopped, with
+            FailureReason), WaitTimeoutError.
         """
         tail = LogTail(self.logs, job_name, self.log, TRAINING_LOG_GROUP) if logs else None
         description = self.wait_for_resource(states.TRAINING_JOB.kind, job_name, log_tail=tail,
@@ -501,8 +602,9 @@ class SageMakerClient:
             timeout: seconds (None: no limit); backoff: delays between polls (default the client's).
 
         Returns: the last Describe* payload.
-        Raises: ValueError (unknown kind), ResourceFailedError (Failed/Stopped/OutOfService/rolled
-            back, with FailureReason), WaitTimeoutError.
+        Raises: ValueError (unknown kind), ConfigurationError (no such resource),
+            ResourceFailedError (Failed/Stopped/OutOfService/rolled back, with FailureReason),
+            WaitTimeoutError.
         """
         return wait_for(timeout=timeout, **self.wait_options(kind, name, log_tail=log_tail,
                                                              expected_config=expected_config, backoff=backoff))
@@ -517,33 +619,65 @@ class SageMakerClient:
         backoff: Backoff | None = None,
     ) -> dict[str, Any]:
         """The arguments of :func:`smflow.waiting.wait_for` / ``async_wait_for`` (but
-        ``timeout``) for one resource: its Describe* call, state table, backoff, log poller and,
-        for an endpoint with ``expected_config``, the rolled-back update check."""
+        ``timeout``) for one resource: its Describe* call, state table, backoff, log poller (run
+        every ``max(2, backoff.initial)`` seconds) and, for an endpoint with ``expected_config``,
+        the rolled-back update check.
+
+        The Describe* call raises ConfigurationError (``"<Kind> '<name>' not found; check
+        <argument>"``) when there is no such resource, instead of botocore's ClientError."""
+        table = states.of_kind(kind)
+        backoff = backoff or self.backoff
         check = None
         if expected_config and kind == states.ENDPOINT.kind:
             check = lambda description: states.check_endpoint_update(description, expected_config)  # noqa: E731
         return {
-            "describe": lambda: self.describe(kind, name),
-            "kind": states.of_kind(kind),
-            "backoff": backoff or self.backoff,
+            "describe": lambda: self._describe_existing(kind, name),
+            "kind": table,
+            "backoff": backoff,
             "on_tick": self._quiet_log_poller(log_tail) if log_tail else None,
+            "tick_interval": max(LOG_POLL_INTERVAL, backoff.initial),
             "check": check,
         }
 
+    def _describe_existing(self, kind: str, name: str) -> dict:
+        """``describe``, with a missing resource reported as ConfigurationError naming it."""
+        try:
+            return self.describe(kind, name)
+        except ClientError as error:
+            if not is_not_found(error):
+                raise
+        raise ConfigurationError(f"{kind} {name!r} not found; check {_NAME_ARGUMENTS[kind]}")
+
     def _quiet_log_poller(self, tail: LogTail) -> Callable[[], None]:
-        """``tail.poll``, except that a logs API error (e.g. a role without
-        ``logs:GetLogEvents``) is reported once and never fails a wait on a job that is fine."""
+        """``tail.poll``, except that a logs API error never fails a wait on a job that is fine.
+
+        Throttling (``smflow.waiting.is_throttling``) is temporary: after ``n`` throttled polls
+        in a row the next ``min(2**(n-1), 15)`` ticks are skipped, then reading resumes where it
+        stopped (no line is lost). Any other error (e.g. a role without ``logs:GetLogEvents``)
+        is reported once through ``log`` and ends log streaming for this wait."""
         failed = False
+        throttled = 0  # throttled polls in a row
+        skip = 0  # ticks still to skip
 
         def poll() -> None:
-            nonlocal failed
+            nonlocal failed, throttled, skip
             if failed:
+                return
+            if skip:
+                skip -= 1
                 return
             try:
                 tail.poll()
             except ClientError as error:
+                if is_throttling(error):
+                    throttled += 1
+                    skip = min(2 ** (throttled - 1), 15)
+                    logger.debug("training log throttled; skipping %d polls", skip)
+                    return
                 failed = True
                 self.log(f"could not read the training log, continuing without it: {error}")
+            else:
+                throttled = 0
 
         return poll
 
@@ -572,11 +706,23 @@ class SageMakerClient:
         plus an inference ``entry_point``), or from a raw request ``config``.
 
         The container gets ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY``: from the
-        training job's script unless a new ``entry_point`` is given. A model that already exists
-        with the same image and model data is reused.
+        training job's script unless a new ``entry_point`` is given. A new entry point (with
+        ``source_dir``) is packed like the SDK and uploaded to ``s3://<default bucket>/
+        <model_name>/model-code-<sha256 of the packed files, 16 hex>/sourcedir.tar.gz``: never over
+        a training job's code (``<job>/source/``) nor another model's, and the same code gives
+        the same URI, so calling again with the same arguments is idempotent.
+
+        The model is looked up first (boto3 ``describe_model``): one that exists with the same
+        PrimaryContainer (Image, ModelDataUrl, Environment including SAGEMAKER_PROGRAM and the
+        code URI) is reused and nothing is uploaded; one that exists with another container is
+        an error, it is never changed.
 
         Returns: ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
-        Raises: ConfigurationError (missing or conflicting arguments).
+        Raises:
+            ConfigurationError: missing or conflicting arguments; no training job named
+                ``training_job_name`` or one still running; ``model_name`` taken by a model with
+                another container (the fix: a new model_name, or delete that model).
+            ResourceFailedError: the training job ended Failed or Stopped.
         """
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateModel")
@@ -586,8 +732,16 @@ class SageMakerClient:
             raise ConfigurationError("pass exactly one of training_job_name or model_data (or a raw config)")
         program = submit_directory = None
         if training_job_name:
-            job = self.describe_training_job(training_job_name)
-            states.TRAINING_JOB.check(job)
+            job = self._describe_or_none(self.sagemaker.describe_training_job, TrainingJobName=training_job_name)
+            if job is None:
+                raise ConfigurationError(
+                    f"TrainingJob {training_job_name!r} not found; check training_job_name"
+                )
+            if states.TRAINING_JOB.check(job) is not states.Outcome.SUCCEEDED:
+                raise ConfigurationError(
+                    f"TrainingJob {training_job_name!r} is {states.TRAINING_JOB.status(job)}, it has no model "
+                    "data yet; wait for it (wait_for_training_job) before create_model"
+                )
             model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
             image_uri = image_uri or job["AlgorithmSpecification"]["TrainingImage"]
             hyperparameters = job.get("HyperParameters", {})
@@ -603,11 +757,9 @@ class SageMakerClient:
                 raise ConfigurationError(f"model_data must be an s3:// URI of a model.tar.gz, got {model_data!r}")
             model_name = model_name or naming.timestamped_name(DEFAULT_BASE_JOB_NAME)
         naming.validate_name(model_name, "model_name")
+        code: _ModelCode | None = None
         if entry_point:
-            code = upload_code(
-                self.s3, entry_point=entry_point, source_dir=source_dir,
-                bucket=self.default_bucket(), key_prefix=model_name,
-            )
+            code = self._pack_model_code(model_name, entry_point=entry_point, source_dir=source_dir)
             program, submit_directory = code.program, code.s3_uri
         if not program:
             raise ConfigurationError(
@@ -622,23 +774,41 @@ class SageMakerClient:
             model_name=model_name, image_uri=image_uri, model_data=model_data,
             role=self.role_arn(role), environment=env, tags=tags,
         )
-        return self._create_or_reuse_model(request)
+        return self._create_or_reuse_model(request, code)
 
-    def _create_or_reuse_model(self, request: dict) -> dict:
+    def _pack_model_code(self, model_name: str, *, entry_point: str, source_dir: str | None) -> _ModelCode:
+        """Pack the inference code (as for training) without uploading it; its S3 URI is named
+        after its content. An ``s3://`` source_dir is used as it is."""
+        packed = pack_code(entry_point=entry_point, source_dir=source_dir)
+        if packed.archive is None:
+            return _ModelCode(packed, packed.s3_uri)
+        bucket = self.default_bucket()
+        return _ModelCode(packed, f"s3://{bucket}/{model_name}/model-code-{packed.digest()}/{SOURCE_ARCHIVE}")
+
+    def _create_or_reuse_model(self, request: dict, code: _ModelCode | None = None) -> dict:
         from smflow.summaries import model_summary
 
         name = request["ModelName"]
         existing = self._describe_or_none(self.sagemaker.describe_model, ModelName=name)
         if existing is not None:
-            wanted = request.get("PrimaryContainer", {})
-            have = existing.get("PrimaryContainer", {})
-            if (wanted.get("Image"), wanted.get("ModelDataUrl")) != (have.get("Image"), have.get("ModelDataUrl")):
+            differing = _container_differences(request.get("PrimaryContainer") or {},
+                                               existing.get("PrimaryContainer") or {})
+            wanted_containers, have_containers = request.get("Containers"), existing.get("Containers") or []
+            if wanted_containers is not None and (
+                len(wanted_containers) != len(have_containers)
+                or any(_container_differences(w, h) for w, h in zip(wanted_containers, have_containers))
+            ):
+                differing.append("Containers")
+            if differing:
                 raise ConfigurationError(
-                    f"model_name {name!r} already exists with other model data "
-                    f"({have.get('ModelDataUrl')}); choose another model_name or delete that model"
+                    f"model_name {name!r} already exists with another container (different "
+                    f"{', '.join(differing)}); pass a new model_name (or delete model {name!r} first)"
                 )
-            self.log(f"Model {name} already exists; reusing it")
+            self.log(f"Model {name} already exists with the same container; reusing it")
             return model_summary(existing)
+        if code is not None:
+            bucket, key = _split(code.s3_uri)
+            upload_packed(self.s3, code.packed, bucket=bucket, key=key)
         self.sagemaker.create_model(**request)
         self.log(f"Created model {name}")
         return model_summary(self.sagemaker.describe_model(ModelName=name))
@@ -662,7 +832,8 @@ class SageMakerClient:
 
         ``config`` is a raw CreateEndpointConfig request. An existing endpoint keeps serving its
         old model until the new one is InService (UpdateEndpoint). A Failed endpoint is deleted
-        and created again.
+        and created again; one that is Deleting (``delete_endpoint(..., wait=False)``) is created
+        again once it is gone (both waits bounded by ``timeout`` seconds).
 
         Returns: the DescribeEndpoint payload.
         Raises:
@@ -721,6 +892,10 @@ class SageMakerClient:
         config_name = self._create_or_reuse_endpoint_config(request)
 
         endpoint = self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name)
+        if endpoint is not None and endpoint["EndpointStatus"] == "Deleting":
+            self.log(f"Endpoint {endpoint_name} is Deleting; waiting for the deletion to finish before creating it")
+            self._wait_endpoint_deleted(endpoint_name, timeout)
+            endpoint = None
         if endpoint is not None and states.ENDPOINT.outcome(endpoint) is states.Outcome.RUNNING:
             self.log(f"Endpoint {endpoint_name} is {endpoint['EndpointStatus']}; waiting before deploying")
             endpoint = self._wait_endpoint_settled(endpoint_name, timeout)
@@ -758,7 +933,8 @@ class SageMakerClient:
         """Wait for InService. With ``expected_config``, an endpoint back InService on another
         config (a rolled-back update) is an error.
 
-        Raises: ResourceFailedError (with FailureReason), WaitTimeoutError.
+        Raises: ConfigurationError (no such endpoint), ResourceFailedError (with FailureReason),
+            WaitTimeoutError.
         """
         description = self.wait_for_resource(states.ENDPOINT.kind, endpoint_name, expected_config=expected_config,
                                               timeout=timeout, backoff=backoff)
@@ -776,6 +952,11 @@ class SageMakerClient:
         )
 
     def _wait_endpoint_deleted(self, endpoint_name: str, timeout: float | None) -> None:
+        wait_for(timeout=timeout, **self._endpoint_deleted_options(endpoint_name))
+
+    def _endpoint_deleted_options(self, endpoint_name: str) -> dict[str, Any]:
+        """The arguments of ``wait_for`` / ``async_wait_for`` (but ``timeout``) that wait until
+        DescribeEndpoint no longer finds the endpoint."""
         gone = {"EndpointName": endpoint_name, "EndpointStatus": "Deleted"}
 
         def describe() -> dict:
@@ -785,7 +966,7 @@ class SageMakerClient:
         def deleted(description: dict) -> states.Outcome:
             return states.Outcome.SUCCEEDED if description is gone else states.Outcome.RUNNING
 
-        wait_for(describe, states.ENDPOINT, timeout=timeout, backoff=self.backoff, check=deleted)
+        return {"describe": describe, "kind": states.ENDPOINT, "backoff": self.backoff, "check": deleted}
 
     def delete_endpoint(
         self,
@@ -798,31 +979,49 @@ class SageMakerClient:
     ) -> dict:
         """Delete an endpoint and, optionally, its endpoint config and models (boto3
         ``delete_endpoint``, ``delete_endpoint_config``, ``delete_model``). Deleting what is
-        already gone is not an error, so this fits teardown tasks.
+        already gone is not an error, so this fits teardown tasks. With ``wait``, returns once
+        DescribeEndpoint no longer finds the endpoint, polling with the client's backoff for at
+        most ``timeout`` seconds (:func:`smflow.aio.delete_endpoint` is the same for event loops).
 
-        Returns: ``{"EndpointName", "Deleted": [names actually deleted, by kind]}``.
+        Returns: ``{"EndpointName", "Deleted": [names actually deleted, by kind]}``, e.g.
+            ``["Endpoint/iris", "EndpointConfig/iris"]``.
+        Raises: WaitTimeoutError (still there after ``timeout`` seconds).
         """
-        deleted: list[str] = []
+        deletion = self._start_endpoint_deletion(endpoint_name, delete_endpoint_config, delete_model)
+        if wait and deletion.endpoint_existed:
+            self._wait_endpoint_deleted(endpoint_name, timeout)
+        return self._finish_endpoint_deletion(deletion)
+
+    def _start_endpoint_deletion(
+        self, endpoint_name: str, delete_endpoint_config: bool, delete_model: bool
+    ) -> _EndpointDeletion:
+        """``delete_endpoint`` up to the wait: find the config and models, delete the endpoint."""
+        deletion = _EndpointDeletion(endpoint_name, delete_endpoint_config, delete_model)
         endpoint = self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name)
-        config_name = endpoint.get("EndpointConfigName") if endpoint else None
-        model_names: list[str] = []
-        if config_name and (delete_endpoint_config or delete_model):
-            config = self._describe_or_none(self.sagemaker.describe_endpoint_config, EndpointConfigName=config_name)
-            model_names = [v["ModelName"] for v in (config or {}).get("ProductionVariants", [])]
+        deletion.config_name = endpoint.get("EndpointConfigName") if endpoint else None
+        if deletion.config_name and (delete_endpoint_config or delete_model):
+            config = self._describe_or_none(self.sagemaker.describe_endpoint_config,
+                                            EndpointConfigName=deletion.config_name)
+            deletion.model_names = [v["ModelName"] for v in (config or {}).get("ProductionVariants", [])]
         if endpoint is not None:
+            deletion.endpoint_existed = True
+            if endpoint.get("EndpointStatus") == "Deleting":  # an earlier delete_endpoint(wait=False)
+                return deletion
             if _ignore_not_found(self.sagemaker.delete_endpoint, EndpointName=endpoint_name):
-                deleted.append(f"Endpoint/{endpoint_name}")
-            if wait:
-                self._wait_endpoint_deleted(endpoint_name, timeout)
-        if config_name and delete_endpoint_config:
-            if _ignore_not_found(self.sagemaker.delete_endpoint_config, EndpointConfigName=config_name):
-                deleted.append(f"EndpointConfig/{config_name}")
-        if delete_model:
-            for model_name in model_names:
+                deletion.deleted.append(f"Endpoint/{endpoint_name}")
+        return deletion
+
+    def _finish_endpoint_deletion(self, deletion: _EndpointDeletion) -> dict:
+        """``delete_endpoint`` after the wait: the endpoint config and models, then the result."""
+        if deletion.config_name and deletion.delete_endpoint_config:
+            if _ignore_not_found(self.sagemaker.delete_endpoint_config, EndpointConfigName=deletion.config_name):
+                deletion.deleted.append(f"EndpointConfig/{deletion.config_name}")
+        if deletion.delete_model:
+            for model_name in deletion.model_names:
                 if _ignore_not_found(self.sagemaker.delete_model, ModelName=model_name):
-                    deleted.append(f"Model/{model_name}")
-        self.log(f"Deleted {', '.join(deleted) if deleted else 'nothing (already gone)'}")
-        return {"EndpointName": endpoint_name, "Deleted": deleted}
+                    deletion.deleted.append(f"Model/{model_name}")
+        self.log(f"Deleted {', '.join(deletion.deleted) if deletion.deleted else 'nothing (already gone)'}")
+        return {"EndpointName": deletion.endpoint_name, "Deleted": deletion.deleted}
 
     # ------------------------------------------------------------------ inference
     def invoke(
@@ -891,7 +1090,7 @@ class SageMakerClient:
         data: str | None = None,
         output_path: str | None = None,
         content_type: str | None = "text/csv",
-        split_type: str = "Line",
+        split_type: str | None = "Line",
         batch_strategy: str | None = "MultiRecord",
         max_payload_mb: int | None = 6,
         max_concurrent_transforms: int | None = None,
@@ -912,9 +1111,22 @@ class SageMakerClient:
         """Run a batch transform job (boto3 ``create_transform_job``, seed 002 "Batch
         Transform"): every object under the S3 prefix ``data`` gives ``<object>.out`` under
         ``output_path`` (default ``s3://<default bucket>/<job name>``). ``max_payload_mb`` is in MB.
+        ``split_type``, ``batch_strategy``, ``max_payload_mb`` and ``assemble_with`` may be None
+        (left to SageMaker's defaults; ``split_type=None`` is the SDK's default: one record per
+        object).
+
+        When a job of that name exists (``action_if_job_exists="attach"``, see
+        ``_resolve_job``): a Stopping job is waited for; a Completed or InProgress job is reused
+        only if it matches this call (ModelName, input S3Uri, output path, SplitType,
+        BatchStrategy, MaxPayloadInMB, AssembleWith; arguments left None, or fields absent from
+        ``config``, are not compared); otherwise, and after a Failed or Stopped job,
+        ``<name>-2`` (``-3``...) is started. The model is looked up (boto3 ``describe_model``)
+        before a job is created.
 
         Returns: the DescribeTransformJob payload (after waiting, when ``wait``).
-        Raises: ConfigurationError, JobExistsError, ResourceFailedError, WaitTimeoutError.
+        Raises:
+            ConfigurationError: a bad argument, or no model named ``model_name`` (both named).
+            JobExistsError, ResourceFailedError, WaitTimeoutError.
         """
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateTransformJob")
@@ -922,11 +1134,22 @@ class SageMakerClient:
                 job_name, base_job_name, idempotency_key,
                 naming.base_of(request.get("ModelName", DEFAULT_BASE_JOB_NAME)),
             )
+            wanted = _transform_fields(request)
         else:
             if not model_name or not data:
                 raise ConfigurationError("model_name and data (an s3:// input prefix) are required")
             request = None
             name = self._job_name(job_name, base_job_name, idempotency_key, naming.base_of(model_name))
+            preview = builders.transform_job_request(
+                job_name=name, model_name=model_name, data=data, output_path=output_path or "s3://unset",
+                content_type=content_type, split_type=split_type, batch_strategy=batch_strategy,
+                max_payload_mb=max_payload_mb, max_concurrent_transforms=max_concurrent_transforms,
+                assemble_with=assemble_with, accept=accept, instance_type=instance_type,
+                instance_count=instance_count,
+            )
+            if not output_path:  # the default output path depends on the job name: not compared
+                del preview["TransformOutput"]["S3OutputPath"]
+            wanted = _transform_fields(preview)
         name, existing = self._resolve_job(
             name,
             lambda candidate: self._describe_or_none(
@@ -934,8 +1157,14 @@ class SageMakerClient:
             ),
             states.TRANSFORM_JOB,
             action_if_job_exists,
+            differences=lambda found: _differences(wanted, _transform_fields(found)),
+            timeout=timeout,
         )
         if existing is None:
+            model = (request or {}).get("ModelName") or model_name
+            argument = "ModelName in config" if request is not None else "model_name"
+            if model and self._describe_or_none(self.sagemaker.describe_model, ModelName=model) is None:
+                raise ConfigurationError(f"Model {model!r} not found; check {argument} (create_model makes one)")
             if request is None:
                 request = builders.transform_job_request(
                     job_name=name, model_name=model_name, data=data,
@@ -960,7 +1189,8 @@ class SageMakerClient:
     def wait_for_transform_job(self, job_name: str, *, timeout: float | None = None, backoff: Backoff | None = None) -> dict:
         """Wait until the transform job is Completed.
 
-        Raises: ResourceFailedError (Failed/Stopped, with FailureReason), WaitTimeoutError.
+        Raises: ConfigurationError (no such job), ResourceFailedError (Failed/Stopped, with
+            FailureReason), WaitTimeoutError.
         """
         description = self.wait_for_resource(states.TRANSFORM_JOB.kind, job_name, timeout=timeout, backoff=backoff)
         self.log(completion_message(states.TRANSFORM_JOB.kind, job_name, description))
@@ -987,6 +1217,121 @@ def _json_value(value: str | None) -> str | None:
     except ValueError:
         return value
     return decoded if isinstance(decoded, str) else value
+
+
+@dataclass
+class _EndpointDeletion:
+    """What ``delete_endpoint`` found and deleted so far (shared by the sync and async paths)."""
+
+    endpoint_name: str
+    delete_endpoint_config: bool
+    delete_model: bool
+    config_name: str | None = None
+    model_names: list[str] = field(default_factory=list)
+    endpoint_existed: bool = False
+    deleted: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _ModelCode:
+    packed: PackedCode
+    s3_uri: str  # where it is (an s3:// source_dir) or will be uploaded
+
+    @property
+    def program(self) -> str:
+        return self.packed.program
+
+
+def _container_differences(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> list[str]:
+    """The PrimaryContainer fields in which an existing model differs from a CreateModel
+    request: Image, ModelDataUrl, every Environment variable, and any other field the request
+    sets."""
+    keys = sorted({"Image", "ModelDataUrl"} | (set(wanted) - {"Environment"}))
+    names = [key for key in keys if wanted.get(key) != have.get(key)]
+    return names + _differences({"Environment": wanted.get("Environment") or {}},
+                                {"Environment": have.get("Environment") or {}})
+
+
+def _hyperparameter_value(value: Any) -> str:
+    """A hyperparameter as the training script receives it, so that ``30``, ``"30"`` and the
+    SDK's JSON-encoded ``'"30"'`` compare equal (the toolkit JSON-decodes every value)."""
+    decoded = value
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+    return decoded if isinstance(decoded, str) else json.dumps(decoded, sort_keys=True, default=str)
+
+
+def _channel_uris(channels: list[dict] | None) -> dict[str, str | None]:
+    return {
+        channel.get("ChannelName"): channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
+        for channel in channels or []
+    }
+
+
+def _s3_path(uri: str) -> str:
+    return uri.rstrip("/")
+
+
+def _training_fields(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides whether an existing training job is the one a request asks for, read the
+    same way from a CreateTrainingJob request and a DescribeTrainingJob payload: user
+    HyperParameters (not ``sagemaker_*``), channel name -> S3Uri, TrainingImage, S3OutputPath,
+    InstanceType, InstanceCount. A field the request does not set is absent."""
+    fields: dict[str, Any] = {}
+    if request.get("HyperParameters") is not None:
+        fields["HyperParameters"] = {
+            str(key): _hyperparameter_value(value)
+            for key, value in request["HyperParameters"].items() if not str(key).startswith("sagemaker_")
+        }
+    if request.get("InputDataConfig") is not None:
+        fields["InputDataConfig"] = _channel_uris(request["InputDataConfig"])
+    image = (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
+    if image:
+        fields["TrainingImage"] = image
+    output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
+    if output:
+        fields["S3OutputPath"] = _s3_path(output)
+    resources = request.get("ResourceConfig") or {}
+    for key in ("InstanceType", "InstanceCount"):
+        if resources.get(key) is not None:
+            fields[key] = resources[key]
+    return fields
+
+
+def _transform_fields(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides whether an existing transform job is the one a request asks for, read the
+    same way from a CreateTransformJob request and a DescribeTransformJob payload: ModelName,
+    the input S3Uri, S3OutputPath, SplitType, BatchStrategy, MaxPayloadInMB, AssembleWith. A
+    field the request does not set is absent."""
+    transform_input = request.get("TransformInput") or {}
+    output = request.get("TransformOutput") or {}
+    candidates = {
+        "ModelName": request.get("ModelName"),
+        "S3Uri": (transform_input.get("DataSource") or {}).get("S3DataSource", {}).get("S3Uri"),
+        "S3OutputPath": _s3_path(output["S3OutputPath"]) if output.get("S3OutputPath") else None,
+        "SplitType": transform_input.get("SplitType"),
+        "BatchStrategy": request.get("BatchStrategy"),
+        "MaxPayloadInMB": request.get("MaxPayloadInMB"),
+        "AssembleWith": output.get("AssembleWith"),
+    }
+    return {key: value for key, value in candidates.items() if value is not None}
+
+
+def _differences(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> list[str]:
+    """The fields of ``wanted`` whose value ``have`` does not share (``HyperParameters.lr``
+    for one entry of a mapping)."""
+    names: list[str] = []
+    for key, value in wanted.items():
+        if isinstance(value, Mapping):
+            other = have.get(key) or {}
+            names.extend(f"{key}.{item}" for item in sorted(set(value) | set(other), key=str)
+                         if value.get(item) != other.get(item))
+        elif value != have.get(key):
+            names.append(key)
+    return names
 
 
 def _variants_key(variants: list[dict]) -> list[tuple]:

@@ -42,7 +42,12 @@ class LogTail:
 
     def poll(self) -> int:
         """Emit the lines that arrived since the last poll; returns how many. Never raises for a
-        group or stream that does not exist yet (the job may not have started logging)."""
+        group or stream that does not exist yet (the job may not have started logging).
+
+        Raises: botocore ClientError of the logs API (throttling, access denied). The lines read
+        before the error are emitted first and the read position is kept, so the next poll
+        continues where this one stopped: no line is lost or repeated.
+        """
         try:
             self._discover_streams()
         except ClientError as error:
@@ -50,12 +55,14 @@ class LogTail:
                 return 0
             raise
         events: list[tuple[int, str, str]] = []
-        for stream in list(self._tokens):
-            events.extend(self._read_stream(stream))
-        events.sort(key=lambda event: event[0])
-        for _, _, message in events:
-            self._emit(message.rstrip("\n"))
-        self.lines_emitted += len(events)
+        try:
+            for stream in list(self._tokens):
+                self._read_stream(stream, events)
+        finally:
+            events.sort(key=lambda event: event[0])
+            for _, _, message in events:
+                self._emit(message.rstrip("\n"))
+            self.lines_emitted += len(events)
         return len(events)
 
     def _discover_streams(self) -> None:
@@ -64,8 +71,9 @@ class LogTail:
             for stream in page.get("logStreams", []):
                 self._tokens.setdefault(stream["logStreamName"], None)
 
-    def _read_stream(self, stream: str) -> list[tuple[int, str, str]]:
-        collected: list[tuple[int, str, str]] = []
+    def _read_stream(self, stream: str, collected: list[tuple[int, str, str]]) -> None:
+        """Append the stream's new events to ``collected``; each batch's token is saved only
+        once its events are in ``collected``."""
         while True:
             kwargs = {"logGroupName": self._group, "logStreamName": stream, "startFromHead": True}
             token = self._tokens[stream]
@@ -77,4 +85,4 @@ class LogTail:
             next_token = response.get("nextForwardToken")
             self._tokens[stream] = next_token
             if not batch or next_token == token:
-                return collected
+                return

@@ -16,8 +16,27 @@ import hashlib
 import re
 import time
 from datetime import datetime, timezone
+from typing import Literal, get_args
 
 from smflow.errors import ConfigurationError
+
+ActionIfJobExists = Literal["attach", "fail", "timestamp"]
+"""What to do when a job of the chosen name exists (``SageMakerClient.train`` / ``batch_transform``):
+``attach`` to it (or start ``<name>-2`` after one that failed), ``fail``, or start a ``timestamp``ed one."""
+ACTIONS_IF_JOB_EXISTS: tuple[str, ...] = get_args(ActionIfJobExists)
+
+
+def check_action_if_job_exists(value: str, *, where: str = "") -> str:
+    """Return ``value`` if it is one of :data:`ACTIONS_IF_JOB_EXISTS`.
+
+    Raises:
+        ConfigurationError: any other value (``where``, e.g. ``"task 'train': "``, prefixes the message).
+    """
+    if value not in ACTIONS_IF_JOB_EXISTS:
+        raise ConfigurationError(
+            f"{where}action_if_job_exists must be 'attach', 'fail' or 'timestamp', got {value!r}"
+        )
+    return value
 
 MAX_NAME_LENGTH = 63
 _VALID_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")

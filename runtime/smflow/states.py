@@ -50,14 +50,32 @@ class ResourceKind:
         raise ResourceFailedError(self.kind, self.name(description), status, "unknown status")
 
     def check(self, description: dict) -> Outcome:
-        """Return the outcome; raise ResourceFailedError (with FailureReason) for failures."""
+        """Return the outcome; raise ResourceFailedError for failures, with :func:`failure_reason`
+        as its reason."""
         outcome = self.outcome(description)
         if outcome is Outcome.FAILED:
             raise ResourceFailedError(
-                self.kind, self.name(description), self.status(description),
-                description.get("FailureReason"),
+                self.kind, self.name(description), self.status(description), failure_reason(description),
             )
         return outcome
+
+
+def failure_reason(description: dict) -> str | None:
+    """Why a resource ended unsuccessfully: its ``FailureReason``; when that is empty (a job
+    stopped by StopTrainingJob, or by SageMaker when MaxRuntimeInSeconds was reached), its
+    ``SecondaryStatus`` (e.g. ``MaxRuntimeExceeded``) and the ``StatusMessage`` of its last
+    ``SecondaryStatusTransitions`` entry (DescribeTrainingJob); None when there is none."""
+    reason = description.get("FailureReason")
+    if reason:
+        return reason
+    primary = {description.get(field) for field in ("TrainingJobStatus", "TransformJobStatus", "EndpointStatus")}
+    secondary = description.get("SecondaryStatus")
+    if secondary in primary:
+        secondary = None  # "Stopped: Stopped" says nothing
+    transitions = description.get("SecondaryStatusTransitions") or []
+    message = next((t.get("StatusMessage") for t in reversed(transitions) if t.get("StatusMessage")), None)
+    parts = [part for part in (secondary, message) if part]
+    return ": ".join(parts) or None
 
 
 TRAINING_JOB = ResourceKind(

@@ -44,8 +44,9 @@ def test_attach_returns_the_finished_job(runtime, iris_job):
 
 
 def test_retried_train_call_reuses_the_job(runtime, iris_job):
+    inputs = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in iris_job["InputDataConfig"]}
     again = runtime.client().train(entry_point=str(iris.TRAINING_SCRIPT), job_name=iris_job["TrainingJobName"],
-                                   inputs="s3://unused/prefix", logs=False)
+                                   hyperparameters=iris.HYPERPARAMETERS, inputs=inputs, logs=False)
     assert again["TrainingJobArn"] == iris_job["TrainingJobArn"]
 
 

@@ -99,3 +99,57 @@ def test_sklearn_image_uris():
     with pytest.raises(ConfigurationError, match="region 'mars-1'"):
         sklearn_image_uri("mars-1")
     assert parse_image_uri("python:3.11") is None
+
+
+def test_transform_request_without_split_type_leaves_it_to_sagemaker():
+    request = builders.transform_job_request(
+        job_name="t", model_name="m", data="s3://b/in", output_path="s3://b/out", split_type=None,
+        batch_strategy=None, max_payload_mb=None, assemble_with=None)
+    assert "SplitType" not in request["TransformInput"]
+    assert "BatchStrategy" not in request and "MaxPayloadInMB" not in request
+    assert "AssembleWith" not in request["TransformOutput"]
+    import botocore.session
+    from botocore.validate import validate_parameters
+
+    shape = botocore.session.get_session().get_service_model("sagemaker").operation_model(
+        "CreateTransformJob").input_shape
+    validate_parameters(request, shape)  # what botocore would send: no ParamValidationError
+
+
+@pytest.mark.parametrize("value, expected", [(2, 2), ("2", 2), (" 30 ", 30), (3.0, 3), ("+4", 4)])
+def test_integer_arguments_accept_templated_digits(value, expected):
+    assert builders.as_int(value, "instance_count") == expected
+
+
+@pytest.mark.parametrize("value", ["two", "2.5", 2.5, True, None, "", [2]])
+def test_integer_arguments_name_the_field_and_the_type(value):
+    with pytest.raises(ConfigurationError, match=r"instance_count must be an integer \(e\.g\. 2\), got"):
+        builders.as_int(value, "instance_count")
+
+
+@pytest.mark.parametrize("build, field", [
+    (lambda: builders.endpoint_config_request(config_name="c", model_name="m", initial_instance_count="two"),
+     "initial_instance_count"),
+    (lambda: builders.training_job_request(job_name="j", image_uri="i", role="r", hyperparameters={}, inputs=None,
+                                           output_path="s3://b/", volume_size="big"), "volume_size"),
+    (lambda: builders.training_job_request(job_name="j", image_uri="i", role="r", hyperparameters={}, inputs=None,
+                                           output_path="s3://b/", max_run="1h"), "max_run"),
+    (lambda: builders.transform_job_request(job_name="t", model_name="m", data="s3://b/i", output_path="s3://b/o",
+                                            max_payload_mb="six"), "max_payload_mb"),
+    (lambda: builders.transform_job_request(job_name="t", model_name="m", data="s3://b/i", output_path="s3://b/o",
+                                            max_concurrent_transforms="x"), "max_concurrent_transforms"),
+    (lambda: builders.transform_job_request(job_name="t", model_name="m", data="s3://b/i", output_path="s3://b/o",
+                                            instance_count="x"), "instance_count"),
+])
+def test_request_builders_report_bad_integers_by_field(build, field):
+    with pytest.raises(ConfigurationError, match=f"^{field} must be an integer"):
+        build()
+
+
+def test_request_builders_accept_rendered_integers():
+    config = builders.endpoint_config_request(config_name="c", model_name="m", initial_instance_count="2")
+    assert config["ProductionVariants"][0]["InitialInstanceCount"] == 2
+    request = builders.transform_job_request(job_name="t", model_name="m", data="s3://b/i", output_path="s3://b/o",
+                                             max_payload_mb="6", max_concurrent_transforms="4", instance_count="2")
+    assert (request["MaxPayloadInMB"], request["MaxConcurrentTransforms"],
+            request["TransformResources"]["InstanceCount"]) == (6, 4, 2)

@@ -36,6 +36,7 @@ def job(name, status, reason=None):
         "TrainingJobName": name, "TrainingJobArn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{name}",
         "TrainingJobStatus": status, "SecondaryStatus": status, "CreationTime": 0,
         "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+        "OutputDataConfig": {"S3OutputPath": "s3://b/out"},
         "ModelArtifacts": {"S3ModelArtifacts": f"s3://b/{name}/output/model.tar.gz"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": 60},
@@ -193,3 +194,179 @@ def test_start_deploy_returns_the_config_being_rolled_out(client):
         stub.add_response("describe_endpoint", {**endpoint, "EndpointStatus": "Updating"})
         config_name, description = client.start_deploy(model_name="m2", endpoint_name="e")
     assert config_name == "m2" and description["EndpointStatus"] == "Updating"
+
+
+def endpoint_description(status, config="c"):
+    return {"EndpointName": "e", "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e",
+            "EndpointConfigName": config, "EndpointStatus": status, "CreationTime": 0, "LastModifiedTime": 0}
+
+
+@pytest.mark.parametrize("method, operation, message", [
+    ("wait_for_training_job", "describe_training_job", "TrainingJob 'nope' not found; check job_name"),
+    ("wait_for_transform_job", "describe_transform_job", "TransformJob 'nope' not found; check job_name"),
+    ("wait_for_endpoint", "describe_endpoint", "Endpoint 'nope' not found; check endpoint_name"),
+])
+def test_waiting_for_a_missing_resource_names_it(client, method, operation, message):
+    import asyncio
+
+    from smflow import aio
+
+    with Stubber(client.sagemaker) as stub:
+        not_found(stub, operation)
+        with pytest.raises(ConfigurationError, match=message):
+            getattr(client, method)("nope")
+        not_found(stub, operation)
+        with pytest.raises(ConfigurationError, match=message):
+            asyncio.run(getattr(aio, method)(client, "nope"))
+
+
+def test_other_describe_errors_still_propagate_from_a_wait(client):
+    from botocore.exceptions import ClientError
+
+    with Stubber(client.sagemaker) as stub:
+        stub.add_client_error("describe_endpoint", service_error_code="AccessDeniedException", service_message="no")
+        with pytest.raises(ClientError, match="AccessDenied"):
+            client.wait_for_endpoint("e")
+
+
+def test_deploy_onto_a_deleting_endpoint_waits_and_creates_it(client):
+    lines = []
+    client.log = lines.append
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_endpoint_config", {
+            "EndpointConfigName": "m", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/m",
+            "CreationTime": 0, "ProductionVariants": [
+                {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]})
+        stub.add_response("describe_endpoint", endpoint_description("Deleting"))
+        stub.add_response("describe_endpoint", endpoint_description("Deleting"))
+        stub.add_client_error("describe_endpoint", service_error_code="ValidationException",
+                              service_message='Could not find endpoint "e".')
+        stub.add_response("create_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
+                          {"EndpointName": "e", "EndpointConfigName": "m"})
+        stub.add_response("describe_endpoint", endpoint_description("Creating", "m"))
+        described = client.deploy(model_name="m", endpoint_name="e", wait=False)
+        stub.assert_no_pending_responses()  # no update_endpoint
+    assert described["EndpointStatus"] == "Creating"
+    assert any("e is Deleting; waiting for the deletion" in line for line in lines)
+
+
+def log_stream_page(stub):
+    stub.add_response("describe_log_streams", {"logStreams": [{"logStreamName": "t/algo-1-1"}]})
+
+
+def test_throttled_log_reads_are_retried_and_lose_no_line(client):
+    from smflow.waiting import THROTTLING_CODES
+
+    assert "ThrottlingException" in THROTTLING_CODES
+    lines = []
+    client.log = lines.append
+    client.__dict__["logs"] = boto3.client("logs", region_name="us-east-1")
+    stream = {"logGroupName": "/aws/sagemaker/TrainingJobs", "logStreamName": "t/algo-1-1", "startFromHead": True}
+    with Stubber(client.sagemaker) as stub, Stubber(client.logs) as logs_stub:
+        for status in ("InProgress", "InProgress", "InProgress", "Completed"):  # one log tick after each
+            stub.add_response("describe_training_job", job("t", status))
+        logs_stub.add_client_error("describe_log_streams", service_error_code="ThrottlingException",
+                                   service_message="Rate exceeded")  # tick 1; tick 2 is skipped
+        log_stream_page(logs_stub)  # tick 3
+        logs_stub.add_response("get_log_events", {"events": [{"timestamp": 1, "message": "epoch 1\n"}],
+                                                  "nextForwardToken": "f1"}, stream)
+        logs_stub.add_response("get_log_events", {"events": [], "nextForwardToken": "f1"}, {**stream, "nextToken": "f1"})
+        log_stream_page(logs_stub)  # tick 4: the job is terminal
+        logs_stub.add_response("get_log_events", {"events": [{"timestamp": 2, "message": "done\n"}],
+                                                  "nextForwardToken": "f2"}, {**stream, "nextToken": "f1"})
+        logs_stub.add_response("get_log_events", {"events": [], "nextForwardToken": "f2"}, {**stream, "nextToken": "f2"})
+        result = client.wait_for_training_job("t", logs=True)
+        logs_stub.assert_no_pending_responses()
+    assert result["TrainingJobStatus"] == "Completed"
+    assert lines[:2] == ["epoch 1", "done"]
+    assert not any("could not read the training log" in line for line in lines)
+
+
+def test_log_ticks_are_no_more_frequent_than_the_backoff(client):
+    assert client.wait_options("TrainingJob", "t", backoff=Backoff.fixed(60.0))["tick_interval"] == 60.0
+    assert client.wait_options("TrainingJob", "t", backoff=Backoff(initial=0.2))["tick_interval"] == 2.0
+
+
+def delete_endpoint_stubs(stub):
+    stub.add_response("describe_endpoint", endpoint_description("InService"), {"EndpointName": "e"})
+    stub.add_response("describe_endpoint_config", {
+        "EndpointConfigName": "c", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/c",
+        "CreationTime": 0, "ProductionVariants": [
+            {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]})
+    stub.add_response("delete_endpoint", {}, {"EndpointName": "e"})
+    stub.add_response("describe_endpoint", endpoint_description("Deleting"), {"EndpointName": "e"})
+    stub.add_response("describe_endpoint", endpoint_description("Deleting"), {"EndpointName": "e"})
+    stub.add_client_error("describe_endpoint", service_error_code="ValidationException",
+                          service_message='Could not find endpoint "e".')
+    stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": "c"})
+    stub.add_response("delete_model", {}, {"ModelName": "m"})
+
+
+def test_async_delete_endpoint_matches_the_client_and_waits_with_asyncio_sleep(client, monkeypatch):
+    import asyncio
+    import time
+
+    from smflow import aio
+
+    client.backoff = Backoff(initial=0.01, factor=2.0, maximum=1.0)
+    with Stubber(client.sagemaker) as stub:
+        delete_endpoint_stubs(stub)
+        expected = client.delete_endpoint("e", delete_endpoint_config=True, delete_model=True, wait=True, timeout=60)
+        stub.assert_no_pending_responses()
+
+    slept: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def recording_sleep(delay, *args, **kwargs):
+        slept.append(delay)
+        await real_sleep(0)
+
+    def no_blocking_sleep(seconds):
+        raise AssertionError("the async deletion blocked a thread with time.sleep")
+
+    monkeypatch.setattr(asyncio, "sleep", recording_sleep)
+    monkeypatch.setattr(time, "sleep", no_blocking_sleep)
+    with Stubber(client.sagemaker) as stub:
+        delete_endpoint_stubs(stub)
+        result = asyncio.run(aio.delete_endpoint(client, "e", delete_endpoint_config=True, delete_model=True,
+                                                 wait=True, timeout=60))
+        stub.assert_no_pending_responses()
+    assert result == expected == {"EndpointName": "e", "Deleted": ["Endpoint/e", "EndpointConfig/c", "Model/m"]}
+    assert slept == [0.01, 0.02]  # the client's backoff, between the three DescribeEndpoint calls
+
+
+def test_async_delete_of_a_missing_endpoint_is_not_an_error(client):
+    import asyncio
+
+    from smflow import aio
+
+    with Stubber(client.sagemaker) as stub:
+        stub.add_client_error("describe_endpoint", service_error_code="ValidationException",
+                              service_message='Could not find endpoint "e".')
+        assert asyncio.run(aio.delete_endpoint(client, "e")) == {"EndpointName": "e", "Deleted": []}
+
+
+def test_integer_arguments_of_the_client_name_the_field(client, tmp_path):
+    script = tmp_path / "train.py"
+    script.write_text("print('hi')\n")
+    with pytest.raises(ConfigurationError, match="instance_count must be an integer .* got 'two'"):
+        client.prepare_training_job(job_name="j", entry_point=str(script), instance_count="two")
+    with pytest.raises(ConfigurationError, match="instance_count must be an integer .* got 'two'"):
+        client.train(entry_point=str(script), job_name="j", instance_count="two")
+    with pytest.raises(ConfigurationError, match="max_run must be an integer"):
+        client.prepare_training_job(job_name="j", entry_point=str(script), max_run="1 day")
+    request = client.prepare_training_job(job_name="j", entry_point=str(script), instance_count="1", max_run="60")
+    assert request["ResourceConfig"]["InstanceCount"] == 1 and request["StoppingCondition"]["MaxRuntimeInSeconds"] == 60
+
+
+def test_deleting_an_endpoint_that_is_already_deleting_just_waits(client):
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_endpoint", endpoint_description("Deleting"))
+        stub.add_client_error("describe_endpoint_config", service_error_code="ValidationException",
+                              service_message='Could not find endpoint configuration "c".')
+        stub.add_client_error("describe_endpoint", service_error_code="ValidationException",
+                              service_message='Could not find endpoint "e".')
+        stub.add_response("delete_endpoint_config", {}, {"EndpointConfigName": "c"})
+        result = client.delete_endpoint("e", delete_endpoint_config=True)
+        stub.assert_no_pending_responses()  # no second delete_endpoint call
+    assert result == {"EndpointName": "e", "Deleted": ["EndpointConfig/c"]}

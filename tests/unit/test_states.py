@@ -54,3 +54,28 @@ def test_of_kind_names_the_kinds_for_anything_else():
     assert states.of_kind("Endpoint") is states.ENDPOINT
     with pytest.raises(ValueError, match="kind must be one of TrainingJob, TransformJob, Endpoint, got 'Model'"):
         states.of_kind("Model")
+
+
+def test_a_stop_without_failure_reason_says_why_from_the_secondary_status():
+    description = {
+        "TrainingJobName": "j1", "TrainingJobStatus": "Stopped", "SecondaryStatus": "MaxRuntimeExceeded",
+        "SecondaryStatusTransitions": [
+            {"Status": "Training", "StatusMessage": "Training image download completed. Training in progress."},
+            {"Status": "MaxRuntimeExceeded",
+             "StatusMessage": "Job stopped because it exceeded the MaxRuntimeInSeconds of 60"},
+        ],
+    }
+    with pytest.raises(ResourceFailedError) as info:
+        states.TRAINING_JOB.check(description)
+    assert info.value.failure_reason == (
+        "MaxRuntimeExceeded: Job stopped because it exceeded the MaxRuntimeInSeconds of 60")
+    assert "MaxRuntimeExceeded" in str(info.value)
+
+
+def test_failure_reason_fallbacks():
+    assert states.failure_reason({"FailureReason": "OOM", "SecondaryStatus": "Failed"}) == "OOM"
+    stopped = {"TrainingJobStatus": "Stopped", "SecondaryStatus": "Stopped"}
+    assert states.failure_reason(stopped) is None  # no "Stopped: Stopped"
+    assert states.failure_reason({**stopped, "SecondaryStatusTransitions": [
+        {"Status": "Stopped", "StatusMessage": "Stopped by user"}]}) == "Stopped by user"
+    assert states.failure_reason({"TransformJobStatus": "Failed"}) is None
