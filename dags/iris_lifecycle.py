@@ -2,8 +2,8 @@
 
 upload Iris (creating the bucket) -> train the blog's DecisionTree script -> attach -> create the
 model -> deploy -> predict the blog's 29 test rows (accuracy in the log and in XCom) -> batch
-transform a CSV file -> delete the endpoint (a teardown task: it runs even when a task before it
-failed).
+transform a CSV file -> delete the endpoint (a teardown task whose setup is the deploy task: it
+runs even when a task before it failed, and clearing a task after deploy deploys again first).
 
 Runs unchanged on AWS or on smflow's local runtime; only the ``aws_default`` connection differs::
 
@@ -155,7 +155,8 @@ def iris_lifecycle():
     scored = evaluate(predict.output, data)
     shown = show_transform_output(transform.output)
     data >> train >> attach >> model >> deploy >> predict >> scored >> transform >> shown
-    shown >> delete.as_teardown()
+    # deploy is the teardown's setup: clearing any task between them deploys the endpoint again
+    shown >> delete.as_teardown(setups=deploy)
 
 
 iris_lifecycle()

@@ -87,12 +87,10 @@ def persist_link(context: Context, link: Any, client: SageMakerClient, name: str
     """Store what the console link of ``name`` needs (``link``: a ``SageMakerConsoleLink`` class).
     With a custom endpoint (the local runtime has no console) the partition is stored as
     ``"local"`` and the link is empty."""
-    from smflow.session import configured_endpoint_url
-
     if link is None or not name:
         return
     region = client.region_name
-    if configured_endpoint_url(client.endpoint_url):
+    if client.custom_endpoint_url:
         partition = "local"
     else:
         partition = client.session.get_partition_for_region(region) or "aws"

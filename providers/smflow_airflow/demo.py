@@ -19,8 +19,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_DAGS_FOLDER = REPO / "dags"
@@ -49,19 +51,39 @@ def airflow_env(home: Path, dags_folder: Path, endpoint_url: str, deferrable: bo
     }
 
 
-def run(argv: list[str], env: dict[str, str], echo: bool = True) -> tuple[int, list[str]]:
-    """Run ``python -m airflow <argv>``; stream its output (when ``echo``) and return it."""
+def run(argv: list[str], env: dict[str, str], echo: bool = True,
+        timeout: float | None = None) -> tuple[int, list[str]]:
+    """Run ``python -m airflow <argv>``; stream its output (when ``echo``) and return its exit
+    status and output lines. After ``timeout`` seconds the process is killed (exit status < 0)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "airflow", *argv], env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, bufsize=1,
     )
+    watchdog = threading.Timer(timeout, process.kill) if timeout else None
+    if watchdog:
+        watchdog.start()
     lines: list[str] = []
     assert process.stdout is not None
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-        if echo:
-            print(line, end="", flush=True)
-    return process.wait(), lines
+    try:
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
+            if echo:
+                print(line, end="", flush=True)
+        return process.wait(), lines
+    finally:
+        if watchdog:
+            watchdog.cancel()
+
+
+def dags_test(dag_id: str, env: dict[str, str], *, conf: dict[str, Any] | None = None, echo: bool = True,
+              timeout: float | None = None) -> tuple[int, list[str]]:
+    """``airflow dags test <dag_id> [--conf <JSON>]`` in ``env`` (see :func:`airflow_env`): one DAG
+    run in this process's interpreter, triggers run in line when tasks defer. Returns its exit
+    status (non-zero when the run failed) and output lines."""
+    argv = ["dags", "test", dag_id]
+    if conf is not None:
+        argv += ["--conf", json.dumps(conf)]
+    return run(argv, env, echo=echo, timeout=timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"demo: airflow db migrate failed ({code})", file=sys.stderr)
         return code
     print(f"airflow dags test {DAG_ID}{' (deferrable)' if args.deferrable else ''}", flush=True)
-    code, lines = run(["dags", "test", DAG_ID], env, echo=not args.quiet)
+    code, lines = dags_test(DAG_ID, env, echo=not args.quiet)
     print("\nHighlights:")
     for number, line in enumerate(lines):
         if any(marker in line for marker in HIGHLIGHTS):

@@ -31,6 +31,7 @@ def training_job(name: str, status: str = "Completed", **extra) -> dict:
             "sagemaker_submit_directory": json.dumps(f"s3://test-bucket/{name}/source/sourcedir.tar.gz"),
         },
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "OutputDataConfig": {"S3OutputPath": "s3://test-bucket/out"},
     }
     if status in ("Completed", "Failed", "Stopped"):
         description.update(TrainingStartTime=T0, TrainingEndTime=T1, TrainingTimeInSeconds=300,
@@ -47,8 +48,10 @@ def transform_job(name: str, status: str = "Completed", model: str = "iris-model
         "ModelName": model,
         "TransformInput": {"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://test-bucket/in"}},
                            "ContentType": "text/csv", "SplitType": "Line"},
-        "TransformOutput": {"S3OutputPath": f"s3://test-bucket/{name}"},
+        "TransformOutput": {"S3OutputPath": f"s3://test-bucket/{name}", "AssembleWith": "Line"},
         "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        "BatchStrategy": "MultiRecord",
+        "MaxPayloadInMB": 6,
         "CreationTime": T0,
     }
     if status in ("Completed", "Failed", "Stopped"):

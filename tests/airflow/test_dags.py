@@ -1,15 +1,16 @@
-"""The example DAGs (and a few test DAGs) run with ``dag.test()`` — what ``airflow dags test``
-runs — against a real smflow local runtime, on a SQLite metadata database: synchronously and with
-``deferrable=True`` (the ``[operators] default_deferrable`` option, so the triggers run inline as
-``airflow dags test`` runs them). One run goes through the ``airflow dags test`` CLI itself."""
+"""The three example DAGs run with the ``airflow dags test`` CLI (in a fresh process, as ``make
+demo`` runs it: ``smflow_airflow.demo.dags_test``) against a real smflow local runtime, on a SQLite
+metadata database: synchronously and with ``deferrable=True`` (the ``[operators]
+default_deferrable`` option; ``airflow dags test`` runs the triggers in line). The states and XComs
+of each run are read back from that database.
+
+Runs that need what the CLI cannot do (a sensor's poke interval shortened, the test DAGs of
+``tests/airflow/dags``) run in-process with ``dag.test()``, which is what the CLI calls."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
-import subprocess
-import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -18,8 +19,11 @@ from datetime import datetime
 import pytest
 
 from smflow import naming
+from smflow_airflow import demo
 
-from .conftest import AIRFLOW_HOME, DAGS_FOLDER, TEST_DAGS_FOLDER, airflow_environment, connection_uri
+from .conftest import AIRFLOW_HOME, DAGS_FOLDER, TEST_DAGS_FOLDER
+
+CLI_TIMEOUT = 900  # seconds: a backstop for a hung `airflow dags test`, not a speed check
 
 pytestmark = pytest.mark.integration
 
@@ -36,6 +40,7 @@ class DagRunResult:
     tries: dict[str, int] = field(default_factory=dict)
     xcom: dict[str, dict] = field(default_factory=dict)  # task id -> {key: value}
     output: str = ""
+    exit_code: int | None = None  # of `airflow dags test` (None: run in-process)
 
     def value(self, task_id: str, key: str = "return_value"):
         return self.xcom.get(task_id, {}).get(key)
@@ -52,13 +57,59 @@ def deferrable_default(enabled: bool):
         os.environ.pop(name, None)
 
 
+def collect(dag_id: str, run_id: str, seconds: float, output: str, exit_code: int | None = None) -> DagRunResult:
+    """The state, task states, tries and XComs of one DAG run, from the metadata database."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        dag_run = session.scalars(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one()
+        result = DagRunResult(dag_id, run_id, str(dag_run.state), seconds, output=output, exit_code=exit_code)
+        for ti in dag_run.get_task_instances(session=session):
+            result.states[ti.task_id] = str(ti.state)
+            result.tries[ti.task_id] = ti.try_number
+        rows = session.scalars(XComModel.get_many(run_id=run_id, dag_ids=dag_id)).all()
+        for row in rows:
+            result.xcom.setdefault(row.task_id, {})[row.key] = XComModel.deserialize_value(row)
+    return result
+
+
+def latest_run(dag_id: str) -> tuple[int, str] | None:
+    """``(id, run_id)`` of the DAG's most recently created run."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        row = session.execute(select(DagRun.id, DagRun.run_id).where(DagRun.dag_id == dag_id)
+                              .order_by(DagRun.id.desc()).limit(1)).first()
+    return tuple(row) if row else None
+
+
+def run_cli(dag_id: str, runtime, *, conf: dict | None = None, deferrable: bool = False) -> DagRunResult:
+    """One run of an example DAG with ``airflow dags test`` in a new process (the demo's command
+    and environment, on this session's Airflow home and runtime); states and XComs from the DB."""
+    env = demo.airflow_env(AIRFLOW_HOME, DAGS_FOLDER, runtime.url, deferrable)
+    before = latest_run(dag_id)
+    started = time.monotonic()
+    code, lines = demo.dags_test(dag_id, env, conf=conf, echo=False, timeout=CLI_TIMEOUT)
+    seconds = time.monotonic() - started
+    output = "\n".join(lines)
+    after = latest_run(dag_id)
+    assert after is not None and after != before, f"airflow dags test {dag_id} made no DAG run:\n{output[-5000:]}"
+    result = collect(dag_id, after[1], seconds, output, exit_code=code)
+    print(f"airflow dags test {dag_id} ({'deferrable' if deferrable else 'sync'}): {result.state} in {seconds:.1f} s")
+    return result
+
+
 def run_dag(dag_id: str, capfd, *, conf: dict | None = None, deferrable: bool = False,
             poke_interval: float | None = None) -> DagRunResult:
-    """Parse the DAG's folder and run one DAG run with ``dag.test()``; collect states and XComs."""
+    """Parse the DAG's folder and run one DAG run with ``dag.test()`` in this process; collect
+    states and XComs."""
     from airflow.dag_processing.dagbag import DagBag
-    from airflow.models.xcom import XComModel
     from airflow.sdk import BaseSensorOperator
-    from airflow.utils.session import create_session
 
     folder = DAGS_FOLDER if dag_id.startswith("iris_") else TEST_DAGS_FOLDER
     with deferrable_default(deferrable):
@@ -73,14 +124,7 @@ def run_dag(dag_id: str, capfd, *, conf: dict | None = None, deferrable: bool = 
         dag_run = dag.test(run_conf=conf)
         seconds = time.monotonic() - started
     captured = capfd.readouterr()
-    result = DagRunResult(dag_id, dag_run.run_id, str(dag_run.state), seconds, output=captured.out + captured.err)
-    with create_session() as session:
-        for ti in dag_run.get_task_instances(session=session):
-            result.states[ti.task_id] = str(ti.state)
-            result.tries[ti.task_id] = ti.try_number
-        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id)).all()
-        for row in rows:
-            result.xcom.setdefault(row.task_id, {})[row.key] = XComModel.deserialize_value(row)
+    result = collect(dag_id, dag_run.run_id, seconds, captured.out + captured.err)
     print(f"{dag_id} ({'deferrable' if deferrable else 'sync'}): {result.state} in {seconds:.1f} s")
     return result
 
@@ -101,10 +145,10 @@ def airflow_runtime(airflow_db, aws_connection, runtime):
 
 # ---------------------------------------------------------------------- iris_lifecycle
 @pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
-def test_iris_lifecycle(airflow_runtime, capfd, deferrable):
-    result = run_dag("iris_lifecycle", capfd, deferrable=deferrable)
+def test_iris_lifecycle(airflow_runtime, deferrable):
+    result = run_cli("iris_lifecycle", airflow_runtime, deferrable=deferrable)
 
-    assert result.state == "success", result.output[-5000:]
+    assert result.exit_code == 0 and result.state == "success", result.output[-5000:]
     assert set(result.states.values()) == {"success"}, result.states
     train = result.value("train")
     assert train["TrainingJobStatus"] == "Completed" and str(train["HyperParameters"]["max_leaf_nodes"]) == "30"
@@ -129,10 +173,13 @@ def test_iris_lifecycle(airflow_runtime, capfd, deferrable):
     # the training log is in the task log
     assert "Trained a DecisionTreeClassifier on 150 rows" in result.output
     if deferrable:
+        assert "[DAG TEST] running trigger in line" in result.output
         for kind in ("TrainingJob", "Endpoint", "TransformJob"):
             assert f"Deferring: {kind}" in result.output
         trained = [line for line in result.output.splitlines() if "Trained a DecisionTreeClassifier" in line]
         assert any("SageMakerResourceTrigger" in line for line in trained)  # streamed by the trigger
+    else:
+        assert "Deferring:" not in result.output
 
 
 # ---------------------------------------------------------------------- iris_scheduled_retraining
@@ -145,12 +192,12 @@ def live_endpoint(airflow_runtime, iris_model):
     client.delete_endpoint(name)
 
 
-def test_scheduled_retraining_updates_the_live_endpoint_only_when_not_worse(airflow_runtime, live_endpoint, capfd):
+def test_scheduled_retraining_updates_the_live_endpoint_only_when_not_worse(airflow_runtime, live_endpoint):
     sagemaker = airflow_runtime.client().sagemaker
 
     # Same data, same hyperparameters: as good as the live model -> promoted (UpdateEndpoint).
-    first = run_dag("iris_scheduled_retraining", capfd, conf={"endpoint_name": live_endpoint})
-    assert first.state == "success", first.output[-5000:]
+    first = run_cli("iris_scheduled_retraining", airflow_runtime, conf={"endpoint_name": live_endpoint})
+    assert first.exit_code == 0 and first.state == "success", first.output[-5000:]
     scores = first.value("compare")
     assert scores["promote"] is True and scores["new_accuracy"] >= scores["live_accuracy"] >= 0.9
     assert first.states["update_endpoint"] == "success"
@@ -162,9 +209,10 @@ def test_scheduled_retraining_updates_the_live_endpoint_only_when_not_worse(airf
     assert f"Updating endpoint {live_endpoint}" in first.output
 
     # A crippled model (2 leaves) scores worse -> the live endpoint keeps the first run's model.
-    second = run_dag("iris_scheduled_retraining", capfd, deferrable=True,
+    second = run_cli("iris_scheduled_retraining", airflow_runtime, deferrable=True,
                      conf={"endpoint_name": live_endpoint, "max_leaf_nodes": 2})
-    assert second.state == "success", second.output[-5000:]
+    assert second.exit_code == 0 and second.state == "success", second.output[-5000:]
+    assert "Deferring: TrainingJob" in second.output and "Deferring: TransformJob" in second.output
     scores = second.value("compare")
     assert scores["promote"] is False and scores["live_model"] == new_model
     assert scores["new_accuracy"] < scores["live_accuracy"]
@@ -174,7 +222,8 @@ def test_scheduled_retraining_updates_the_live_endpoint_only_when_not_worse(airf
 
 
 # ---------------------------------------------------------------------- iris_batch_scoring
-def test_batch_scoring_with_an_existing_model(airflow_runtime, slow_iris_model, capfd):
+def test_batch_scoring_with_a_sensor_in_reschedule_mode(airflow_runtime, slow_iris_model, capfd):
+    """In-process: the sensor's 60 s poke interval is shortened, which the CLI cannot do."""
     result = run_dag("iris_batch_scoring", capfd, conf={"model_name": slow_iris_model["model"]}, poke_interval=0.5)
     assert result.state == "success", result.output[-5000:]
     summary = result.value("summarize")
@@ -192,26 +241,18 @@ def test_batch_scoring_with_a_missing_model_fails_for_good(airflow_runtime, capf
     assert "model 'no-such-model' not found" in result.output
 
 
-def test_airflow_dags_test_cli_runs_batch_scoring_deferrable(airflow_runtime, slow_iris_model):
-    """The command ``make demo`` uses, in a fresh process (deferrable: the sensor waits in a trigger)."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))},
-        **airflow_environment(AIRFLOW_HOME),
-        "AIRFLOW_CONN_AWS_DEFAULT": connection_uri(airflow_runtime.url),
-        "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE": "True",
-    }
-    started = time.monotonic()
-    completed = subprocess.run(
-        [sys.executable, "-m", "airflow", "dags", "test", "iris_batch_scoring",
-         "--conf", json.dumps({"model_name": slow_iris_model["model"]})],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    output = completed.stdout + completed.stderr
-    print(f"airflow dags test iris_batch_scoring: {time.monotonic() - started:.1f} s")
-    assert completed.returncode == 0, output[-5000:]
-    assert "state=success" in output, output[-5000:]
-    assert "Deferring: TransformJob" in output and "[DAG TEST] running trigger in line" in output
-    assert "Scored 29 rows" in output
+def test_batch_scoring_deferrable(airflow_runtime, slow_iris_model):
+    """Deferrable: the sensor (and the start_scoring operator, which does not wait) free the
+    worker; the sensor waits in a trigger."""
+    result = run_cli("iris_batch_scoring", airflow_runtime, deferrable=True,
+                     conf={"model_name": slow_iris_model["model"]})
+    assert result.exit_code == 0 and result.state == "success", result.output[-5000:]
+    assert set(result.states.values()) == {"success"}, result.states
+    assert result.value("start_scoring")["TransformJobStatus"] == "InProgress"
+    assert result.value("wait_for_scoring")["TransformJobStatus"] == "Completed"
+    assert result.value("summarize")["species_counts"] == {"setosa": 10, "versicolor": 10, "virginica": 9}
+    assert "Deferring: TransformJob" in result.output and "[DAG TEST] running trigger in line" in result.output
+    assert "Scored 29 rows" in result.output
 
 
 # ---------------------------------------------------------------------- behaviours on the runtime

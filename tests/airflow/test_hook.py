@@ -44,6 +44,25 @@ def test_custom_endpoint_without_credentials_uses_smflows_dummy_ones(monkeypatch
     assert client.sagemaker.meta.endpoint_url == URL
 
 
+def test_custom_endpoint_without_a_region_keeps_the_connections_credentials(monkeypatch, no_ambient_aws):
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_LOCAL", json.dumps(
+        {"conn_type": "aws", "login": "AKIAREAL", "password": "real-secret", "extra": {"endpoint_url": URL}}))
+    client = SageMakerClientHook(aws_conn_id="smflow_local").get_client()
+    credentials = client.session.get_credentials()
+    assert (credentials.access_key, credentials.secret_key) == ("AKIAREAL", "real-secret")  # not smflow's dummies
+    assert client.region_name == "us-east-1"  # only the region is defaulted
+    assert client.sagemaker.meta.region_name == "us-east-1"
+    assert client.sagemaker.meta.endpoint_url == URL
+
+
+def test_custom_endpoint_without_credentials_keeps_the_connections_region(monkeypatch, no_ambient_aws):
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_LOCAL", json.dumps(
+        {"conn_type": "aws", "extra": {"endpoint_url": URL, "region_name": "eu-west-1"}}))
+    client = SageMakerClientHook(aws_conn_id="smflow_local").get_client()
+    assert client.session.get_credentials().access_key == "smflow"
+    assert client.region_name == "eu-west-1"
+
+
 def test_region_and_role_and_bucket_from_the_hook(monkeypatch, no_ambient_aws):
     monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_LOCAL", connection_uri(URL))
     hook = SageMakerClientHook(aws_conn_id="smflow_local", region_name="eu-west-1",
@@ -80,8 +99,8 @@ def test_the_connections_verify_and_config_kwargs_reach_every_client(monkeypatch
     for service in (client.sagemaker, client.runtime, client.s3, client.logs):
         assert service.meta.config.read_timeout == 900
         assert service.meta.config.retries == {"total_max_attempts": 10, "mode": "adaptive"}  # botocore's form
-        assert service.meta.config.s3 == {"addressing_style": "path"}  # smflow's default kept
         assert service._endpoint.http_session._verify == str(bundle)
+    assert client.s3.meta.config.s3 == {"addressing_style": "path"}  # smflow's default for a custom endpoint kept
 
 
 def test_without_config_kwargs_the_clients_keep_smflows_retry_defaults(monkeypatch, no_ambient_aws):

@@ -15,7 +15,8 @@ from botocore.response import StreamingBody
 from botocore.stub import ANY
 
 from smflow import codecs, naming
-from smflow.errors import ResourceFailedError, WaitTimeoutError
+from smflow.client import SageMakerClient
+from smflow.errors import ConfigurationError, ResourceFailedError, WaitTimeoutError
 from smflow_airflow.operators.sagemaker import (
     SageMakerAttachOperator,
     SageMakerBaseOperator,
@@ -28,7 +29,7 @@ from smflow_airflow.operators.sagemaker import (
 )
 from smflow_airflow.triggers.sagemaker import SageMakerResourceTrigger
 
-from .conftest import ROLE, RUN_ID, make_context
+from .conftest import ROLE, RUN_ID, STUB_ENDPOINT, connection_uri, make_context
 from .responses import ARN, IMAGE, training_job, transform_job
 from .responses import endpoint as endpoint_description
 from .responses import endpoint_config as endpoint_config_description
@@ -68,7 +69,7 @@ def test_every_operator_declares_the_base_template_fields_once():
                  SageMakerDeleteEndpointOperator]
     for operator in operators:
         fields = operator.template_fields
-        assert fields[:3] == SageMakerBaseOperator.template_fields, operator
+        assert fields[:len(SageMakerBaseOperator.template_fields)] == SageMakerBaseOperator.template_fields, operator
         assert len(fields) == len(set(fields)), f"{operator.__name__} lists a field twice"
     train = SageMakerTrainOperator(task_id="t", entry_point="train.py")
     for field in SageMakerTrainOperator.template_fields:
@@ -198,6 +199,19 @@ def test_action_if_job_exists_timestamp_starts_a_new_job(stubbed):
     stubbed.assert_done()
 
 
+@pytest.mark.parametrize("operator", [SageMakerTrainOperator, SageMakerBatchTransformOperator])
+def test_a_bad_action_if_job_exists_is_refused_when_the_dag_is_parsed(monkeypatch, operator):
+    def no_aws_call(self, log=None):
+        raise AssertionError("the operator was built: the value was not checked in __init__")
+
+    monkeypatch.setattr(SageMakerBaseOperator, "get_client", no_aws_call)
+    with pytest.raises(ConfigurationError, match=(
+            "task 'job': action_if_job_exists must be 'attach', 'fail' or 'timestamp', got 'increment'")):
+        operator(task_id="job", action_if_job_exists="increment")
+    assert operator(task_id="job", action_if_job_exists="fail").action_if_job_exists == "fail"
+    assert "action_if_job_exists" not in operator.template_fields  # so __init__ sees the final value
+
+
 def test_bad_arguments_fail_the_task_without_retrying(stubbed):
     with pytest.raises(AirflowFailException, match="entry_point is required"):
         SageMakerTrainOperator(task_id="train", **FAST).execute(make_context("train"))
@@ -276,6 +290,43 @@ def test_deferrable_train_defers_to_the_trigger_while_running(stubbed):
     assert kwargs["stream_logs"] is True and kwargs["stop_on_kill"] is True and kwargs["check_interval"] == 15.0
     assert before + 600 <= kwargs["deadline"] <= time.time() + 600
     assert deferred.timeout.total_seconds() == 900  # backstop after the trigger's own deadline
+
+
+def test_the_link_and_the_connection_options_survive_the_deferral_without_do_xcom_push(stubbed):
+    name = stable("train", "train")
+    stubbed.sagemaker.add_response("describe_training_job", training_job(name, "InProgress"))
+    stubbed.sagemaker.add_response("describe_training_job", training_job(name, "InProgress"))
+    operator = SageMakerTrainOperator(task_id="train", config=RENDERED_CONFIG, deferrable=True, do_xcom_push=False,
+                                      aws_conn_id="my_aws", region_name="us-east-1", verify="/etc/ca.pem",
+                                      botocore_config={"read_timeout": 901})
+    context = make_context("train")
+    with pytest.raises(TaskDeferred) as info:
+        operator.execute(context)
+    # the console link's data is stored although the return value is not pushed
+    assert context["ti"].pushed["smflow_training_job"] == {"name": name, "region": "us-east-1", "partition": "local"}
+    kwargs = info.value.trigger.serialize()[1]
+    assert {key: kwargs[key] for key in ("aws_conn_id", "region_name", "verify", "botocore_config")} == {
+        "aws_conn_id": "my_aws", "region_name": "us-east-1", "verify": "/etc/ca.pem",
+        "botocore_config": {"read_timeout": 901}}
+
+
+def test_verify_and_botocore_config_reach_the_hook(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_OPERATOR", connection_uri(STUB_ENDPOINT))
+    built = []
+    original = SageMakerClient.__init__
+
+    def recording(self, *args, **kwargs):
+        built.append(kwargs)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(SageMakerClient, "__init__", recording)
+    operator = SageMakerDeleteEndpointOperator(task_id="delete", endpoint_name="ep", aws_conn_id="smflow_operator",
+                                               verify=False, botocore_config={"read_timeout": 901})
+    client = operator.get_client()
+    assert built[-1]["verify"] is False and built[-1]["botocore_config"].read_timeout == 901
+    assert client.sagemaker.meta.config.read_timeout == 901
+    assert client.sagemaker.meta.config.retries["mode"] == "standard"  # smflow's defaults kept under it
+    assert client.sagemaker._endpoint.http_session._verify is False
 
 
 def test_a_job_that_already_finished_is_not_deferred(stubbed):
@@ -506,6 +557,8 @@ def test_predict_rejects_data_that_is_not_rows(stubbed):
 def test_batch_transform_renders_numbers_and_returns_where_the_output_is(stubbed):
     name = stable("transform", "transform")
     stubbed.not_found("describe_transform_job", TransformJobName=name)
+    # the client looks the model up before creating the job (SageMakerClient.batch_transform)
+    stubbed.sagemaker.add_response("describe_model", model_description("iris-model"), {"ModelName": "iris-model"})
     stubbed.sagemaker.add_response("create_transform_job", {"TransformJobArn": f"{ARN}:transform-job/{name}"}, {
         "TransformJobName": name,
         "ModelName": "iris-model",
@@ -539,16 +592,16 @@ def test_a_stopped_transform_job_fails_the_task(stubbed):
     stubbed.sagemaker.add_response("describe_transform_job", transform_job(name, "InProgress"))
     stubbed.sagemaker.add_response("describe_transform_job", transform_job(name, "Stopped"))
     with pytest.raises(ResourceFailedError, match=f"TransformJob '{name}' ended in status Stopped"):
-        SageMakerBatchTransformOperator(task_id="transform", model_name="m", data="s3://b/in", **FAST).execute(
-            make_context("transform"))
+        SageMakerBatchTransformOperator(task_id="transform", model_name="iris-model", data="s3://test-bucket/in",
+                                        **FAST).execute(make_context("transform"))
 
 
 def test_on_kill_stops_the_transform_job(stubbed):
     name = stable("transform", "transform")
     stubbed.sagemaker.add_response("describe_transform_job", transform_job(name, "InProgress"))
     stubbed.sagemaker.add_response("describe_transform_job", transform_job(name, "InProgress"))
-    operator = SageMakerBatchTransformOperator(task_id="transform", model_name="m", data="s3://b/in",
-                                               wait_for_completion=False)
+    operator = SageMakerBatchTransformOperator(task_id="transform", model_name="iris-model",
+                                               data="s3://test-bucket/in", wait_for_completion=False)
     assert operator.execute(make_context("transform"))["TransformJobStatus"] == "InProgress"
     stubbed.sagemaker.add_response("stop_transform_job", {}, {"TransformJobName": name})
     operator.on_kill()

@@ -98,3 +98,21 @@ def test_the_example_dags_parse_without_network_or_heavy_imports():
     assert result["errors"] == {}
     assert result["dags"] == ["iris_batch_scoring", "iris_lifecycle", "iris_scheduled_retraining"]
     assert result["heavy"] == []
+
+
+def test_every_teardown_of_the_example_dags_names_its_setup():
+    """Clearing a task between a setup and its teardown (the UI's Clear, downstream included)
+    runs the setup again: clearing ``predict`` deploys the endpoint before predicting."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(DAGS_FOLDER))
+    assert not bag.import_errors, bag.import_errors
+    teardowns = [(dag.dag_id, task) for dag in bag.dags.values() for task in dag.tasks if task.is_teardown]
+    assert [(dag_id, task.task_id) for dag_id, task in teardowns] == [("iris_lifecycle", "delete_endpoint")]
+    for dag_id, task in teardowns:
+        assert [setup.task_id for setup in task.upstream_list if setup.is_setup] == ["deploy"], (dag_id, task.task_id)
+    lifecycle = bag.dags["iris_lifecycle"]
+    for cleared in ("predict", "evaluate", "batch_transform"):
+        subset = lifecycle.partial_subset([cleared], include_downstream=True, include_upstream=False)
+        assert {"deploy", cleared, "delete_endpoint"} <= set(subset.task_ids), (cleared, subset.task_ids)
+        assert "train" not in subset.task_ids  # only the setup, not everything upstream

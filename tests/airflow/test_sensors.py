@@ -22,7 +22,9 @@ from smflow_airflow.sensors.sagemaker import (
     SageMakerTransformJobSensor,
 )
 
-from .conftest import make_context
+from smflow.client import SageMakerClient
+
+from .conftest import STUB_ENDPOINT, connection_uri, make_context
 from .responses import endpoint, training_job, transform_job
 
 
@@ -51,11 +53,47 @@ def test_training_sensor_fails_for_good_on_failed_and_stopped_jobs(stubbed, stat
         sensor.poke(make_context("wait"))
 
 
-def test_soft_fail_turns_a_failed_job_into_a_skip(stubbed):
-    stubbed.sagemaker.add_response("describe_training_job", training_job("job-1", "Failed", FailureReason="OOM"))
+@pytest.mark.parametrize("deferrable", [False, True], ids=["poke", "deferrable"])
+@pytest.mark.parametrize("status", ["Failed", "Stopped"])
+def test_soft_fail_turns_a_failed_job_into_a_skip(stubbed, deferrable, status):
+    """In poke mode BaseSensorOperator.execute does it; deferrable, the check before deferring."""
+    stubbed.sagemaker.add_response("describe_training_job", training_job("job-1", status, FailureReason="OOM"))
     sensor = SageMakerTrainingJobSensor(task_id="wait", job_name="job-1", print_log=False, soft_fail=True,
-                                        poke_interval=0)
+                                        poke_interval=0, deferrable=deferrable)
+    with pytest.raises(AirflowSkipException) as info:
+        sensor.execute(make_context("wait"))
+    assert isinstance(info.value.__cause__, AirflowFailException)
+    assert f"TrainingJob 'job-1' ended in status {status}" in str(info.value.__cause__)
+    stubbed.assert_done()
+
+
+@pytest.mark.parametrize("event, cause", [
+    ({"status": "failed", "kind": "TrainingJob", "name": "job-1", "resource_status": "Stopped"},
+     AirflowFailException),
+    ({"status": "timeout", "kind": "TrainingJob", "name": "job-1", "resource_status": "InProgress", "timeout": 10},
+     AirflowSensorTimeout),
+], ids=["failed", "timeout"])
+def test_soft_fail_turns_a_failed_or_timed_out_deferred_wait_into_a_skip(stubbed, event, cause):
+    sensor = SageMakerTrainingJobSensor(task_id="wait", job_name="job-1", deferrable=True, soft_fail=True)
+    with pytest.raises(AirflowSkipException) as info:
+        sensor.execute_complete(make_context("wait"), event)
+    assert isinstance(info.value.__cause__, cause)
+    never = SageMakerTrainingJobSensor(task_id="wait", job_name="job-1", deferrable=True, never_fail=True)
     with pytest.raises(AirflowSkipException):
+        never.execute_complete(make_context("wait"), event)
+    plain = SageMakerTrainingJobSensor(task_id="wait", job_name="job-1", deferrable=True)
+    with pytest.raises(cause):
+        plain.execute_complete(make_context("wait"), event)
+
+
+def test_soft_fail_does_not_skip_an_api_error_before_deferring(stubbed):
+    """As in poke mode: soft_fail skips failed resources and timeouts, not a failing API call."""
+    from botocore.exceptions import ClientError
+
+    stubbed.sagemaker.add_client_error("describe_training_job", service_error_code="AccessDeniedException")
+    sensor = SageMakerTrainingJobSensor(task_id="wait", job_name="job-1", print_log=False, soft_fail=True,
+                                        deferrable=True)
+    with pytest.raises(ClientError, match="AccessDeniedException"):
         sensor.execute(make_context("wait"))
 
 
@@ -131,6 +169,30 @@ def test_endpoint_sensor_follows_the_endpoint_states(stubbed):
     with pytest.raises(AirflowFailException, match="Endpoint 'iris-ep' ended in status Failed: no model_fn"):
         sensor.poke(context)
     stubbed.assert_done()
+
+
+def test_the_link_is_stored_without_do_xcom_push(stubbed):
+    stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris-ep", "InService"))
+    sensor = SageMakerEndpointSensor(task_id="wait", endpoint_name="iris-ep", do_xcom_push=False)
+    context = make_context("wait")
+    assert sensor.poke(context)
+    assert context["ti"].pushed["smflow_endpoint"] == {"name": "iris-ep", "region": "us-east-1", "partition": "local"}
+
+
+def test_verify_and_botocore_config_reach_the_hook_and_the_trigger(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_SENSOR", connection_uri(STUB_ENDPOINT))
+    sensor = SageMakerTransformJobSensor(task_id="wait", job_name="tj-1", aws_conn_id="smflow_sensor",
+                                         verify=False, botocore_config={"read_timeout": 901}, deferrable=True)
+    assert "verify" in sensor.template_fields
+    client = sensor.get_client()
+    assert client.sagemaker.meta.config.read_timeout == 901
+    assert client.sagemaker._endpoint.http_session._verify is False
+    monkeypatch.setattr(SageMakerClient, "describe", lambda self, kind, name: transform_job(name, "InProgress"))
+    with pytest.raises(TaskDeferred) as info:
+        sensor.execute(make_context("wait"))
+    kwargs = info.value.trigger.serialize()[1]
+    assert (kwargs["aws_conn_id"], kwargs["verify"], kwargs["botocore_config"]) == \
+        ("smflow_sensor", False, {"read_timeout": 901})
 
 
 def test_sensors_honour_the_airflow_config_default_for_deferrable(monkeypatch):

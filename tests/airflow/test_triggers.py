@@ -6,13 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 import threading
 import time
+from collections import defaultdict
 
 import pytest
 
+import smflow
+from smflow.client import SageMakerClient
+from smflow.logs import LogTail
+from smflow_airflow.hooks.sagemaker import SageMakerClientHook
 from smflow_airflow.triggers.sagemaker import SageMakerResourceTrigger
 
+from .conftest import STUB_ENDPOINT, connection_uri
 from .responses import endpoint, training_job, transform_job
 
 
@@ -38,14 +45,15 @@ def make_trigger(**kwargs) -> SageMakerResourceTrigger:
 
 
 def test_serialize_round_trip():
-    trigger = make_trigger(aws_conn_id="my_aws", region_name="eu-west-1", deadline=123.0, stream_logs=True,
+    trigger = make_trigger(aws_conn_id="my_aws", region_name="eu-west-1", verify="/etc/ca.pem",
+                           botocore_config={"read_timeout": 900}, deadline=123.0, stream_logs=True,
                            stop_on_kill=True)
     classpath, kwargs = trigger.serialize()
     module, _, name = classpath.rpartition(".")
     rebuilt = getattr(importlib.import_module(module), name)(**kwargs)
     assert rebuilt.serialize() == (classpath, kwargs)
     assert kwargs == {"kind": "TrainingJob", "name": "job-1", "aws_conn_id": "my_aws", "region_name": "eu-west-1",
-                      "check_interval": 0.01, "deadline": 123.0, "stream_logs": True,
+                      "verify": "/etc/ca.pem", "botocore_config": {"read_timeout": 900}, "check_interval": 0.01, "deadline": 123.0, "stream_logs": True,
                       "expected_endpoint_config": None, "stop_on_kill": True}
 
 
@@ -162,6 +170,60 @@ def test_the_trigger_does_not_block_the_event_loop(trigger_client, monkeypatch):
     assert events[0]["status"] == "success"
     assert ticks >= 30, f"the event loop ran only {ticks} times in ~0.9 s of describe calls"
     assert loop_thread not in loop_threads  # every describe ran in a worker thread
+
+
+def test_the_set_up_runs_off_the_event_loop(monkeypatch):
+    """Importing smflow.aio (boto3), reading the connection, building the client, its boto3 clients
+    and the log tail all block: each must run in a worker thread, never on the loop's thread.
+
+    The real hook, client and LogTail are built (from an ``aws`` connection with endpoint_url);
+    only the network calls (Describe*, the log reads) are replaced, and every blocking step
+    records the thread it ran on."""
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_TRIGGER", connection_uri(STUB_ENDPOINT))
+    threads: dict[str, set[int]] = defaultdict(set)
+
+    def recording(step: str, original):
+        def wrapper(*args, **kwargs):
+            threads[step].add(threading.get_ident())
+            return original(*args, **kwargs)
+        return wrapper
+
+    class ImportRecorder:  # sees `import smflow.aio` (a cold import in the triggerer)
+        def find_spec(self, name, path=None, target=None):
+            if name == "smflow.aio":
+                threads["import smflow.aio"].add(threading.get_ident())
+            return None
+
+    monkeypatch.delitem(sys.modules, "smflow.aio", raising=False)
+    monkeypatch.delattr(smflow, "aio", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [ImportRecorder(), *sys.meta_path])
+    monkeypatch.setattr(SageMakerClientHook, "get_client", recording("hook", SageMakerClientHook.get_client))
+    monkeypatch.setattr(SageMakerClient, "__init__", recording("client", SageMakerClient.__init__))
+    monkeypatch.setattr(SageMakerClient, "_client", recording("boto3 client", SageMakerClient._client))
+    monkeypatch.setattr(LogTail, "__init__", recording("log tail", LogTail.__init__))
+    monkeypatch.setattr(LogTail, "poll", recording("log poll", lambda self: 0))
+    monkeypatch.setattr(SageMakerClient, "describe",
+                        recording("describe", lambda self, kind, name: training_job(name)))
+
+    async def main():
+        trigger = make_trigger(aws_conn_id="smflow_trigger", stream_logs=True)
+        events = [event.payload async for event in trigger.run()]
+        return events, threading.get_ident()
+
+    events, loop_thread = asyncio.run(main())
+    assert events[0]["status"] == "success", events
+    steps = {"import smflow.aio", "hook", "client", "boto3 client", "log tail", "log poll", "describe"}
+    assert steps <= set(threads), f"not exercised: {steps - set(threads)}"
+    on_the_loop = sorted(step for step, idents in threads.items() if loop_thread in idents)
+    assert on_the_loop == [], f"ran on the event loop's thread: {on_the_loop}"
+
+
+def test_verify_and_botocore_config_reach_the_triggers_client(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_SMFLOW_TRIGGER", connection_uri(STUB_ENDPOINT))
+    trigger = make_trigger(aws_conn_id="smflow_trigger", verify=False, botocore_config={"read_timeout": 901})
+    client = trigger._make_client()
+    assert client.sagemaker.meta.config.read_timeout == 901
+    assert client.sagemaker._endpoint.http_session._verify is False
 
 
 @pytest.mark.parametrize("kind, stop_call, name_key", [

@@ -81,21 +81,32 @@ class SageMakerClientHook(AwsBaseHook):
                 the task, so they land in the task log).
             backoff: delays between Describe* polls (seconds); default ``smflow.waiting.DEFAULT_BACKOFF``.
 
+        With a custom ``endpoint_url`` the connection's session is kept (its credentials,
+        assume-role and other options); only what it lacks is filled in as
+        ``smflow.session.make_session`` does without Airflow: the region defaults to
+        ``us-east-1``, and smflow's dummy credentials are used only when the session resolves
+        none (the local runtime accepts any).
+
         Raises:
             smflow.errors.ConfigurationError: no region in the connection, the hook or boto3's
                 configuration while talking to AWS itself.
         """
         from smflow.client import SageMakerClient
         from smflow.errors import ConfigurationError
+        from smflow.session import LOCAL_DEFAULT_REGION, configured_endpoint_url
         from smflow.waiting import DEFAULT_BACKOFF
 
         endpoint_url = self.endpoint_url
         session = self.get_session(region_name=self.region_name)
         region = session.region_name
-        if endpoint_url and (region is None or session.get_credentials() is None):
-            # Let smflow complete the session for a custom endpoint (dummy credentials,
-            # us-east-1), as it does without Airflow: smflow.session.make_session.
-            session = None
+        # The connection's endpoint_url extra, or one boto3's configuration resolves (AWS_ENDPOINT_URL,
+        # the shared config file): a custom endpoint needs no region and no credentials.
+        if configured_endpoint_url(endpoint_url, session=session):
+            if region is None:
+                region = LOCAL_DEFAULT_REGION
+                session = self.get_session(region_name=region)
+            if session.get_credentials() is None:
+                session = None  # smflow.session.make_session adds its dummy credentials
         elif region is None:
             raise ConfigurationError(
                 f"no AWS region for connection {self.aws_conn_id!r}: set region_name in its extras "

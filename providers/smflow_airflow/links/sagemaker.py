@@ -1,8 +1,10 @@
 """Extra links from a task to the SageMaker resource it works on (AWS console pages).
 
 An operator stores ``{"name", "region", "partition"}`` in XCom under the link's ``key`` as soon
-as it knows the resource (before waiting, so a failed job still has its link). When the task
-finishes, Airflow 3's task runner calls ``get_link`` and keeps the URL for the UI.
+as it knows the resource (before waiting, so a failed job still has its link), whether or not
+``do_xcom_push`` is set (that option governs the task's return value). When the task finishes,
+Airflow 3's task runner calls ``get_link`` and stores the URL under the link's ``xcom_key``
+(``_link_<class name>``), which the UI reads.
 
 Against a custom endpoint (the smflow local runtime, ``endpoint_url`` in the connection) the
 partition is stored as ``"local"`` and the link is empty: the AWS console does not know that
@@ -46,6 +48,10 @@ class SageMakerConsoleLink(BaseOperatorLink):
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The console URL, or ``""`` when the task stored nothing (local runtime, not started)."""
+        # The configured XCom backend ([core] xcom_backend), as the Amazon provider's links read
+        # it (through common.compat). airflow.sdk's public BaseXCom.get_value would skip a
+        # custom backend's deserialize_value; Airflow 3.3 exports no public name for the
+        # configured backend class.
         from airflow.sdk.execution_time.xcom import XCom
 
         stored = XCom.get_value(ti_key=ti_key, key=self.key)

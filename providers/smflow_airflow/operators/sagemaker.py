@@ -15,16 +15,20 @@ operator                                   client call (boto3 calls in ``smflow.
 What every operator shares:
 
 * The connection is Airflow's ``aws`` connection (``aws_conn_id``, default ``aws_default``); an
-  ``endpoint_url`` extra points it at the smflow local runtime. See ``SageMakerClientHook``.
+  ``endpoint_url`` extra points it at the smflow local runtime. ``region_name``, ``verify`` and
+  ``botocore_config`` override it, as in the Amazon provider's ``AwsBaseOperator``. See
+  ``SageMakerClientHook``.
 * Arguments are the client's SDK-style arguments; Train, CreateModel, Deploy and
   BatchTransform also take a raw boto3 request as ``config``. Numbers that Jinja renders as
   strings (``"1"``) are converted to the integers the API needs (``builders.coerce_to_shape``).
 * The XCom return value is a small JSON-serializable summary (``smflow.summaries``): names,
-  ARNs, S3 URIs, status, metrics, ISO datetimes.
+  ARNs, S3 URIs, status, metrics, ISO datetimes. What the console links need is stored in XCom
+  under the link's key whether or not ``do_xcom_push`` is set (it only governs the return value).
 * Jobs are named from the DAG, task and run (``<task id>-<10 hex digits>``), so a retry or a
   rerun attaches to the job an earlier try started (in progress: wait; completed: reuse) and
   starts ``<name>-2`` only when that job failed or was stopped. ``action_if_job_exists`` is
-  ``attach`` (default), ``fail`` or ``timestamp``.
+  ``attach`` (default), ``fail`` or ``timestamp``; another value is refused when the DAG is
+  parsed (``ConfigurationError``).
 * Waiting (``wait_for_completion``): polls start 0.2 s apart and grow x1.2 up to
   ``check_interval`` seconds; ``max_ingestion_time`` (seconds) bounds the wait. With
   ``deferrable=True`` (default: the ``[operators] default_deferrable`` Airflow option) the
@@ -75,6 +79,18 @@ def default_deferrable() -> bool:
     return conf.getboolean("operators", "default_deferrable", fallback=False)
 
 
+def check_action_if_job_exists(task_id: str, action_if_job_exists: str) -> str:
+    """Validate ``action_if_job_exists`` when the operator is built (the DAG is parsed), before
+    any AWS call.
+
+    Raises:
+        smflow.errors.ConfigurationError: not ``attach``, ``fail`` or ``timestamp``.
+    """
+    from smflow import naming
+
+    return naming.check_action_if_job_exists(action_if_job_exists, where=f"task {task_id!r}: ")
+
+
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
     """Bad arguments fail the task for good (``AirflowFailException``): retrying cannot help."""
@@ -95,14 +111,21 @@ class SageMakerBaseOperator(BaseOperator):
     Args:
         aws_conn_id: Airflow ``aws`` connection (templated).
         region_name: overrides the connection's region (templated).
+        verify: SSL certificate verification of every boto3 client: ``False``, or the path of a
+            CA bundle (templated); default: the connection's ``verify`` extra, else boto3's.
+        botocore_config: botocore ``Config`` arguments (e.g. ``{"read_timeout": 900}``) over
+            the connection's ``config_kwargs`` extra and smflow's retry defaults.
         role: SageMaker execution role ARN for jobs and models (templated); against the local
             runtime a placeholder is used when omitted.
+
+    The connection arguments are those of the Amazon provider's ``AwsBaseOperator`` and reach
+    ``SageMakerClientHook`` (and the trigger of a deferred task) unchanged.
 
     Subclasses list their own templated arguments with ``template_fields =
     SageMakerBaseOperator.template_fields + (...)``; this base declares the common ones once.
     """
 
-    template_fields: Sequence[str] = ("aws_conn_id", "region_name", "role")
+    template_fields: Sequence[str] = ("aws_conn_id", "region_name", "verify", "role")
     template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERED
     ui_color = "#c7e3d4"
     # The console page of the resource; subclasses set it and list it in operator_extra_links.
@@ -113,12 +136,16 @@ class SageMakerBaseOperator(BaseOperator):
         *,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
         role: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
         self.role = role
 
     # ------------------------------------------------------------------ client
@@ -129,13 +156,16 @@ class SageMakerBaseOperator(BaseOperator):
         """The smflow client on this task's connection; log lines go to the task log."""
         from smflow_airflow.hooks.sagemaker import SageMakerClientHook
 
-        hook = SageMakerClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name, role=self.role)
+        hook = SageMakerClientHook(
+            aws_conn_id=self.aws_conn_id, region_name=self.region_name, verify=self.verify,
+            botocore_config=self.botocore_config, role=self.role,
+        )
         return hook.get_client(log=log or self.log.info, backoff=self._backoff())
 
     def persist_link(self, context: Context, client: SageMakerClient, name: str) -> None:
-        """Store what the console link of ``name`` needs (empty link on a custom endpoint)."""
-        if self.do_xcom_push:
-            _common.persist_link(context, self.console_link, client, name)
+        """Store what the console link of ``name`` needs (empty link on a custom endpoint),
+        whatever ``do_xcom_push`` says: it governs the return value, not the links."""
+        _common.persist_link(context, self.console_link, client, name)
 
 
 class SageMakerWaitingOperator(SageMakerBaseOperator):
@@ -202,6 +232,8 @@ class SageMakerWaitingOperator(SageMakerBaseOperator):
                     name=name,
                     aws_conn_id=self.aws_conn_id,
                     region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
                     check_interval=float(self.check_interval),
                     deadline=deadline,
                     stream_logs=self.stream_logs,
@@ -319,7 +351,7 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
         self.job_name = job_name
         self.base_job_name = base_job_name
         self.idempotency_key = idempotency_key
-        self.action_if_job_exists = action_if_job_exists
+        self.action_if_job_exists = check_action_if_job_exists(self.task_id, action_if_job_exists)
         self.config = config
         self.print_log = print_log
 
@@ -688,7 +720,7 @@ class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
         self.job_name = job_name
         self.base_job_name = base_job_name
         self.idempotency_key = idempotency_key
-        self.action_if_job_exists = action_if_job_exists
+        self.action_if_job_exists = check_action_if_job_exists(self.task_id, action_if_job_exists)
         self.config = config
 
     def transform_arguments(self, context: Context) -> dict[str, Any]:
@@ -737,9 +769,12 @@ class SageMakerDeleteEndpointOperator(SageMakerBaseOperator):
 
     Idempotent: deleting what is already gone succeeds, so it fits a teardown task::
 
-        deploy >> predict >> SageMakerDeleteEndpointOperator(task_id="delete", endpoint_name=...).as_teardown()
+        delete = SageMakerDeleteEndpointOperator(task_id="delete", endpoint_name=...)
+        deploy >> predict >> delete.as_teardown(setups=deploy)
 
-    Its trigger rule defaults to ``all_done`` (``as_teardown`` sets Airflow's teardown rule).
+    Naming the deploy task as its setup makes clearing ``predict`` (or any task between them)
+    deploy the endpoint again before it runs. Its trigger rule defaults to ``all_done``
+    (``as_teardown`` sets Airflow's teardown rule).
 
     Returns (XCom): ``{"EndpointName", "Deleted": ["Endpoint/<name>", "EndpointConfig/<name>", ...]}``.
     """

@@ -10,14 +10,17 @@ Modes: ``mode="poke"`` (holds a worker slot, sleeps ``poke_interval`` seconds be
 ``mode="reschedule"`` (frees the slot between pokes), and ``deferrable=True`` (waits in
 ``SageMakerResourceTrigger`` with smflow's backoff capped at ``poke_interval``; default: the
 ``[operators] default_deferrable`` option). ``timeout`` (seconds) bounds the wait in every mode.
+``soft_fail`` (and ``never_fail``) work the same in every mode: a failed resource or a timeout
+skips the task, also when the resource is found failed before deferring or after resuming.
 
 The XCom value is the resource's small summary (``smflow.summaries``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -43,13 +46,15 @@ class SageMakerResourceSensor(BaseSensorOperator):
     Args:
         aws_conn_id: Airflow ``aws`` connection (templated).
         region_name: overrides the connection's region (templated).
+        verify, botocore_config: SSL verification and botocore ``Config`` arguments, as
+            ``SageMakerBaseOperator`` (``verify`` templated).
         deferrable: wait in the triggerer instead of poking.
     """
 
     kind: ClassVar[str]
     name_field: ClassVar[str]  # the attribute holding the resource name
     console_link: ClassVar[Any] = None
-    template_fields: Sequence[str] = ("aws_conn_id", "region_name")
+    template_fields: Sequence[str] = ("aws_conn_id", "region_name", "verify")
     ui_color = "#c7e3d4"
 
     def __init__(
@@ -57,12 +62,16 @@ class SageMakerResourceSensor(BaseSensorOperator):
         *,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
         self.deferrable = default_deferrable() if deferrable is None else deferrable
         self._client: SageMakerClient | None = None
         self._link_stored = False
@@ -74,7 +83,8 @@ class SageMakerResourceSensor(BaseSensorOperator):
     def get_client(self, log=None) -> SageMakerClient:
         from smflow_airflow.hooks.sagemaker import SageMakerClientHook
 
-        hook = SageMakerClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        hook = SageMakerClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                                   verify=self.verify, botocore_config=self.botocore_config)
         return hook.get_client(log=log or self.log.info)
 
     @property
@@ -97,7 +107,7 @@ class SageMakerResourceSensor(BaseSensorOperator):
         return outcome is Outcome.SUCCEEDED
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        if not self._link_stored and self.do_xcom_push:
+        if not self._link_stored:  # whatever do_xcom_push says: it governs the return value only
             _common.persist_link(context, self.console_link, self.client, self.resource_name)
             self._link_stored = True
         from smflow.waiting import is_throttling
@@ -122,10 +132,34 @@ class SageMakerResourceSensor(BaseSensorOperator):
         """Hook for subclasses (training logs)."""
 
     # ------------------------------------------------------------------ deferrable
+    @contextlib.contextmanager
+    def soft_fail_as_skip(self) -> Iterator[None]:
+        """What ``BaseSensorOperator.execute`` does around ``poke``, for the deferrable paths
+        that do not go through it (the check before deferring, ``execute_complete``): with
+        ``soft_fail`` or ``never_fail`` a failed resource (``AirflowFailException``) or a
+        timeout (``AirflowSensorTimeout``) becomes ``AirflowSkipException``; with
+        ``never_fail`` any other error does too."""
+        from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+
+        try:
+            yield
+        except AirflowSkipException:
+            raise
+        except (AirflowFailException, AirflowSensorTimeout) as error:
+            if self.soft_fail or self.never_fail:
+                option = "soft_fail" if self.soft_fail else "never_fail"
+                raise AirflowSkipException(f"Skipping ({option} is set): {error}") from error
+            raise
+        except Exception as error:
+            if self.never_fail:
+                raise AirflowSkipException(f"Skipping (never_fail is set): {error}") from error
+            raise
+
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
+        with self.soft_fail_as_skip():
+            first = self.poke(context)
         if first:
             return first.xcom_value if isinstance(first, PokeReturnValue) else None
         from smflow_airflow.triggers.sagemaker import SageMakerResourceTrigger
@@ -137,6 +171,8 @@ class SageMakerResourceSensor(BaseSensorOperator):
                 name=self.resource_name,
                 aws_conn_id=self.aws_conn_id,
                 region_name=self.region_name,
+                verify=self.verify,
+                botocore_config=self.botocore_config,
                 check_interval=max(float(self.poke_interval), 0.2),
                 deadline=time.time() + float(self.timeout),
                 stream_logs=self.stream_logs,
@@ -151,6 +187,13 @@ class SageMakerResourceSensor(BaseSensorOperator):
         return False
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: a ``failed`` event raises ``AirflowFailException``, a
+        ``timeout`` event ``AirflowSensorTimeout`` (both ``AirflowSkipException`` with
+        ``soft_fail``); on success, describe once more and return the summary."""
+        with self.soft_fail_as_skip():
+            return self._complete(event)
+
+    def _complete(self, event: dict[str, Any] | None) -> Any:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout
 
         from smflow.errors import ResourceFailedError, WaitTimeoutError

@@ -3,7 +3,9 @@ is deferred (the worker slot is free).
 
 It polls with smflow's :func:`~smflow.aio.wait_for_resource`, the wait of the async Prefect
 tasks too: the boto3 calls run in worker threads and the delays are ``asyncio.sleep``, so the
-triggerer's event loop is never blocked;
+triggerer's event loop is never blocked. The set-up runs in a worker thread as well: importing
+``smflow.aio`` (which imports boto3), reading the connection, building the boto3 clients and the
+log tail;
 the delays grow from 0.2 s up to ``check_interval`` seconds (smflow's backoff), and the state
 table is smflow's (Completed / InService succeed; Failed, Stopped, a rolled-back update fail with
 SageMaker's FailureReason). Training log lines go to the trigger's log, which Airflow writes
@@ -35,7 +37,9 @@ class SageMakerResourceTrigger(BaseTrigger):
     Args:
         kind: ``"TrainingJob"``, ``"TransformJob"`` or ``"Endpoint"``.
         name: the TrainingJobName / TransformJobName / EndpointName.
-        aws_conn_id, region_name: the ``aws`` connection (see ``SageMakerClientHook``).
+        aws_conn_id, region_name, verify, botocore_config: the ``aws`` connection and its
+            overrides (see ``SageMakerClientHook``); ``botocore_config`` a dict of botocore
+            ``Config`` arguments.
         check_interval: longest delay between two Describe* calls, in seconds.
         deadline: epoch seconds after which waiting stops with a ``timeout`` event (None: no
             limit). An absolute time, so a trigger moved to another triggerer keeps its budget.
@@ -53,6 +57,8 @@ class SageMakerResourceTrigger(BaseTrigger):
         name: str,
         aws_conn_id: str | None = "aws_default",
         region_name: str | None = None,
+        verify: bool | str | None = None,
+        botocore_config: dict[str, Any] | None = None,
         check_interval: float = _common.DEFAULT_CHECK_INTERVAL,
         deadline: float | None = None,
         stream_logs: bool = False,
@@ -67,6 +73,8 @@ class SageMakerResourceTrigger(BaseTrigger):
         self.name = name
         self.aws_conn_id = aws_conn_id
         self.region_name = region_name
+        self.verify = verify
+        self.botocore_config = botocore_config
         self.check_interval = float(check_interval)
         self.deadline = deadline
         self.stream_logs = bool(stream_logs) and kind == _common.TRAINING_JOB
@@ -81,6 +89,8 @@ class SageMakerResourceTrigger(BaseTrigger):
                 "name": self.name,
                 "aws_conn_id": self.aws_conn_id,
                 "region_name": self.region_name,
+                "verify": self.verify,
+                "botocore_config": self.botocore_config,
                 "check_interval": self.check_interval,
                 "deadline": self.deadline,
                 "stream_logs": self.stream_logs,
@@ -93,22 +103,33 @@ class SageMakerResourceTrigger(BaseTrigger):
     def _make_client(self):
         from smflow_airflow.hooks.sagemaker import SageMakerClientHook
 
-        hook = SageMakerClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name)
+        hook = SageMakerClientHook(aws_conn_id=self.aws_conn_id, region_name=self.region_name,
+                                   verify=self.verify, botocore_config=self.botocore_config)
         return hook.get_client(log=self.log.info, backoff=_common.backoff(self.check_interval))
+
+    def _prepare(self):
+        """``(smflow.aio, client, log tail or None)``; blocking (imports boto3, reads the
+        connection, builds boto3 clients): run it in a worker thread."""
+        from smflow import aio
+
+        client = self._make_client()
+        tail = None
+        if self.stream_logs:
+            from smflow.logs import TRAINING_LOG_GROUP, LogTail
+
+            tail = LogTail(client.logs, self.name, self.log.info, TRAINING_LOG_GROUP)
+        return aio, client, tail
 
     # ------------------------------------------------------------------ the trigger
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from smflow import aio
+        # smflow.errors and smflow.states are plain Python (no boto3): cheap on the loop.
         from smflow.errors import ResourceFailedError, WaitTimeoutError
-        from smflow.logs import TRAINING_LOG_GROUP, LogTail
         from smflow.states import of_kind
 
         kind = self.kind
         tail = None
         try:
-            client = await asyncio.to_thread(self._make_client)
-            if self.stream_logs:
-                tail = LogTail(client.logs, self.name, self.log.info, TRAINING_LOG_GROUP)
+            aio, client, tail = await asyncio.to_thread(self._prepare)
             timeout = None if self.deadline is None else max(0.0, self.deadline - time.time())
             self.log.info("Waiting for %s %s (polls up to %g s apart)", kind, self.name, self.check_interval)
             description = await aio.wait_for_resource(
