@@ -1,7 +1,7 @@
 """Waiting for SageMaker resources from an event loop, with the client's semantics.
 
 The async twins of :meth:`SageMakerClient.wait_for_training_job`, ``wait_for_endpoint``,
-``wait_for_transform_job`` and ``delete_endpoint``: same state table (``smflow.states``), same backoff, same timeout
+``wait_for_transform_job``, ``start_deploy`` and ``delete_endpoint``: same state table (``smflow.states``), same backoff, same timeout
 (seconds), same log streaming and messages, same errors; but every boto3 call runs in a worker
 thread and every delay is an ``asyncio.sleep`` (:func:`smflow.waiting.async_wait_for`), so a
 coroutine that waits an hour for a job holds no thread while it sleeps. Used by the async
@@ -18,8 +18,11 @@ Example::
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
 
-from smflow import states
+from smflow import builders, states
 from smflow.client import SageMakerClient, completion_message
 from smflow.logs import TRAINING_LOG_GROUP, LogTail
 from smflow.waiting import Backoff, async_wait_for
@@ -136,3 +139,35 @@ async def delete_endpoint(
     if wait and deletion.endpoint_existed:
         await async_wait_for(timeout=timeout, **client._endpoint_deleted_options(endpoint_name))
     return await asyncio.to_thread(client._finish_endpoint_deletion, deletion)
+
+
+async def start_deploy(
+    client: SageMakerClient,
+    *,
+    model_name: str | None = None,
+    endpoint_name: str | None = None,
+    instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+    initial_instance_count: int = 1,
+    endpoint_config_name: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+) -> tuple[str, dict]:
+    """:meth:`SageMakerClient.start_deploy` for event loops: same arguments, result
+    (``(EndpointConfigName being rolled out, DescribeEndpoint payload)``) and errors. What must
+    end before the new config can be rolled out (an endpoint still Creating/Updating, a Failed one
+    being deleted, one Deleting) is awaited with ``asyncio.sleep`` between polls, each wait at most
+    ``timeout`` seconds (:meth:`SageMakerClient.next_deploy_wait`); only the short calls run in a
+    worker thread. Await :func:`wait_for_endpoint` with the returned config name for InService.
+
+    Raises: ConfigurationError (no model_name/config, bad names), WaitTimeoutError, ClientError.
+    """
+    name = client.deploy_endpoint_name(model_name=model_name, endpoint_name=endpoint_name, config=config)
+    _, pending = await asyncio.to_thread(client.next_deploy_wait, name)
+    while pending is not None:
+        await async_wait_for(timeout=timeout, **pending)
+        _, pending = await asyncio.to_thread(client.next_deploy_wait, name)
+    return await asyncio.to_thread(partial(
+        client.start_deploy, model_name=model_name, endpoint_name=endpoint_name, instance_type=instance_type,
+        initial_instance_count=initial_instance_count, endpoint_config_name=endpoint_config_name,
+        config=config, timeout=timeout,
+    ))

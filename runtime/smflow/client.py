@@ -871,17 +871,57 @@ class SageMakerClient:
         )
         return config_name, self.describe_endpoint(endpoint_name)
 
+    @staticmethod
+    def deploy_endpoint_name(
+        *, model_name: str | None = None, endpoint_name: str | None = None, config: Mapping[str, Any] | None = None
+    ) -> str:
+        """The endpoint ``deploy`` / ``start_deploy`` make or update: ``endpoint_name``, else
+        ``model_name``, else the first production variant's ModelName of ``config``.
+
+        Raises:
+            ConfigurationError: none of them given, or not a valid SageMaker name.
+        """
+        if not endpoint_name and not model_name and config is not None:
+            variants = builders.coerce_to_shape(config, "CreateEndpointConfig").get("ProductionVariants") or [{}]
+            model_name = variants[0].get("ModelName")
+        if not (endpoint_name or model_name):
+            raise ConfigurationError("model_name is required (or pass a raw endpoint config as config)")
+        return naming.validate_name(endpoint_name or model_name, "endpoint_name")
+
+    def next_deploy_wait(self, endpoint_name: str) -> tuple[dict | None, dict[str, Any] | None]:
+        """One step of clearing the way for a new config on ``endpoint_name``: ``(DescribeEndpoint
+        payload or None when there is no such endpoint, wait)``. ``wait`` is None when the
+        endpoint can be created or updated now (absent, InService); else the arguments of
+        ``waiting.wait_for`` / ``async_wait_for`` (but ``timeout``) for what must end first: an
+        endpoint Creating/Updating/... to settle, or a Deleting one to be gone. A Failed or
+        OutOfService endpoint is deleted here (boto3 ``delete_endpoint``; its config is kept) and
+        the wait is for it to be gone. Call again after each wait: ``deploy`` loops in its thread,
+        :func:`smflow.aio.start_deploy` on an event loop."""
+        endpoint = self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name)
+        if endpoint is None:
+            return None, None
+        status = endpoint["EndpointStatus"]
+        if status == "Deleting":
+            self.log(f"Endpoint {endpoint_name} is Deleting; waiting for the deletion to finish before creating it")
+            return endpoint, self._endpoint_deleted_options(endpoint_name)
+        if states.ENDPOINT.outcome(endpoint) is states.Outcome.RUNNING:
+            self.log(f"Endpoint {endpoint_name} is {status}; waiting before deploying")
+            return endpoint, self._endpoint_settled_options(endpoint_name)
+        if status in ("Failed", "OutOfService"):
+            self.log(f"Endpoint {endpoint_name} is {status}; deleting and creating it again")
+            _ignore_not_found(self.sagemaker.delete_endpoint, EndpointName=endpoint_name)
+            return endpoint, self._endpoint_deleted_options(endpoint_name)
+        return endpoint, None
+
     def _roll_out(self, *, model_name, endpoint_name, instance_type, initial_instance_count,
                   endpoint_config_name, config, timeout) -> tuple[str, str]:
         """Create the config, then create or update the endpoint; ``(config, endpoint)`` names."""
+        endpoint_name = self.deploy_endpoint_name(model_name=model_name, endpoint_name=endpoint_name, config=config)
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateEndpointConfig")
             model_name = model_name or request["ProductionVariants"][0]["ModelName"]
-        elif not model_name:
-            raise ConfigurationError("model_name is required (or pass a raw endpoint config as config)")
         else:
             request = None
-        endpoint_name = naming.validate_name(endpoint_name or model_name, "endpoint_name")
         if request is None:
             request = builders.endpoint_config_request(
                 config_name=endpoint_config_name or model_name,
@@ -891,19 +931,10 @@ class SageMakerClient:
             )
         config_name = self._create_or_reuse_endpoint_config(request)
 
-        endpoint = self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name)
-        if endpoint is not None and endpoint["EndpointStatus"] == "Deleting":
-            self.log(f"Endpoint {endpoint_name} is Deleting; waiting for the deletion to finish before creating it")
-            self._wait_endpoint_deleted(endpoint_name, timeout)
-            endpoint = None
-        if endpoint is not None and states.ENDPOINT.outcome(endpoint) is states.Outcome.RUNNING:
-            self.log(f"Endpoint {endpoint_name} is {endpoint['EndpointStatus']}; waiting before deploying")
-            endpoint = self._wait_endpoint_settled(endpoint_name, timeout)
-        if endpoint is not None and endpoint["EndpointStatus"] in ("Failed", "OutOfService"):
-            self.log(f"Endpoint {endpoint_name} is {endpoint['EndpointStatus']}; deleting and creating it again")
-            self.sagemaker.delete_endpoint(EndpointName=endpoint_name)
-            self._wait_endpoint_deleted(endpoint_name, timeout)
-            endpoint = None
+        endpoint, pending = self.next_deploy_wait(endpoint_name)
+        while pending is not None:
+            wait_for(timeout=timeout, **pending)
+            endpoint, pending = self.next_deploy_wait(endpoint_name)
         if endpoint is None:
             self.sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
             self.log(f"Creating endpoint {endpoint_name} with config {config_name}")
@@ -941,15 +972,20 @@ class SageMakerClient:
         self.log(completion_message(states.ENDPOINT.kind, endpoint_name, description))
         return description
 
-    def _wait_endpoint_settled(self, endpoint_name: str, timeout: float | None) -> dict | None:
+    def _endpoint_settled_options(self, endpoint_name: str) -> dict[str, Any]:
+        """The arguments of ``wait_for`` / ``async_wait_for`` (but ``timeout``) that wait until the
+        endpoint is in no transitional state (Creating, Updating, SystemUpdating, RollingBack...)
+        or gone."""
+        gone = {"EndpointName": endpoint_name, "EndpointStatus": "Deleted"}
+
+        def describe() -> dict:
+            return self._describe_or_none(self.sagemaker.describe_endpoint, EndpointName=endpoint_name) or gone
+
         def settled(description: dict) -> states.Outcome:
-            running = states.ENDPOINT.outcome(description) is states.Outcome.RUNNING
+            running = description is not gone and states.ENDPOINT.outcome(description) is states.Outcome.RUNNING
             return states.Outcome.RUNNING if running else states.Outcome.SUCCEEDED
 
-        return wait_for(
-            lambda: self.sagemaker.describe_endpoint(EndpointName=endpoint_name),
-            states.ENDPOINT, timeout=timeout, backoff=self.backoff, check=settled,
-        )
+        return {"describe": describe, "kind": states.ENDPOINT, "backoff": self.backoff, "check": settled}
 
     def _wait_endpoint_deleted(self, endpoint_name: str, timeout: float | None) -> None:
         wait_for(timeout=timeout, **self._endpoint_deleted_options(endpoint_name))

@@ -88,16 +88,27 @@ def make_session(
         return boto_session
     core = botocore.session.Session()
     session = boto3.session.Session(region_name=region_name, botocore_session=core)
-    if configured_endpoint_url(endpoint_url, session=session):
-        if session.get_credentials() is None:
-            core.set_credentials(_DUMMY["aws_access_key_id"], _DUMMY["aws_secret_access_key"])
-        if session.region_name is None:
-            core.set_config_variable("region", LOCAL_DEFAULT_REGION)
+    fill_in_for_custom_endpoint(session, core, endpoint_url)
     if session.region_name is None:
         raise ConfigurationError(
             "no AWS region configured: pass region_name='us-east-1' (or set AWS_DEFAULT_REGION)"
         )
     return session
+
+
+def fill_in_for_custom_endpoint(
+    session: boto3.session.Session, core: botocore.session.Session, endpoint_url: str | None
+) -> bool:
+    """When ``session`` talks to a custom endpoint (:func:`configured_endpoint_url`), give its
+    botocore session ``core`` dummy credentials if it resolves none and region ``us-east-1`` if
+    it has none; credentials and region it has are kept. Returns whether the endpoint is custom."""
+    if not configured_endpoint_url(endpoint_url, session=session):
+        return False
+    if session.get_credentials() is None:
+        core.set_credentials(_DUMMY["aws_access_key_id"], _DUMMY["aws_secret_access_key"])
+    if session.region_name is None:
+        core.set_config_variable("region", LOCAL_DEFAULT_REGION)
+    return True
 
 
 def make_client(

@@ -241,6 +241,8 @@ def test_deploy_onto_a_deleting_endpoint_waits_and_creates_it(client):
         stub.add_response("describe_endpoint", endpoint_description("Deleting"))
         stub.add_client_error("describe_endpoint", service_error_code="ValidationException",
                               service_message='Could not find endpoint "e".')
+        stub.add_client_error("describe_endpoint", service_error_code="ValidationException",  # looked at again
+                              service_message='Could not find endpoint "e".')
         stub.add_response("create_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
                           {"EndpointName": "e", "EndpointConfigName": "m"})
         stub.add_response("describe_endpoint", endpoint_description("Creating", "m"))
