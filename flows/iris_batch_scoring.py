@@ -5,10 +5,12 @@ land the new input -> check the model exists -> start the batch transform job ->
 counts, also as a table artifact). The same steps as the Airflow DAG ``iris_batch_scoring``.
 
 The model is ``model_name``, e.g. one that ``iris-lifecycle`` or ``iris-scheduled-retraining``
-created. As a script, on smflow's local runtime (started if it is not running), with Prefect's
+created; by default the newest model whose name contains ``iris`` (ListModels). The wait is
+retried on transient errors only (``retry_transient_only``): a job that ended Failed is not
+retried. As a script, on smflow's local runtime (started if it is not running), with Prefect's
 ephemeral API::
 
-    python flows/iris_batch_scoring.py                          # the newest model named iris-*
+    python flows/iris_batch_scoring.py                          # the newest model named *iris*
     python flows/iris_batch_scoring.py --model-name iris-train-0123456789
 """
 
@@ -23,22 +25,34 @@ from pathlib import Path
 from prefect import flow, task
 from prefect_aws import AwsCredentials
 
-from smflow_prefect import batch_transform, upload_data, wait_for_transform_job
+from smflow_prefect import batch_transform, retry_transient_only, upload_data, wait_for_transform_job
 
 INPUT_FILE = "iris-measurements.csv"
 
 
 @task
-def check_model(model_name: str, aws_credentials: AwsCredentials | None) -> str:
-    """Fail early, with the fix, when the model does not exist (DescribeModel)."""
+def check_model(model_name: str | None, aws_credentials: AwsCredentials | None) -> str:
+    """The model to score with: ``model_name``, or the newest model whose name contains
+    ``iris`` (ListModels); fail early, with the fix, when there is none (DescribeModel)."""
     from botocore.exceptions import ClientError
 
     from smflow.client import is_not_found
     from smflow.errors import ConfigurationError
     from smflow_prefect.clients import sagemaker_client
 
+    client = sagemaker_client(aws_credentials)
+    if model_name is None:
+        models = client.sagemaker.list_models(
+            NameContains="iris", SortBy="CreationTime", SortOrder="Descending", MaxResults=1)["Models"]
+        if not models:
+            raise ConfigurationError(
+                "model_name: no model whose name contains 'iris' exists; pass the name of an existing "
+                "model as model_name, or run iris-lifecycle first (python flows/iris_lifecycle.py)"
+            )
+        print(f"Scoring with the newest Iris model, {models[0]['ModelName']}")
+        return models[0]["ModelName"]
     try:
-        sagemaker_client(aws_credentials).sagemaker.describe_model(ModelName=model_name)
+        client.sagemaker.describe_model(ModelName=model_name)
     except ClientError as error:
         if is_not_found(error):
             raise ConfigurationError(
@@ -73,14 +87,17 @@ def summarize(job: dict, aws_credentials: AwsCredentials | None) -> dict:
 
 @flow(name="iris-batch-scoring", log_prints=True)
 def iris_batch_scoring(
-    model_name: str = "iris-model",
+    model_name: str | None = None,
     aws_credentials: AwsCredentials | None = None,
     bucket: str | None = None,
 ) -> dict:
     """Batch-transform the new Iris measurements with an existing model.
 
+    Args:
+        model_name: the model; default the newest model whose name contains ``iris``.
+
     Returns: ``{"output": S3 URI of the predictions, "rows", "species_counts": {species: rows}}``.
-    Raises: ConfigurationError (no such model), ResourceFailedError (the job failed, with its
+    Raises: ConfigurationError (no such model, or no Iris model at all), ResourceFailedError (the job failed, with its
         FailureReason).
     """
     from prefect.runtime import flow_run
@@ -100,17 +117,9 @@ def iris_batch_scoring(
         model_name=model, data=data, content_type="text/csv", accept="text/csv", split_type="Line",
         base_job_name="iris-scoring", wait=False, **credentials,
     )
-    job = wait_for_transform_job.with_options(retries=2)(
+    job = wait_for_transform_job.with_options(retries=2, retry_condition_fn=retry_transient_only)(
         started["TransformJobName"], timeout=6 * 60 * 60, artifact_key="iris-batch-scoring-output", **credentials)
     return summarize(job, aws_credentials)
-
-
-def _newest_iris_model(credentials: AwsCredentials) -> str | None:
-    from smflow_prefect.clients import sagemaker_client
-
-    models = sagemaker_client(credentials).sagemaker.list_models(
-        NameContains="iris", SortBy="CreationTime", SortOrder="Descending", MaxResults=1)["Models"]
-    return models[0]["ModelName"] if models else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,19 +127,14 @@ def main(argv: list[str] | None = None) -> int:
     from smflow_prefect.local import local_runtime_credentials
 
     parser = argparse.ArgumentParser(description="Batch-score new Iris measurements on the local runtime.")
-    parser.add_argument("--model-name", help="an existing model (default: the newest model named iris-*)")
+    parser.add_argument("--model-name", help="an existing model (default: the newest model named *iris*)")
     parser.add_argument("--endpoint-url", help="a runtime already running (default: start the local one)")
     parser.add_argument("--port", type=int, help="port of the local runtime to start (default 9510)")
     parser.add_argument("--state-dir", help="state directory of the local runtime (default ~/.smflow/state)")
     args = parser.parse_args(argv)
 
     credentials = local_runtime_credentials(args.endpoint_url, port=args.port, state_dir=args.state_dir)
-    model_name = args.model_name or _newest_iris_model(credentials)
-    if model_name is None:
-        print("no model named iris-* on the runtime: run `python flows/iris_lifecycle.py` first, "
-              "or pass --model-name", file=sys.stderr)
-        return 1
-    state = iris_batch_scoring(model_name=model_name, aws_credentials=credentials, return_state=True)
+    state = iris_batch_scoring(model_name=args.model_name, aws_credentials=credentials, return_state=True)
     if not state.is_completed():
         print(f"iris-batch-scoring failed: {state.message}", file=sys.stderr)
         return 1

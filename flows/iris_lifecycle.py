@@ -5,10 +5,13 @@ predict the blog's 29 test rows (accuracy checked against ``min_accuracy``) -> b
 CSV file -> show its output -> delete the endpoint. The same steps as the Airflow DAG
 ``iris_lifecycle``.
 
-The steps from deploy to the transform output run in a Prefect transaction: if one of them fails
-(say the accuracy is below ``min_accuracy``), the endpoint is deleted (``teardown_on_failure``),
-so a failed run does not leave a paid endpoint running. Training retries attach to the job the
-first attempt started.
+The endpoint is deployed with ``teardown_on_failure`` and the flow has the hook
+``delete_endpoints_on_failure``: if a later step fails (say the accuracy is below
+``min_accuracy``) or the run crashes, the endpoint is deleted, so a failed run does not leave a
+paid endpoint running (a killed process runs no hook: see :mod:`smflow_prefect.hosting`).
+Training and transform retries attach to the job the first attempt started, and only transient
+errors are retried (``retry_transient_only``): a job that ended Failed, i.e. the training
+script's own error, is not retried into a second paid job.
 
 Run it on smflow's local runtime (started in the background if it is not running) with Prefect's
 ephemeral API, no Prefect server to install::
@@ -30,7 +33,6 @@ import tempfile
 from pathlib import Path
 
 from prefect import flow, task
-from prefect.transactions import transaction
 from prefect_aws import AwsCredentials
 
 from smflow_prefect import (
@@ -38,8 +40,10 @@ from smflow_prefect import (
     batch_transform,
     create_model,
     delete_endpoint,
+    delete_endpoints_on_failure,
     deploy_model,
     predict,
+    retry_transient_only,
     train_model,
     upload_data,
 )
@@ -83,7 +87,8 @@ def show_transform_output(output_path: str, aws_credentials: AwsCredentials | No
     return {"output": uri, "head": lines[:5], "rows": len(lines)}
 
 
-@flow(name="iris-lifecycle", log_prints=True)
+@flow(name="iris-lifecycle", log_prints=True, on_failure=[delete_endpoints_on_failure],
+      on_crashed=[delete_endpoints_on_failure], on_cancellation=[delete_endpoints_on_failure])
 def iris_lifecycle(
     aws_credentials: AwsCredentials | None = None,
     bucket: str | None = None,
@@ -100,6 +105,7 @@ def iris_lifecycle(
             boto3's chain.
         bucket: S3 bucket; default ``sagemaker-<region>-<account>``, created when missing.
         min_accuracy: the run fails (and the endpoint is torn down) below this accuracy.
+        teardown_on_failure: delete the endpoint when a step after its deployment fails.
         role: SageMaker execution role ARN (AWS only).
         endpoint_name: default ``iris-<hash of the flow run id>``, the same on a retry of the run.
 
@@ -121,26 +127,28 @@ def iris_lifecycle(
         batch_input = upload_data(str(batch_csv.parent), key_prefix=f"{prefix}/batch-input", bucket=bucket,
                                   **credentials)
 
-    job = train_model.with_options(retries=1)(
+    job = train_model.with_options(retries=1, retry_condition_fn=retry_transient_only)(
         entry_point=str(iris.TRAINING_SCRIPT), hyperparameters={"max_leaf_nodes": max_leaf_nodes},
         inputs={"train": train_input}, base_job_name="iris-train", role=role, default_bucket=bucket,
         artifact_key="iris-training-job", **credentials,
     )
-    attached = attach_training_job(job["TrainingJobName"], logs=False, **credentials)  # train_model showed them
+    # Estimator.attach: look the job up again by name (train_model streamed its logs and made its
+    # artifact already; attaching in the same flow run does not repeat them)
+    attached = attach_training_job(job["TrainingJobName"], logs=False, **credentials)
     model = create_model(training_job_name=attached["TrainingJobName"], role=role, default_bucket=bucket,
                          **credentials)
 
-    with transaction():
-        endpoint = deploy_model(model["ModelName"], endpoint_name=endpoint_name,
-                                teardown_on_failure=teardown_on_failure, **credentials)
-        predictions = predict(endpoint["EndpointName"], test_x.tolist(), feature_names=FEATURE_NAMES,
-                              artifact_key="iris-predictions", **credentials)
-        scores = evaluate(predictions, test_y.tolist(), min_accuracy)
-        transform = batch_transform.with_options(retries=1)(
-            model_name=model["ModelName"], data=batch_input, content_type="text/csv", accept="text/csv",
-            split_type="Line", base_job_name="iris-transform", artifact_key="iris-batch-transform", **credentials,
-        )
-        shown = show_transform_output(transform["OutputPath"], **credentials)
+    # From here on, a failure deletes the endpoint (teardown_on_failure + the flow's hook).
+    endpoint = deploy_model(model["ModelName"], endpoint_name=endpoint_name,
+                            teardown_on_failure=teardown_on_failure, **credentials)
+    predictions = predict(endpoint["EndpointName"], test_x.tolist(), feature_names=FEATURE_NAMES,
+                          artifact_key="iris-predictions", **credentials)
+    scores = evaluate(predictions, test_y.tolist(), min_accuracy)
+    transform = batch_transform.with_options(retries=1, retry_condition_fn=retry_transient_only)(
+        model_name=model["ModelName"], data=batch_input, content_type="text/csv", accept="text/csv",
+        split_type="Line", base_job_name="iris-transform", artifact_key="iris-batch-transform", **credentials,
+    )
+    shown = show_transform_output(transform["OutputPath"], **credentials)
     delete_endpoint.with_options(retries=2)(endpoint["EndpointName"], **credentials)
     return {
         "training_job": attached["TrainingJobName"],

@@ -33,7 +33,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect_aws import AwsCredentials
 
-from smflow_prefect import batch_transform, create_model, deploy_model, train_model
+from smflow_prefect import batch_transform, create_model, deploy_model, retry_transient_only, train_model
 
 DEFAULT_CRON = "0 3 * * 1"  # Mondays 03:00, as the DAG's @weekly
 HOLDOUT_FILE = "holdout.csv"
@@ -124,7 +124,9 @@ def iris_scheduled_retraining(
 
     credentials = {"aws_credentials": aws_credentials}
     data = land_latest_data(_run_prefix(), bucket, aws_credentials)
-    job = train_model.with_options(retries=1)(
+    # Retried on transient errors only: a job that ended Failed (the script's error) is not
+    # retried into a second paid job; a lost API call is, and the retry attaches to the job.
+    job = train_model.with_options(retries=1, retry_condition_fn=retry_transient_only)(
         entry_point=str(iris.TRAINING_SCRIPT), hyperparameters={"max_leaf_nodes": max_leaf_nodes},
         inputs=data["train"], base_job_name="iris-retrain", role=role, default_bucket=bucket,
         artifact_key="iris-retraining-job", **credentials,
@@ -133,7 +135,7 @@ def iris_scheduled_retraining(
     live_model = find_live_model(endpoint_name, aws_credentials)
 
     # Both models are scored the same way, at the same time (two batch transform jobs).
-    score = batch_transform.with_options(retries=1)
+    score = batch_transform.with_options(retries=1, retry_condition_fn=retry_transient_only)
     scoring = {"data": data["holdout"], "content_type": "text/csv", "accept": "text/csv", "split_type": "Line"}
     new_job = score.submit(model_name=model["ModelName"], base_job_name="iris-score-new", **scoring, **credentials)
     live_job = None

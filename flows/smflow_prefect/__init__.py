@@ -19,7 +19,21 @@ Tasks are named verb_noun as prefect-aws's; each has an async twin with an ``a``
 Credentials and endpoint come from a prefect-aws ``AwsCredentials`` block passed as
 ``aws_credentials`` (its ``aws_client_parameters.endpoint_url`` may point at smflow's local
 runtime), or from boto3's default chain. The async twins are separate tasks rather than one
-dispatching function so that both keep ``.submit``, ``.map`` and ``.with_options(retries=...)``.
+dispatching function (Prefect's ``async_dispatch`` loses ``.submit``, ``.map`` and
+``.with_options``) so that both keep ``.submit``, ``.map`` and ``.with_options(retries=...)``.
+The rule: sync tasks in sync flows, ``await`` the async twins in async flows (or ``.submit()`` a
+sync task there). An async twin called from sync code raises ConfigurationError naming the sync
+twin; a sync task that waits, called directly by an async flow, logs a warning naming the async
+twin (it would block the event loop for the whole wait).
+
+Retries never launch a duplicate job: a task that starts a job (``train_model``,
+``batch_transform``) names it after the flow run, the task and its arguments
+(:mod:`smflow_prefect.idempotency`), so a retry of the task (``retries=`` on the task) or of the
+flow (``@flow(retries=...)``) attaches to the job its earlier attempt started. An endpoint
+deployed with ``teardown_on_failure=True`` is deleted when the flow run fails if the flow has the
+hook ``delete_endpoints_on_failure`` (``@flow(on_failure=[delete_endpoints_on_failure])``). Give
+retried job tasks ``retry_condition_fn=retry_transient_only``: a job that ended Failed or Stopped
+(the script's own error) is then not retried into a second paid job, a lost API call is.
 
 Example::
 
@@ -50,11 +64,12 @@ _TASKS = {
     "wait_for_endpoint": "hosting", "await_for_endpoint": "hosting",
     "predict": "hosting", "apredict": "hosting",
     "delete_endpoint": "hosting", "adelete_endpoint": "hosting",
-    "teardown_endpoint": "hosting",
+    "teardown_endpoint": "hosting", "delete_endpoints_on_failure": "hosting",
     "batch_transform": "transform", "abatch_transform": "transform",
     "wait_for_transform_job": "transform", "await_for_transform_job": "transform",
     "sagemaker_client": "clients",
     "task_run_idempotency_key": "idempotency",
+    "retry_transient_only": "retries",
     "local_runtime_credentials": "local",
 }
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from smflow.errors import ConfigurationError
-from smflow.session import LOCAL_DEFAULT_REGION, configured_endpoint_url
+from smflow.session import fill_in_for_custom_endpoint
 
 if TYPE_CHECKING:
     import boto3
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
     from smflow.client import SageMakerClient
     from smflow.waiting import Backoff
-
-_DUMMY_KEY = "smflow"
 
 
 def endpoint_url_of(aws_credentials: AwsCredentials | None) -> str | None:
@@ -73,11 +71,7 @@ def boto3_session(aws_credentials: AwsCredentials) -> boto3.Session:
         profile_name=aws_credentials.profile_name,
         botocore_session=core,
     )
-    if configured_endpoint_url(params.endpoint_url):
-        if session.get_credentials() is None:
-            core.set_credentials(_DUMMY_KEY, _DUMMY_KEY)
-        if session.region_name is None:
-            core.set_config_variable("region", LOCAL_DEFAULT_REGION)
+    fill_in_for_custom_endpoint(session, core, params.endpoint_url)
     if session.region_name is None:
         raise ConfigurationError(
             "no AWS region: set region_name on the AwsCredentials block (or AWS_DEFAULT_REGION)"

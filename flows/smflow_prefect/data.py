@@ -1,5 +1,9 @@
 """``upload_data`` / ``aupload_data``: put a local file or folder on S3 for training or batch
-transform, as the SageMaker Python SDK's ``Session.upload_data``."""
+transform, as the SageMaker Python SDK's ``Session.upload_data``.
+
+Sync or async: call ``upload_data`` in a sync flow and ``await aupload_data(...)`` in an async one;
+``aupload_data`` called from sync code raises ConfigurationError (see :mod:`smflow_prefect._common`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from typing import TYPE_CHECKING
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from smflow_prefect._common import task_client
+from smflow_prefect._common import async_task, task_client
 
 if TYPE_CHECKING:
     from prefect_aws import AwsCredentials
@@ -46,7 +50,7 @@ def upload_data(
     return task_client(aws_credentials).upload_data(path, bucket=bucket, key_prefix=key_prefix)
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def aupload_data(
     path: str,
     key_prefix: str = "data",

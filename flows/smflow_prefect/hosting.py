@@ -6,21 +6,42 @@ Thin Prefect tasks over :class:`smflow.client.SageMakerClient` (``create_model``
 :mod:`smflow.summaries` and lists. ``predict`` leaves a table artifact of inputs and predictions.
 
 Teardown on failure: ``deploy_model(..., teardown_on_failure=True)`` deletes the endpoint (and its
-endpoint config) when the deployment itself fails or times out, and, inside a Prefect transaction,
-when the transaction rolls back, i.e. when a later task in the ``with transaction():`` block fails
-(Prefect's ``on_rollback`` hooks), so a failed flow does not leave a paid endpoint running::
+endpoint config; the model is kept) when the deployment itself fails or times out, and when a
+later step fails, so a failed flow does not leave a paid endpoint running. For the later steps,
+either
 
-    from prefect.transactions import transaction
+* give the flow the hook :func:`delete_endpoints_on_failure`: when the flow run ends Failed,
+  Crashed or Cancelled, it deletes every endpoint deployed with ``teardown_on_failure=True`` by
+  the tasks of that flow run (recorded per flow run id, in the process running the flow)::
 
-    with transaction():
-        endpoint = deploy_model(model["ModelName"], endpoint_name="iris", teardown_on_failure=True)
-        predict(endpoint["EndpointName"], rows)      # fails -> the endpoint is deleted
+      @flow(on_failure=[delete_endpoints_on_failure], on_crashed=[delete_endpoints_on_failure],
+            on_cancellation=[delete_endpoints_on_failure])
+      def serve_and_check(...):
+          endpoint = deploy_model(model_name, endpoint_name="iris", teardown_on_failure=True)
+          check(predict(endpoint["EndpointName"], rows))    # fails -> the flow run fails -> deleted
+
+* or put the steps in a Prefect transaction: when a later task of the ``with transaction():``
+  block fails, the transaction rolls back and deploy_model's ``on_rollback`` hook deletes it::
+
+      with transaction():
+          endpoint = deploy_model(model["ModelName"], endpoint_name="iris", teardown_on_failure=True)
+          predict(endpoint["EndpointName"], rows)      # fails -> the endpoint is deleted
+
+Not covered: a flow process that is killed (SIGKILL, out of memory, the machine lost) runs no
+hook; nor does a cancellation that kills the flow's process from a worker or runner (Prefect then
+runs ``on_cancellation`` hooks in the runner's process, which has no record of the endpoints).
+Such endpoints are left running: delete them with ``delete_endpoint`` or ``smflow`` itself. An
+endpoint deployed by a subflow is recorded under the subflow's run (give the subflow the hook).
+
+Sync or async: sync tasks in sync flows, the ``a``-prefixed twins (``deploy_model``, ``adeploy_model``, ...) awaited in
+async ones; mismatches are refused or warned about (:mod:`smflow_prefect._common`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from typing import TYPE_CHECKING, Any
 
 from prefect import task
@@ -30,15 +51,30 @@ from smflow import aio
 from smflow.builders import DEFAULT_INSTANCE_TYPE
 from smflow.client import SageMakerClient
 from smflow.codecs import NPY
+from smflow.errors import ConfigurationError
 from smflow.image_uris import DEFAULT_SKLEARN_VERSION
-from smflow_prefect._common import call_arguments, run_logger, task_client
+from smflow_prefect._common import (
+    async_task,
+    call_arguments,
+    current_flow_run_id,
+    run_logger,
+    task_client,
+    warn_if_event_loop_blocked,
+)
 
 if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.states import State
     from prefect.transactions import Transaction
     from prefect_aws import AwsCredentials
 
 TEARDOWN = "smflow_teardown_endpoint"  # transaction value: what the rollback hook deletes
 logger = logging.getLogger("smflow_prefect")
+
+# flow run id -> {endpoint name: its AwsCredentials}: what delete_endpoints_on_failure deletes
+_FLOW_RUN_TEARDOWNS: dict[str, dict[str, AwsCredentials | None]] = {}
+_teardowns_lock = threading.Lock()
 
 
 # ---------------------------------------------------------------------- create_model
@@ -84,7 +120,7 @@ def create_model(
     return task_client(aws_credentials, role=role, default_bucket=default_bucket).create_model(**arguments)
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def acreate_model(
     training_job_name: str | None = None,
     model_data: str | None = None,
@@ -121,18 +157,74 @@ async def acreate_model(
 
 
 # ---------------------------------------------------------------------- deploy_model
+def _flow_has_teardown_hook() -> bool:
+    from prefect.context import FlowRunContext
+
+    flow_context = FlowRunContext.get()
+    return flow_context is not None and delete_endpoints_on_failure in (flow_context.flow.on_failure_hooks or [])
+
+
 def _register_teardown(endpoint_name: str, aws_credentials: AwsCredentials | None) -> None:
-    """Tell the task run's transaction which endpoint its rollback hook deletes."""
+    """Record which endpoint to delete on failure: in the task run's transaction (its rollback
+    hook) and under the flow run's id (:func:`delete_endpoints_on_failure`)."""
     from prefect.transactions import get_transaction
 
     transaction = get_transaction()
-    if transaction is None or transaction.get_parent() is None:
+    flow_run_id = current_flow_run_id()
+    if flow_run_id is not None:
+        with _teardowns_lock:
+            _FLOW_RUN_TEARDOWNS.setdefault(flow_run_id, {})[endpoint_name] = aws_credentials
+    if (transaction is None or transaction.get_parent() is None) and not _flow_has_teardown_hook():
         run_logger().warning(
-            "teardown_on_failure=True has no effect outside a transaction: put deploy_model and "
-            "the steps after it in `with prefect.transactions.transaction():`"
+            "teardown_on_failure=True only covers the deployment itself here: to delete the endpoint "
+            "when a later step fails, give the flow on_failure=[delete_endpoints_on_failure] "
+            "(smflow_prefect.hosting), or put deploy_model and the steps after it in "
+            "`with prefect.transactions.transaction():`"
         )
     if transaction is not None:
         transaction.set(TEARDOWN, {"endpoint_name": endpoint_name, "aws_credentials": aws_credentials})
+
+
+def _forget_teardown(endpoint_name: str) -> None:
+    """The endpoint was deleted on purpose in this flow run: the failure hook has nothing to do."""
+    flow_run_id = current_flow_run_id()
+    if flow_run_id is None:
+        return
+    with _teardowns_lock:
+        targets = _FLOW_RUN_TEARDOWNS.get(flow_run_id)
+        if targets is not None:
+            targets.pop(endpoint_name, None)
+            if not targets:
+                del _FLOW_RUN_TEARDOWNS[flow_run_id]
+
+
+def delete_endpoints_on_failure(flow: Flow, flow_run: FlowRun, state: State) -> None:
+    """Flow state hook: delete the endpoints (and their endpoint configs; models are kept) that
+    tasks of this flow run deployed with ``teardown_on_failure=True`` and did not delete since
+    (DeleteEndpoint, DeleteEndpointConfig). Use it as
+    ``@flow(on_failure=[delete_endpoints_on_failure], on_crashed=[...], on_cancellation=[...])``.
+
+    The endpoints are recorded per flow run id in the process that runs the flow, so the hook
+    must run there: it does for a flow run that fails or crashes (an exception, SIGTERM), not for
+    a process that is killed, nor for a cancellation that kills the flow's process (Prefect then
+    runs ``on_cancellation`` hooks in the worker's or runner's process, which has no record).
+    Each endpoint is deleted independently: an error deleting one (logged to the flow run's
+    logs) does not stop the others; deleting one that is already gone is not an error.
+    """
+    from prefect.logging.loggers import flow_run_logger
+
+    from smflow_prefect.clients import sagemaker_client
+
+    with _teardowns_lock:
+        targets = _FLOW_RUN_TEARDOWNS.pop(str(flow_run.id), {})
+    run_log = flow_run_logger(flow_run, flow)
+    for endpoint_name, aws_credentials in targets.items():
+        run_log.info(f"Tearing down endpoint {endpoint_name}: flow run {flow_run.name!r} ended {state.name}")
+        try:
+            client = sagemaker_client(aws_credentials, log=run_log.info)
+            client.delete_endpoint(endpoint_name, delete_endpoint_config=True, delete_model=False)
+        except Exception as error:  # noqa: BLE001 - the others must still be deleted
+            run_log.error(f"Could not tear down endpoint {endpoint_name}: {error}")
 
 
 def teardown_endpoint(transaction: Transaction) -> None:
@@ -148,6 +240,7 @@ def teardown_endpoint(transaction: Transaction) -> None:
     log(f"Tearing down endpoint {target['endpoint_name']}: a step after its deployment failed")
     client = sagemaker_client(target["aws_credentials"], log=log)
     client.delete_endpoint(target["endpoint_name"], delete_endpoint_config=True, delete_model=False)
+    _forget_teardown(target["endpoint_name"])
 
 
 def _delete_after_failed_deployment(client: SageMakerClient, endpoint_name: str) -> None:
@@ -160,16 +253,33 @@ def _delete_after_failed_deployment(client: SageMakerClient, endpoint_name: str)
         client.log(f"Could not tear down endpoint {endpoint_name}: {error}")
 
 
+async def _adelete_after_failed_deployment(client: SageMakerClient, endpoint_name: str) -> None:
+    """:func:`_delete_after_failed_deployment` for event loops."""
+    client.log(f"Tearing down endpoint {endpoint_name}: its deployment failed")
+    try:
+        await _adelete(client, endpoint_name, delete_endpoint_config=True, delete_model=False)
+    except Exception as error:  # the deployment's own error is the one to report
+        client.log(f"Could not tear down endpoint {endpoint_name}: {error}")
+
+
 def _teardown_target(
     teardown_on_failure: bool, model_name: str | None, endpoint_name: str | None, config: dict | None
 ) -> str | None:
-    """The endpoint ``deploy`` will make (as it names it), when teardown was asked for."""
+    """The endpoint ``deploy`` will make (:meth:`SageMakerClient.deploy_endpoint_name`), when
+    teardown was asked for; None when it was not, or when the arguments name no valid endpoint
+    (``deploy`` itself then reports it)."""
     if not teardown_on_failure:
         return None
-    if config is not None and not model_name:
-        variants = config.get("ProductionVariants") or [{}]
-        model_name = variants[0].get("ModelName")
-    return endpoint_name or model_name  # None: deploy itself reports the missing argument
+    try:
+        return SageMakerClient.deploy_endpoint_name(model_name=model_name, endpoint_name=endpoint_name, config=config)
+    except ConfigurationError:
+        return None
+
+
+async def _adelete(client: SageMakerClient, endpoint_name: str, **options: Any) -> dict:
+    """``client.delete_endpoint`` (same keyword arguments and result), its wait for the endpoint
+    to be gone an ``asyncio`` wait: :func:`smflow.aio.delete_endpoint`."""
+    return await aio.delete_endpoint(client, endpoint_name, **options)
 
 
 @task(cache_policy=NO_CACHE)
@@ -195,10 +305,12 @@ def deploy_model(
         endpoint_name: default ``model_name``.
         timeout: seconds to wait for InService at most.
         teardown_on_failure: delete the endpoint and its config when this deployment fails or
-            times out, and, inside ``with prefect.transactions.transaction():``, when the
-            transaction rolls back (a later task of the block failed). Do not use it for an
-            endpoint that must outlive a failed run (e.g. one serving production that this task
-            only updates).
+            times out; when the flow run fails later, if the flow has the hook
+            :func:`delete_endpoints_on_failure`; and, inside
+            ``with prefect.transactions.transaction():``, when the transaction rolls back (a later
+            task of the block failed). Without hook or transaction a warning says so. Do not use
+            it for an endpoint that must outlive a failed run (e.g. one serving production that
+            this task only updates).
 
     Returns: ``smflow.summaries.endpoint_summary``: ``EndpointName``, ``EndpointArn``,
         ``EndpointStatus``, ``EndpointConfigName``, times.
@@ -207,18 +319,16 @@ def deploy_model(
         WaitTimeoutError: not InService after ``timeout`` seconds.
 
     Example:
-        Deploy, predict, and tear the endpoint down if the prediction step fails:
+        Deploy, predict, and tear the endpoint down if a later step fails:
 
         ```python
         from prefect import flow
-        from prefect.transactions import transaction
-        from smflow_prefect import delete_endpoint, deploy_model, predict
+        from smflow_prefect import delete_endpoint, delete_endpoints_on_failure, deploy_model, predict
 
-        @flow
+        @flow(on_failure=[delete_endpoints_on_failure], on_crashed=[delete_endpoints_on_failure])
         def serve_and_check(model_name: str) -> list:
-            with transaction():
-                endpoint = deploy_model(model_name, endpoint_name="iris", teardown_on_failure=True)
-                species = predict(endpoint["EndpointName"], [[5.1, 3.5, 1.4, 0.2]])
+            endpoint = deploy_model(model_name, endpoint_name="iris", teardown_on_failure=True)
+            species = predict(endpoint["EndpointName"], [[5.1, 3.5, 1.4, 0.2]])
             delete_endpoint("iris")
             return species
 
@@ -231,6 +341,8 @@ def deploy_model(
     name = _teardown_target(teardown_on_failure, model_name, endpoint_name, config)
     if name:
         _register_teardown(name, aws_credentials)
+    if wait:
+        warn_if_event_loop_blocked("deploy_model")
     client = task_client(aws_credentials)
     try:
         return endpoint_summary(client.deploy(**arguments))
@@ -240,7 +352,7 @@ def deploy_model(
         raise
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def adeploy_model(
     model_name: str | None = None,
     endpoint_name: str | None = None,
@@ -253,10 +365,13 @@ async def adeploy_model(
     teardown_on_failure: bool = False,
     aws_credentials: AwsCredentials | None = None,
 ) -> dict:
-    """Async twin of :func:`deploy_model` (same arguments, result and errors; teardown inside
-    ``async with prefect.transactions.atransaction():``). The roll-out calls run in a worker
-    thread (``client.start_deploy``); the wait for InService on the config being rolled out is an
-    ``asyncio`` wait that holds no thread (:func:`smflow.aio.wait_for_endpoint`).
+    """Async twin of :func:`deploy_model` (same arguments, result and errors; teardown with the
+    flow hook :func:`delete_endpoints_on_failure` or inside
+    ``async with prefect.transactions.atransaction():``). Every wait is an ``asyncio`` wait that
+    holds no thread: for an endpoint still Creating/Updating to settle, for a Failed one to be
+    deleted (:func:`smflow.aio.delete_endpoint`), and for InService on the config being rolled
+    out (:func:`smflow.aio.start_deploy`, :func:`smflow.aio.wait_for_endpoint`); only the
+    short calls run in a worker thread.
 
     Example:
         ```python
@@ -280,7 +395,7 @@ async def adeploy_model(
     client = task_client(aws_credentials)
     try:
         start = {key: value for key, value in arguments.items() if key != "wait"}
-        config_name, description = await asyncio.to_thread(lambda: client.start_deploy(**start))
+        config_name, description = await aio.start_deploy(client, **start)
         if wait:
             description = await aio.wait_for_endpoint(
                 client, description["EndpointName"], expected_config=config_name, timeout=timeout
@@ -288,7 +403,7 @@ async def adeploy_model(
         return endpoint_summary(description)
     except BaseException:
         if name:
-            await asyncio.to_thread(_delete_after_failed_deployment, client, name)
+            await _adelete_after_failed_deployment(client, name)
         raise
 
 
@@ -349,7 +464,7 @@ def predict(
     return predictions
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def apredict(
     endpoint_name: str,
     data: Any,
@@ -419,10 +534,14 @@ def delete_endpoint(
         ```
     """
     arguments = call_arguments(SageMakerClient.delete_endpoint, locals())
-    return task_client(aws_credentials).delete_endpoint(**arguments)
+    if wait:
+        warn_if_event_loop_blocked("delete_endpoint")
+    deleted = task_client(aws_credentials).delete_endpoint(**arguments)
+    _forget_teardown(endpoint_name)
+    return deleted
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def adelete_endpoint(
     endpoint_name: str,
     delete_endpoint_config: bool = True,
@@ -431,7 +550,9 @@ async def adelete_endpoint(
     timeout: float | None = 600,
     aws_credentials: AwsCredentials | None = None,
 ) -> dict:
-    """Async twin of :func:`delete_endpoint` (same arguments and result).
+    """Async twin of :func:`delete_endpoint` (same arguments and result). The wait for the
+    endpoint to be gone (up to ``timeout`` seconds) is an ``asyncio`` wait that holds no thread
+    (:func:`smflow.aio.delete_endpoint`).
 
     Example:
         ```python
@@ -447,8 +568,10 @@ async def adelete_endpoint(
         ```
     """
     arguments = call_arguments(SageMakerClient.delete_endpoint, locals())
-    client = task_client(aws_credentials)
-    return await asyncio.to_thread(lambda: client.delete_endpoint(**arguments))
+    del arguments["endpoint_name"]
+    deleted = await _adelete(task_client(aws_credentials), endpoint_name, **arguments)
+    _forget_teardown(endpoint_name)
+    return deleted
 
 
 # ---------------------------------------------------------------------- wait_for_endpoint
@@ -483,11 +606,12 @@ def wait_for_endpoint(
     """
     from smflow.summaries import endpoint_summary
 
+    warn_if_event_loop_blocked("wait_for_endpoint")
     client = task_client(aws_credentials)
     return endpoint_summary(client.wait_for_endpoint(endpoint_name, expected_config=expected_config, timeout=timeout))
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def await_for_endpoint(
     endpoint_name: str,
     expected_config: str | None = None,

@@ -4,12 +4,19 @@ async twins ``atrain_model``, ``aattach_training_job``, ``await_for_training_job
 Each is a thin Prefect task over :class:`smflow.client.SageMakerClient` (``train``, ``attach``,
 ``wait_for_training_job``): same job naming, state table, backoff, timeout and errors. While
 waiting, the job's CloudWatch log lines are streamed to the task run's logs. A finished (or
-failed) job leaves a markdown artifact. Results are :func:`smflow.summaries.training_job_summary`
+failed) job leaves a markdown artifact, one per job state per flow run: ``attach_training_job`` or
+``wait_for_training_job`` on a job that ``train_model`` already summarised in the same flow run
+does not repeat it. Results are :func:`smflow.summaries.training_job_summary`
 dicts (names, ARNs, S3 URIs, ISO 8601 times), so they can be persisted.
 
 Retries are safe: without ``job_name`` or ``idempotency_key`` the job is named after the task
 run (:mod:`smflow_prefect.idempotency`), so ``train_model.with_options(retries=2)`` attaches to the
-job its earlier attempt started instead of launching another one.
+job its earlier attempt started instead of launching another one, and so does a retry of the
+flow (``@flow(retries=1)``): the first call with the same arguments in the flow's next attempt
+derives the same job name.
+
+Sync or async: sync tasks in sync flows, the ``a``-prefixed twins (``train_model``, ``atrain_model``, ...) awaited in
+async ones; mismatches are refused or warned about (:mod:`smflow_prefect._common`).
 """
 
 from __future__ import annotations
@@ -25,7 +32,13 @@ from smflow import aio
 from smflow.builders import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE
 from smflow.client import SageMakerClient
 from smflow.image_uris import DEFAULT_SKLEARN_VERSION
-from smflow_prefect._common import call_arguments, task_client
+from smflow_prefect._common import (
+    async_task,
+    call_arguments,
+    first_artifact_in_flow_run,
+    task_client,
+    warn_if_event_loop_blocked,
+)
 from smflow_prefect.idempotency import resolve_idempotency_key
 
 if TYPE_CHECKING:
@@ -36,13 +49,25 @@ def _artifact_description(description: dict) -> str:
     return f"SageMaker training job {description.get('TrainingJobName')}: {description.get('TrainingJobStatus')}"
 
 
+def _first_summary(description: dict, artifact_key: str | None) -> bool:
+    """False when a task of this flow run created the job's artifact already for this state of
+    the job (e.g. ``attach_training_job`` right after ``train_model``, or ``train_model`` in a
+    retry of the flow attaching to the job the failed attempt completed)."""
+    identity = ("TrainingJob", description.get("TrainingJobName"), description.get("TrainingJobStatus"),
+                str(description.get("TrainingEndTime")))
+    return first_artifact_in_flow_run(identity, artifact_key, f"Training job {identity[1]} ({identity[2]})")
+
+
 def _finish(description: dict, artifact_key: str | None) -> dict:
-    """Create the job's markdown artifact; return its summary."""
+    """Create the job's markdown artifact, unless this flow run has it already; return its
+    summary."""
     from prefect.artifacts import create_markdown_artifact
 
     from smflow.summaries import training_job_summary
     from smflow_prefect.artifacts import training_job_markdown
 
+    if not _first_summary(description, artifact_key):
+        return training_job_summary(description)
     create_markdown_artifact(
         markdown=training_job_markdown(description), key=artifact_key,
         description=_artifact_description(description),
@@ -56,6 +81,8 @@ async def _afinish(description: dict, artifact_key: str | None) -> dict:
     from smflow.summaries import training_job_summary
     from smflow_prefect.artifacts import training_job_markdown
 
+    if not _first_summary(description, artifact_key):
+        return training_job_summary(description)
     await acreate_markdown_artifact(
         markdown=training_job_markdown(description), key=artifact_key,
         description=_artifact_description(description),
@@ -174,16 +201,17 @@ def train_model(
         ```
     """
     arguments = call_arguments(SageMakerClient.train, locals())
-    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key)
+    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
     client = task_client(aws_credentials, role=role, default_bucket=default_bucket)
     if not wait:
         from smflow.summaries import training_job_summary
 
         return training_job_summary(client.train(**arguments))
+    warn_if_event_loop_blocked("train_model")
     return _wait_and_record(client, lambda: client.train(**arguments), artifact_key)
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def atrain_model(
     entry_point: str | None = None,
     source_dir: str | None = None,
@@ -236,7 +264,7 @@ async def atrain_model(
         ```
     """
     arguments = call_arguments(SageMakerClient.train, locals())
-    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key)
+    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
     client = task_client(aws_credentials, role=role, default_bucket=default_bucket)
     started = await asyncio.to_thread(client.train, **{**arguments, "wait": False})
     if not wait:
@@ -284,10 +312,11 @@ def attach_training_job(
         from smflow.summaries import training_job_summary
 
         return training_job_summary(client.attach(job_name, wait=False))
+    warn_if_event_loop_blocked("attach_training_job")
     return _wait_and_record(client, lambda: client.attach(job_name, logs=logs, timeout=timeout), artifact_key)
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def aattach_training_job(
     job_name: str,
     wait: bool = True,
@@ -356,13 +385,14 @@ def wait_for_training_job(
         train_then_wait()
         ```
     """
+    warn_if_event_loop_blocked("wait_for_training_job")
     client = task_client(aws_credentials)
     return _wait_and_record(
         client, lambda: client.wait_for_training_job(job_name, logs=logs, timeout=timeout), artifact_key
     )
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def await_for_training_job(
     job_name: str,
     logs: bool = True,

@@ -3,9 +3,14 @@
 
 Thin Prefect tasks over :meth:`smflow.client.SageMakerClient.batch_transform` and
 ``wait_for_transform_job``. A completed job leaves a link artifact to its output (the S3 console
-on AWS, the runtime's S3 listing locally). Results are :func:`smflow.summaries.transform_job_summary`
+on AWS, the runtime's S3 listing locally), once per flow run (waiting again for the same job, or
+a retry of the flow attaching to it, does not repeat it). Results are :func:`smflow.summaries.transform_job_summary`
 dicts. As for training, the job is named after the task run unless ``job_name`` or
-``idempotency_key`` is given, so retries attach to the job the first attempt started.
+``idempotency_key`` is given, so retries of the task or of the flow attach to the job the first
+attempt started (:mod:`smflow_prefect.idempotency`).
+
+Sync or async: sync tasks in sync flows, the ``a``-prefixed twins (``batch_transform``, ``abatch_transform``, ...) awaited in
+async ones; mismatches are refused or warned about (:mod:`smflow_prefect._common`).
 """
 
 from __future__ import annotations
@@ -19,7 +24,13 @@ from prefect.cache_policies import NO_CACHE
 from smflow import aio
 from smflow.builders import DEFAULT_INSTANCE_TYPE
 from smflow.client import SageMakerClient
-from smflow_prefect._common import call_arguments, task_client
+from smflow_prefect._common import (
+    async_task,
+    call_arguments,
+    first_artifact_in_flow_run,
+    task_client,
+    warn_if_event_loop_blocked,
+)
 from smflow_prefect.idempotency import resolve_idempotency_key
 
 if TYPE_CHECKING:
@@ -27,16 +38,23 @@ if TYPE_CHECKING:
 
 
 def _link(client: SageMakerClient, description: dict) -> dict[str, str]:
-    from smflow.session import configured_endpoint_url
     from smflow_prefect.artifacts import s3_browser_link
 
     output = description["TransformOutput"]["S3OutputPath"]
     return {
-        "link": s3_browser_link(output, endpoint_url=configured_endpoint_url(client.endpoint_url),
+        "link": s3_browser_link(output, endpoint_url=client.custom_endpoint_url,
                                 region=client.region_name),
         "link_text": output,
         "description": f"Output of SageMaker transform job {description['TransformJobName']}",
     }
+
+
+def _first_link(description: dict, artifact_key: str | None) -> bool:
+    """False when a task of this flow run linked this job's output already (e.g. a retry of the
+    flow attaching to the job the failed attempt completed)."""
+    name = description["TransformJobName"]
+    identity = ("TransformJob", name, description.get("TransformJobStatus"), str(description.get("TransformEndTime")))
+    return first_artifact_in_flow_run(identity, artifact_key, f"Transform job {name}")
 
 
 def _finish(client: SageMakerClient, description: dict, artifact_key: str | None) -> dict:
@@ -44,7 +62,8 @@ def _finish(client: SageMakerClient, description: dict, artifact_key: str | None
 
     from smflow.summaries import transform_job_summary
 
-    create_link_artifact(key=artifact_key, **_link(client, description))
+    if _first_link(description, artifact_key):
+        create_link_artifact(key=artifact_key, **_link(client, description))
     return transform_job_summary(description)
 
 
@@ -53,7 +72,8 @@ async def _afinish(client: SageMakerClient, description: dict, artifact_key: str
 
     from smflow.summaries import transform_job_summary
 
-    await acreate_link_artifact(key=artifact_key, **_link(client, description))
+    if _first_link(description, artifact_key):
+        await acreate_link_artifact(key=artifact_key, **_link(client, description))
     return transform_job_summary(description)
 
 
@@ -114,7 +134,9 @@ def batch_transform(
         ```
     """
     arguments = call_arguments(SageMakerClient.batch_transform, locals())
-    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key)
+    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
+    if wait:
+        warn_if_event_loop_blocked("batch_transform")
     client = task_client(aws_credentials)
     description = client.batch_transform(**arguments)
     if not wait:
@@ -124,7 +146,7 @@ def batch_transform(
     return _finish(client, description, artifact_key)
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def abatch_transform(
     model_name: str | None = None,
     data: str | None = None,
@@ -167,7 +189,7 @@ async def abatch_transform(
         ```
     """
     arguments = call_arguments(SageMakerClient.batch_transform, locals())
-    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key)
+    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
     client = task_client(aws_credentials)
     started = await asyncio.to_thread(lambda: client.batch_transform(**{**arguments, "wait": False}))
     if not wait:
@@ -206,11 +228,12 @@ def wait_for_transform_job(
         score("iris-0123456789")
         ```
     """
+    warn_if_event_loop_blocked("wait_for_transform_job")
     client = task_client(aws_credentials)
     return _finish(client, client.wait_for_transform_job(job_name, timeout=timeout), artifact_key)
 
 
-@task(cache_policy=NO_CACHE)
+@async_task
 async def await_for_transform_job(
     job_name: str,
     timeout: float | None = None,

@@ -18,7 +18,9 @@ def not_found(stub, method: str, message: str = "Requested resource not found.",
                           expected_params=params or None)
 
 
-def training_job(name: str, status: str, reason: str | None = None) -> dict:
+def training_job(name: str, status: str, reason: str | None = None, **fields) -> dict:
+    """A DescribeTrainingJob payload; ``fields`` replace top-level entries (e.g. to match what a
+    request asked for: smflow reuses an existing job only when it matches)."""
     description = {
         "TrainingJobName": name, "TrainingJobArn": arn("training-job", name),
         "TrainingJobStatus": status, "SecondaryStatus": "Training" if status == "InProgress" else status,
@@ -36,6 +38,7 @@ def training_job(name: str, status: str, reason: str | None = None) -> dict:
         description.update(TrainingStartTime=T0, TrainingEndTime=T1, TrainingTimeInSeconds=7, BillableTimeInSeconds=7)
     if reason:
         description["FailureReason"] = reason
+    description.update(fields)
     return description
 
 
@@ -68,7 +71,9 @@ def transform_job(name: str, status: str, model_name: str = "iris-model", output
                            "ContentType": "text/csv", "SplitType": "Line"},
         "TransformOutput": {"S3OutputPath": output},
         "TransformResources": {"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        "BatchStrategy": "MultiRecord", "MaxPayloadInMB": 6,  # batch_transform's defaults
     }
+    description["TransformOutput"]["AssembleWith"] = "Line"
     if reason:
         description["FailureReason"] = reason
     return description

@@ -4,10 +4,11 @@ with Prefect's temporary API (the scheduled flow is run once, not served)."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib.util
-import runpy
+import os
+import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,14 @@ from smflow import naming  # noqa: E402
 from smflow.client import SageMakerClient  # noqa: E402
 from smflow.examples import iris  # noqa: E402
 from smflow.waiting import Backoff  # noqa: E402
-from smflow_prefect import deploy_model, predict, train_model  # noqa: E402
+from smflow_prefect import (  # noqa: E402
+    atrain_model,
+    attach_training_job,
+    batch_transform,
+    deploy_model,
+    predict,
+    train_model,
+)
 
 from .readback import run_artifacts, run_logs, task_runs  # noqa: E402
 
@@ -67,36 +75,55 @@ def iris_model(runtime) -> str:
     return client.create_model(training_job_name=job["TrainingJobName"])["ModelName"]
 
 
-def test_iris_lifecycle_script_runs_the_whole_lifecycle(runtime, monkeypatch, capsys):
-    """``python flows/iris_lifecycle.py`` (here in-process, on the test API and runtime)."""
-    monkeypatch.setattr(sys, "argv", ["iris_lifecycle.py", "--state-dir", str(runtime.state_dir)])
-    begin = time.monotonic()
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(FLOWS / "iris_lifecycle.py"), run_name="__main__")
-    wall = time.monotonic() - begin
-    out = capsys.readouterr().out
-    assert exit_info.value.code == 0, out
-    assert f"Using the smflow local runtime at {runtime.url}" in out  # found the running one
-    assert "Iris lifecycle flow finished in" in out and "accuracy 1.000" in out
-    print(f"iris-lifecycle flow wall time: {wall:.1f} s")
+def run_script(tmp_path, script: str, *args: str) -> subprocess.CompletedProcess:
+    """``python flows/<script> <args>`` in a child process with a temporary ``PREFECT_HOME`` and no
+    ``PREFECT_API_URL``: the script starts Prefect's ephemeral API itself, as a user's first run."""
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith(("PREFECT_", "AWS_"))}
+    home = tmp_path / "prefect-home"
+    env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
+               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+               AWS_CONFIG_FILE=str(tmp_path / "no-aws-config"),
+               AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-aws-credentials"))
+    done = subprocess.run([sys.executable, str(FLOWS / script), *args], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=900)
+    assert (home / "prefect.db").exists(), "the run was not recorded in the temporary PREFECT_HOME"
+    return done
 
-    run = latest_flow_run("iris-lifecycle")
-    assert run.state.is_completed()
-    runs = {task_run.name.rsplit("-", 1)[0]: task_run for task_run in task_runs(run.id)}
-    assert set(runs) >= {"upload_data", "train_model", "attach_training_job", "create_model", "deploy_model",
-                         "predict", "evaluate", "batch_transform", "show_transform_output", "delete_endpoint"}
-    training_lines = [log.message for log in run_logs(run.id) if log.task_run_id == runs["train_model"].id]
-    assert any(line.startswith("Trained a DecisionTreeClassifier on 150 rows") for line in training_lines)
-    artifacts = {artifact.key: artifact for artifact in run_artifacts(run.id)}
-    assert set(artifacts) == {"iris-training-job", None, "iris-predictions", "iris-batch-transform"}
-    assert artifacts[None].data == artifacts["iris-training-job"].data  # attach_training_job's, same job
-    assert "| max_leaf_nodes | 30 |" in artifacts["iris-training-job"].data
-    assert "/output/model.tar.gz`" in artifacts["iris-training-job"].data
-    assert artifacts["iris-predictions"].type == "table" and '"sepal length (cm)": 5.0' in artifacts["iris-predictions"].data
-    assert artifacts["iris-batch-transform"].data.startswith("[s3://sagemaker-us-east-1-123456789012/iris-transform-")
-    assert f"]({runtime.url}/sagemaker-us-east-1-123456789012?list-type=2&prefix=iris-transform-" in (
-        artifacts["iris-batch-transform"].data)
+
+def test_iris_lifecycle_script_runs_the_whole_lifecycle(runtime, tmp_path):
+    """``python flows/iris_lifecycle.py --endpoint-url URL``: a child process, Prefect's ephemeral API."""
+    sagemaker = runtime.boto3_client("sagemaker")
+    jobs_before = {j["TrainingJobName"] for j in sagemaker.list_training_jobs(
+        NameContains="iris-train", MaxResults=100)["TrainingJobSummaries"]}
+    done = run_script(tmp_path, "iris_lifecycle.py", "--endpoint-url", runtime.url)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "Iris lifecycle flow finished in" in done.stdout and "accuracy 1.000" in done.stdout
+    assert "Trained a DecisionTreeClassifier on 150 rows" in output  # the job's log, in the task run's logs
+    assert "Predicted 29 rows, accuracy 1.000" in output
+    assert "only covers the deployment itself" not in output  # the flow has the teardown hook
+    new_jobs = [j for j in sagemaker.list_training_jobs(NameContains="iris-train", MaxResults=100)[
+        "TrainingJobSummaries"] if j["TrainingJobName"] not in jobs_before]
+    assert [j["TrainingJobStatus"] for j in new_jobs] == ["Completed"]  # one job
     assert not [name for name in endpoint_names(runtime) if name.startswith("iris-")]  # deleted at the end
+
+
+def test_iris_lifecycle_deletes_its_endpoint_when_a_later_step_fails(runtime, iris_model):
+    """The flow's hook, no transaction: the accuracy check fails after the deployment."""
+    lifecycle = load_flow_module("iris_lifecycle")
+    endpoint_name = naming.timestamped_name("iris-fails")
+    state = lifecycle.iris_lifecycle(aws_credentials=runtime.credentials(), min_accuracy=1.5,
+                                     endpoint_name=endpoint_name, return_state=True)
+    assert state.is_failed() and "below min_accuracy 1.5" in state.message
+    assert endpoint_name not in endpoint_names(runtime)
+    flow_run_id = state.state_details.flow_run_id
+    artifacts = run_artifacts(flow_run_id)
+    # train_model's artifact only: attach_training_job right after it does not repeat it
+    assert [(a.key, a.type) for a in artifacts] == [("iris-training-job", "markdown"), ("iris-predictions", "table")]
+    assert "| max_leaf_nodes | 30 |" in artifacts[0].data
+    messages = [log.message for log in run_logs(flow_run_id)]
+    assert any(f"Tearing down endpoint {endpoint_name}: flow run" in m for m in messages)
 
 
 def test_a_retried_train_model_attaches_to_the_running_job(runtime, monkeypatch):
@@ -129,6 +156,66 @@ def test_a_retried_train_model_attaches_to_the_running_job(runtime, monkeypatch)
     assert job["TrainingJobStatus"] == "Completed"
     (run,) = task_runs(state.state_details.flow_run_id)
     assert run.run_count == 2
+
+
+def test_a_retried_flow_attaches_to_the_jobs_its_failed_attempt_started(runtime, iris_model):
+    """``@flow(retries=1)``: attempt 1 trains and batch-transforms, then a later step fails; attempt
+    2 makes the same calls and attaches to both jobs: one CreateTrainingJob, one
+    CreateTransformJob, one artifact per job."""
+    client = SageMakerClient(endpoint_url=runtime.url)
+    data = client.upload_data(iris.write_training_csv(runtime.state_dir.parent / "flow-retry-data" / "iris.csv").parent,
+                              key_prefix="prefect-tests/flow-retry/train")
+    features = iris.write_features_csv(runtime.state_dir.parent / "flow-retry-features" / "rows.csv",
+                                       iris.blog_test_rows()[0])
+    rows = client.upload_data(features.parent, key_prefix="prefect-tests/flow-retry/rows")
+    base = naming.timestamped_name("flowretry")  # unique to this test run
+    attempts: list[tuple[str, str]] = []
+
+    @flow(retries=1, retry_delay_seconds=0)
+    def train_and_score() -> tuple[str, str]:
+        credentials = {"aws_credentials": runtime.credentials()}
+        job = train_model(entry_point=str(iris.TRAINING_SCRIPT), inputs=data, base_job_name=f"{base}-train",
+                          logs=False, **credentials)
+        attach_training_job(job["TrainingJobName"], logs=False, **credentials)
+        scored = batch_transform(model_name=iris_model, data=rows, base_job_name=f"{base}-score", **credentials)
+        attempts.append((job["TrainingJobName"], scored["TransformJobName"]))
+        if len(attempts) == 1:
+            raise RuntimeError("a later step failed once")
+        return attempts[-1]
+
+    state = train_and_score(return_state=True)
+    assert state.is_completed(), state.message
+    assert len(attempts) == 2 and attempts[0] == attempts[1]
+    sagemaker = runtime.boto3_client("sagemaker")
+    trained = sagemaker.list_training_jobs(NameContains=f"{base}-train")["TrainingJobSummaries"]
+    scored = sagemaker.list_transform_jobs(NameContains=f"{base}-score")["TransformJobSummaries"]
+    assert [j["TrainingJobName"] for j in trained] == [attempts[0][0]]  # exactly one CreateTrainingJob
+    assert [j["TransformJobName"] for j in scored] == [attempts[0][1]]  # exactly one CreateTransformJob
+    # one artifact per job, not one per attempt nor one more for attaching
+    training, link = run_artifacts(state.state_details.flow_run_id)
+    assert training.data.startswith(f"# Training job `{attempts[0][0]}`")
+    assert link.description == f"Output of SageMaker transform job {attempts[0][1]}"
+
+
+def test_a_retried_async_flow_attaches_to_the_job_its_failed_attempt_started(runtime):
+    data = SageMakerClient(endpoint_url=runtime.url).upload_data(
+        iris.write_training_csv(runtime.state_dir.parent / "async-retry-data" / "iris.csv").parent,
+        key_prefix="prefect-tests/async-flow-retry")
+    base = naming.timestamped_name("aflowretry")
+    names: list[str] = []
+
+    @flow(retries=1, retry_delay_seconds=0)
+    async def train() -> str:
+        job = await atrain_model(entry_point=str(iris.TRAINING_SCRIPT), inputs=data, base_job_name=base,
+                                 logs=False, aws_credentials=runtime.credentials())
+        names.append(job["TrainingJobName"])
+        if len(names) == 1:
+            raise RuntimeError("a later step failed once")
+        return names[-1]
+
+    assert asyncio.run(train()) == names[0] == names[1]
+    jobs = runtime.boto3_client("sagemaker").list_training_jobs(NameContains=base)["TrainingJobSummaries"]
+    assert [j["TrainingJobName"] for j in jobs] == [names[0]]
 
 
 def test_teardown_on_failure_deletes_the_endpoint_a_failed_step_left(runtime, iris_model):
@@ -168,7 +255,7 @@ def test_batch_scoring_flow_scores_with_an_existing_model(runtime, iris_model):
     assert missing.is_failed() and "model 'no-such-model' not found" in missing.message
 
 
-def test_scheduled_retraining_promotes_only_a_model_at_least_as_good(runtime):
+def test_scheduled_retraining_promotes_only_a_model_at_least_as_good(runtime, tmp_path):
     retraining = load_flow_module("iris_scheduled_retraining")
     endpoint_name = naming.timestamped_name("prefect-live")
     sagemaker = runtime.boto3_client("sagemaker")
@@ -178,8 +265,11 @@ def test_scheduled_retraining_promotes_only_a_model_at_least_as_good(runtime):
         return sagemaker.describe_endpoint_config(EndpointConfigName=config)["ProductionVariants"][0]["ModelName"]
 
     try:
-        first = retraining.iris_scheduled_retraining(endpoint_name=endpoint_name,
-                                                     aws_credentials=runtime.credentials())
+        # the first run: `python flows/iris_scheduled_retraining.py --once`, Prefect's ephemeral API
+        done = run_script(tmp_path, "iris_scheduled_retraining.py", "--once", "--endpoint-url", runtime.url,
+                          "--endpoint-name", endpoint_name)
+        assert done.returncode == 0, done.stdout + done.stderr
+        first = ast.literal_eval(done.stdout.strip().splitlines()[-1])  # the script prints the flow's result
         assert first["promote"] and first["live_model"] is None and first["new_accuracy"] == 1.0
         assert live_model() == first["new_model"]  # the first run creates the endpoint
 
@@ -195,14 +285,9 @@ def test_scheduled_retraining_promotes_only_a_model_at_least_as_good(runtime):
         SageMakerClient(endpoint_url=runtime.url).delete_endpoint(endpoint_name)
 
 
-def test_batch_scoring_script_scores_with_the_newest_iris_model(runtime, iris_model, monkeypatch, capsys):
-    """``python flows/iris_batch_scoring.py --endpoint-url URL`` (in-process, on the test API)."""
-    monkeypatch.setattr(sys, "argv", ["iris_batch_scoring.py", "--endpoint-url", runtime.url])
-    with pytest.raises(SystemExit) as exit_info:
-        runpy.run_path(str(FLOWS / "iris_batch_scoring.py"), run_name="__main__")
-    out = capsys.readouterr().out
-    assert exit_info.value.code == 0, out
-    result = ast.literal_eval(out.strip().splitlines()[-1])  # the script prints the flow's result
+def test_batch_scoring_defaults_to_the_newest_iris_model(runtime, iris_model):
+    scoring = load_flow_module("iris_batch_scoring")
+    result = scoring.iris_batch_scoring(aws_credentials=runtime.credentials())  # no model_name
     assert result["rows"] == 29 and sum(result["species_counts"].values()) == 29
     newest = runtime.boto3_client("sagemaker").list_models(
         NameContains="iris", SortBy="CreationTime", SortOrder="Descending")["Models"][0]["ModelName"]

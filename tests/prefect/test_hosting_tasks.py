@@ -17,6 +17,7 @@ from prefect.transactions import atransaction, transaction  # noqa: E402
 
 from smflow_prefect import (  # noqa: E402
     acreate_model,
+    delete_endpoints_on_failure,
     adelete_endpoint,
     adeploy_model,
     apredict,
@@ -153,7 +154,7 @@ def test_without_teardown_a_later_failure_leaves_the_endpoint(stubbed, credentia
     assert not [call for call in stubbed.calls if call.startswith("Delete")]
 
 
-def test_teardown_outside_a_transaction_warns_that_later_steps_are_not_covered(stubbed, credentials):
+def test_teardown_without_transaction_or_hook_warns_that_later_steps_are_not_covered(stubbed, credentials):
     deployment(stubbed.sagemaker, "iris", "iris-model", "InService")
 
     @flow
@@ -165,7 +166,75 @@ def test_teardown_outside_a_transaction_warns_that_later_steps_are_not_covered(s
     assert state.is_failed()
     assert not [call for call in stubbed.calls if call.startswith("Delete")]
     warnings = [log.message for log in run_logs(state.state_details.flow_run_id) if log.level == 30]
-    assert any("teardown_on_failure=True has no effect outside a transaction" in m for m in warnings)
+    assert any("teardown_on_failure=True only covers the deployment itself here" in m
+               and "on_failure=[delete_endpoints_on_failure]" in m for m in warnings)
+
+
+def test_the_flow_hook_deletes_what_a_failed_flow_run_deployed_with_teardown(stubbed, credentials):
+    """No transaction: the flow's on_failure hook deletes the endpoint deployed with
+    teardown_on_failure=True, not the one deployed without, nor one already deleted by a task."""
+    deployment(stubbed.sagemaker, "iris", "iris-model", "InService")
+    deployment(stubbed.sagemaker, "kept", "kept-model", "InService")
+    deployment(stubbed.sagemaker, "gone", "gone-model", "InService")
+    deletion(stubbed.sagemaker, "gone", "gone-model", "gone-model")  # the flow deletes it itself
+    deletion(stubbed.sagemaker, "iris", "iris-model", "iris-model")  # by the hook
+
+    @flow(on_failure=[delete_endpoints_on_failure])
+    def hooked():
+        deploy_model("iris-model", endpoint_name="iris", teardown_on_failure=True, aws_credentials=credentials)
+        deploy_model("kept-model", endpoint_name="kept", aws_credentials=credentials)
+        deploy_model("gone-model", endpoint_name="gone", teardown_on_failure=True, aws_credentials=credentials)
+        delete_endpoint("gone", aws_credentials=credentials)
+        failing_check([])
+
+    state = hooked(return_state=True)
+    assert state.is_failed() and "accuracy below the bar" in state.message
+    stubbed.assert_done()
+    deleted = [params for name, params in stubbed.requests if name == "DeleteEndpoint"]
+    assert deleted == [{"EndpointName": "gone"}, {"EndpointName": "iris"}]
+    messages = [log.message for log in run_logs(state.state_details.flow_run_id)]
+    assert not any("only covers the deployment itself" in m for m in messages)  # the hook covers it
+    assert any("Tearing down endpoint iris: flow run" in m and "ended Failed" in m for m in messages)
+
+
+def test_the_flow_hook_deletes_nothing_after_a_successful_run(stubbed, credentials):
+    deployment(stubbed.sagemaker, "iris", "iris-model", "InService")
+
+    @flow(on_failure=[delete_endpoints_on_failure])
+    def fine() -> str:
+        return deploy_model("iris-model", endpoint_name="iris", teardown_on_failure=True,
+                            aws_credentials=credentials)["EndpointStatus"]
+
+    assert fine() == "InService"
+    stubbed.assert_done()
+    assert not [call for call in stubbed.calls if call.startswith("Delete")]
+
+
+def test_adeploy_model_awaits_an_endpoint_still_updating_and_replaces_a_failed_one(stubbed, credentials):
+    """What start_deploy would wait for in its worker thread is awaited before it: an Updating
+    endpoint until it settles; a Failed one is deleted (config kept) and then created anew."""
+    stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Updating", "old"))
+    stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Updating", "old"))
+    stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Failed", "old", reason="bad update"))
+    # the Failed endpoint is deleted, its config kept
+    stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Failed", "old"))
+    stubbed.sagemaker.add_response("delete_endpoint", {}, {"EndpointName": "iris"})
+    not_found(stubbed.sagemaker, "describe_endpoint", 'Could not find endpoint "iris".')
+    not_found(stubbed.sagemaker, "describe_endpoint", 'Could not find endpoint "iris".')  # the way is clear
+    deployment(stubbed.sagemaker, "iris", "iris-model", "InService")  # start_deploy finds nothing to wait for
+    stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "InService", "iris-model"))
+
+    @flow
+    async def serve() -> dict:
+        return await adeploy_model("iris-model", endpoint_name="iris", aws_credentials=credentials)
+
+    state = asyncio.run(serve(return_state=True))
+    assert state.result()["EndpointStatus"] == "InService"
+    stubbed.assert_done()
+    assert "DeleteEndpointConfig" not in stubbed.calls
+    messages = [log.message for log in run_logs(state.state_details.flow_run_id)]
+    assert any("Endpoint iris is Updating; waiting before deploying" in m for m in messages)
+    assert any("Endpoint iris is Failed; deleting and creating it again" in m for m in messages)
 
 
 def test_teardown_on_failure_deletes_an_endpoint_whose_deployment_failed(stubbed, credentials):
@@ -193,6 +262,7 @@ def test_async_twins_and_async_transaction_teardown(stubbed, credentials):
     not_found(stubbed.sagemaker, "describe_model", "Could not find model")
     stubbed.sagemaker.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:1:model/iris-job"})
     stubbed.sagemaker.add_response("describe_model", model("iris-job"))
+    not_found(stubbed.sagemaker, "describe_endpoint", 'Could not find endpoint "iris".')  # nothing to settle
     deployment(stubbed.sagemaker, "iris", "iris-job", "Creating", "InService")
     stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "InService", "iris-job"))
     stubbed.runtime.add_response("invoke_endpoint", npy([0.0, 2.0]))
@@ -219,3 +289,43 @@ def test_async_twins_and_async_transaction_teardown(stubbed, credentials):
     assert [a.type for a in run_artifacts(state.state_details.flow_run_id)] == ["table"]
     assert {run.name.rsplit("-", 1)[0] for run in task_runs(state.state_details.flow_run_id)} == {
         "acreate_model", "adeploy_model", "await_for_endpoint", "apredict", "adelete_endpoint"}
+
+
+# ---------------------------------------------------------------------- sync / async mismatches
+def test_an_async_twin_called_in_a_sync_flow_fails_naming_the_sync_twin(stubbed, credentials):
+    @flow
+    def sync_flow():
+        adelete_endpoint("iris", aws_credentials=credentials)
+
+    state = sync_flow(return_state=True)
+    assert state.is_failed()
+    assert ("adelete_endpoint is an async task, called from sync code where nothing awaits it (it would do "
+            "nothing): call delete_endpoint(...) in a sync flow") in state.message
+    assert stubbed.calls == []  # nothing was half-done
+
+    @flow
+    def sync_flow_with_options():
+        await_for_endpoint.with_options(retries=2)("iris", aws_credentials=credentials)
+
+    assert "call wait_for_endpoint(...)" in sync_flow_with_options(return_state=True).message
+
+
+def test_a_waiting_sync_task_called_by_an_async_flow_warns_naming_the_async_twin(stubbed, credentials):
+    for _ in range(2):
+        stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "InService", "iris-model"))
+
+    @flow
+    async def async_flow():
+        direct = wait_for_endpoint("iris", aws_credentials=credentials)  # blocks the event loop
+        submitted = wait_for_endpoint.submit("iris", aws_credentials=credentials).result()  # a worker thread
+        return direct, submitted
+
+    state = asyncio.run(async_flow(return_state=True))
+    direct, submitted = state.result()
+    assert direct["EndpointStatus"] == submitted["EndpointStatus"] == "InService"
+    runs = {run.id: run for run in task_runs(state.state_details.flow_run_id)}
+    warnings = [(runs[log.task_run_id].name, log.message) for log in run_logs(state.state_details.flow_run_id)
+                if log.level == 30]
+    assert len(warnings) == 1, warnings  # the direct call only
+    assert "wait_for_endpoint waits synchronously on the thread of a running event loop" in warnings[0][1]
+    assert "`await await_for_endpoint(...)`" in warnings[0][1]

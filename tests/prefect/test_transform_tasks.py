@@ -15,11 +15,12 @@ from prefect import flow  # noqa: E402
 from smflow_prefect import abatch_transform, await_for_transform_job, batch_transform, wait_for_transform_job  # noqa: E402
 
 from .readback import run_artifacts, task_runs  # noqa: E402
-from .responses import not_found, transform_job  # noqa: E402
+from .responses import model, not_found, transform_job  # noqa: E402
 
 
 def test_batch_transform_links_its_output(stubbed, credentials):
     not_found(stubbed.sagemaker, "describe_transform_job")
+    stubbed.sagemaker.add_response("describe_model", model("iris-model"), {"ModelName": "iris-model"})
     stubbed.sagemaker.add_response("create_transform_job", {"TransformJobArn": "arn:aws:sagemaker:us-east-1:1:transform-job/x"})
     stubbed.sagemaker.add_response("describe_transform_job", transform_job("placeholder", "InProgress"))
     stubbed.sagemaker.add_response("describe_transform_job", transform_job("placeholder", "Completed",
@@ -45,6 +46,7 @@ def test_batch_transform_links_its_output(stubbed, credentials):
 
 def test_a_retried_batch_transform_attaches_to_its_job(stubbed, credentials):
     not_found(stubbed.sagemaker, "describe_transform_job")
+    stubbed.sagemaker.add_response("describe_model", model("iris-model"), {"ModelName": "iris-model"})
     stubbed.sagemaker.add_response("create_transform_job", {"TransformJobArn": "arn:aws:sagemaker:us-east-1:1:transform-job/x"})
     stubbed.sagemaker.add_client_error("describe_transform_job", service_error_code="ServiceUnavailable",
                                        http_status_code=503)
@@ -80,6 +82,7 @@ def test_a_failed_transform_job_names_the_job_and_reason(stubbed, credentials):
 
 def test_async_twins(stubbed, credentials):
     not_found(stubbed.sagemaker, "describe_transform_job")
+    stubbed.sagemaker.add_response("describe_model", model("iris-model"), {"ModelName": "iris-model"})
     stubbed.sagemaker.add_response("create_transform_job", {"TransformJobArn": "arn:aws:sagemaker:us-east-1:1:transform-job/x"})
     stubbed.sagemaker.add_response("describe_transform_job", transform_job("score-2", "InProgress"))  # wait=False answer
     stubbed.sagemaker.add_response("describe_transform_job", transform_job("score-2", "Completed"))
@@ -96,5 +99,6 @@ def test_async_twins(stubbed, credentials):
     job, again = state.result()
     stubbed.assert_done()
     assert job == again and job["TransformJobStatus"] == "Completed"
+    # one link: waiting again for the job abatch_transform linked does not repeat it
     assert [a.data for a in run_artifacts(state.state_details.flow_run_id)] == [
-        "[s3://bucket/scores](https://s3.console.aws.amazon.com/s3/buckets/bucket?region=us-east-1&prefix=scores/)"] * 2
+        "[s3://bucket/scores](https://s3.console.aws.amazon.com/s3/buckets/bucket?region=us-east-1&prefix=scores/)"]
