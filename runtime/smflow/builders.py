@@ -44,6 +44,25 @@ def as_int(value: Any, field: str) -> int:
     raise ConfigurationError(f"{field} must be an integer (e.g. 2), got {value!r}")
 
 
+def encode_hyperparameters(hyperparameters: Mapping[str, Any] | None) -> dict[str, str]:
+    """User hyperparameters as the SageMaker Python SDK sends them: every value ``json.dumps``-ed
+    (``30`` -> ``"30"``, ``"1e-3"`` -> ``"\\"1e-3\\""``).
+
+    Raises:
+        ConfigurationError: a value JSON cannot encode (e.g. a NumPy scalar), naming its key.
+    """
+    encoded = {}
+    for key, value in (hyperparameters or {}).items():
+        try:
+            encoded[str(key)] = json.dumps(value)
+        except (TypeError, ValueError) as error:
+            raise ConfigurationError(
+                f"hyperparameters[{key!r}] cannot be sent to SageMaker ({error}): pass a str, int, "
+                f"float, bool, list or dict (e.g. int(value) for a NumPy number)"
+            ) from None
+    return encoded
+
+
 def script_mode_hyperparameters(
     hyperparameters: Mapping[str, Any] | None,
     *,
@@ -59,7 +78,7 @@ def script_mode_hyperparameters(
     ``sagemaker_container_log_level``, ``sagemaker_job_name`` and ``sagemaker_region``. The
     training toolkit decodes them and passes user hyperparameters to the script as
     ``--name value`` arguments (seed 001)."""
-    encoded = {str(key): json.dumps(value) for key, value in (hyperparameters or {}).items()}
+    encoded = encode_hyperparameters(hyperparameters)
     encoded.update(
         {
             "sagemaker_program": json.dumps(program),

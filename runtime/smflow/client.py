@@ -420,8 +420,8 @@ class SageMakerClient:
                 "InstanceCount": builders.as_int(instance_count, "instance_count"),
             },
         }
-        if hyperparameters is not None:
-            preview["HyperParameters"] = dict(hyperparameters)
+        if hyperparameters is not None:  # encoded as the request will be (see _hyperparameter_value)
+            preview["HyperParameters"] = builders.encode_hyperparameters(hyperparameters)
         if inputs is not None:
             preview["InputDataConfig"] = builders.input_data_config(inputs)
         if output_path:

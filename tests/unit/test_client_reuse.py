@@ -63,6 +63,28 @@ def test_same_arguments_reuse_the_job_without_uploading_code(client, script, lin
     assert any("iris already exists (Completed); attaching" in line for line in lines)
 
 
+@pytest.mark.parametrize("hyperparameters", [
+    {"lr": "1e-3"}, {"lr": "0.0010"}, {"layers": "[64,32]"}, {"options": '{"a":1}'}, {"name": '"q"'},
+    {"padded": " 30"}, {"lr": 0.001, "layers": [64, 32], "deep": True, "note": "plain text"},
+])
+def test_a_retry_with_the_same_hyperparameters_reuses_the_job(client, script, hyperparameters):
+    """Strings that look like JSON (a templated "1e-3", "[64,32]") are sent JSON-encoded, as the SDK
+    does; the retry must compare them the same way, or every retry would start another paid job."""
+    first = sdk_train(client, script, hyperparameters=hyperparameters)
+    again = sdk_train(client, script, hyperparameters=hyperparameters)
+    assert again["TrainingJobName"] == first["TrainingJobName"] == "iris"
+
+
+def test_a_hyperparameter_json_cannot_encode_is_named(client, script):
+    class Opaque:
+        pass
+
+    with pytest.raises(ConfigurationError, match=r"hyperparameters\['depth'\].*pass a str, int"):
+        sdk_train(client, script, hyperparameters={"depth": Opaque()})
+    buckets = [bucket["Name"] for bucket in client.s3.list_buckets()["Buckets"]]
+    assert all(client.s3.list_objects_v2(Bucket=b)["KeyCount"] == 0 for b in buckets)  # nothing uploaded
+
+
 def test_other_hyperparameters_start_the_next_suffix_and_say_why(client, script, lines):
     sdk_train(client, script)
     changed = sdk_train(client, script, hyperparameters={"max_leaf_nodes": 5})
