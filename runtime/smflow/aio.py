@@ -156,18 +156,19 @@ async def start_deploy(
     (``(EndpointConfigName being rolled out, DescribeEndpoint payload)``) and errors. What must
     end before the new config can be rolled out (an endpoint still Creating/Updating, a Failed one
     being deleted, one Deleting) is awaited with ``asyncio.sleep`` between polls, each wait at most
-    ``timeout`` seconds (:meth:`SageMakerClient.next_deploy_wait`); only the short calls run in a
-    worker thread. Await :func:`wait_for_endpoint` with the returned config name for InService.
+    ``timeout`` seconds; only the short calls run in a worker thread. The steps are the client's:
+    ``prepare_endpoint_config``, ``next_deploy_wait`` until clear, ``apply_endpoint_config``. Await :func:`wait_for_endpoint` with the returned config name for InService.
 
     Raises: ConfigurationError (no model_name/config, bad names), WaitTimeoutError, ClientError.
     """
-    name = client.deploy_endpoint_name(model_name=model_name, endpoint_name=endpoint_name, config=config)
-    _, pending = await asyncio.to_thread(client.next_deploy_wait, name)
+    config_name, name = await asyncio.to_thread(partial(
+        client.prepare_endpoint_config, model_name=model_name, endpoint_name=endpoint_name,
+        instance_type=instance_type, initial_instance_count=initial_instance_count,
+        endpoint_config_name=endpoint_config_name, config=config,
+    ))
+    endpoint, pending = await asyncio.to_thread(client.next_deploy_wait, name)
     while pending is not None:
         await async_wait_for(timeout=timeout, **pending)
-        _, pending = await asyncio.to_thread(client.next_deploy_wait, name)
-    return await asyncio.to_thread(partial(
-        client.start_deploy, model_name=model_name, endpoint_name=endpoint_name, instance_type=instance_type,
-        initial_instance_count=initial_instance_count, endpoint_config_name=endpoint_config_name,
-        config=config, timeout=timeout,
-    ))
+        endpoint, pending = await asyncio.to_thread(client.next_deploy_wait, name)
+    await asyncio.to_thread(client.apply_endpoint_config, name, config_name, endpoint)
+    return config_name, await asyncio.to_thread(client.describe_endpoint, name)

@@ -915,44 +915,67 @@ class SageMakerClient:
 
     def _roll_out(self, *, model_name, endpoint_name, instance_type, initial_instance_count,
                   endpoint_config_name, config, timeout) -> tuple[str, str]:
-        """Create the config, then create or update the endpoint; ``(config, endpoint)`` names."""
+        """Create the config, clear the way, then create or update the endpoint; ``(config,
+        endpoint)`` names. (:func:`smflow.aio.start_deploy` runs the same steps on an event loop.)"""
+        config_name, endpoint_name = self.prepare_endpoint_config(
+            model_name=model_name, endpoint_name=endpoint_name, instance_type=instance_type,
+            initial_instance_count=initial_instance_count, endpoint_config_name=endpoint_config_name, config=config,
+        )
+        endpoint, pending = self.next_deploy_wait(endpoint_name)
+        while pending is not None:
+            wait_for(timeout=timeout, **pending)
+            endpoint, pending = self.next_deploy_wait(endpoint_name)
+        self.apply_endpoint_config(endpoint_name, config_name, endpoint)
+        return config_name, endpoint_name
+
+    def prepare_endpoint_config(
+        self, *, model_name, endpoint_name, instance_type, initial_instance_count, endpoint_config_name, config,
+    ) -> tuple[str, str]:
+        """The first step of ``deploy``: create (or reuse) the endpoint config (boto3
+        ``create_endpoint_config``) and name the endpoint; returns ``(EndpointConfigName,
+        EndpointName)``. Nothing is done to the endpoint yet.
+
+        Raises: ConfigurationError (no model_name or config, bad names or numbers).
+        """
         endpoint_name = self.deploy_endpoint_name(model_name=model_name, endpoint_name=endpoint_name, config=config)
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateEndpointConfig")
-            model_name = model_name or request["ProductionVariants"][0]["ModelName"]
         else:
-            request = None
-        if request is None:
             request = builders.endpoint_config_request(
                 config_name=endpoint_config_name or model_name,
                 model_name=model_name,
                 instance_type=instance_type,
                 initial_instance_count=initial_instance_count,
             )
-        config_name = self._create_or_reuse_endpoint_config(request)
+        return self._create_or_reuse_endpoint_config(request), endpoint_name
 
-        endpoint, pending = self.next_deploy_wait(endpoint_name)
-        while pending is not None:
-            wait_for(timeout=timeout, **pending)
-            endpoint, pending = self.next_deploy_wait(endpoint_name)
+    def apply_endpoint_config(self, endpoint_name: str, config_name: str, endpoint: dict | None) -> None:
+        """The last step of ``deploy``, once :meth:`next_deploy_wait` has cleared the way:
+        ``create_endpoint`` when ``endpoint`` (its last DescribeEndpoint payload) is None,
+        ``update_endpoint`` when it serves another config or is UpdateRollbackFailed (a mix of
+        configs, which AWS says another UpdateEndpoint resolves), else nothing."""
         if endpoint is None:
             self.sagemaker.create_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
             self.log(f"Creating endpoint {endpoint_name} with config {config_name}")
-        elif endpoint.get("EndpointConfigName") != config_name:
+        elif endpoint.get("EndpointConfigName") != config_name or endpoint["EndpointStatus"] == "UpdateRollbackFailed":
             self.sagemaker.update_endpoint(EndpointName=endpoint_name, EndpointConfigName=config_name)
             self.log(f"Updating endpoint {endpoint_name} to config {config_name}")
         else:
             self.log(f"Endpoint {endpoint_name} already serves config {config_name}")
-        return config_name, endpoint_name
 
     def _create_or_reuse_endpoint_config(self, request: dict) -> str:
+        """Create the config, or reuse one of that name with the same production variants; when
+        the name is taken by other variants, the config is named ``<name>-<hash of the
+        variants>`` instead, so a retry finds the same config rather than making another."""
         name = request["EndpointConfigName"]
+        wanted = _variants_key(request["ProductionVariants"])
         existing = self._describe_or_none(self.sagemaker.describe_endpoint_config, EndpointConfigName=name)
-        if existing is not None:
-            if _variants_key(existing["ProductionVariants"]) == _variants_key(request["ProductionVariants"]):
-                return name
-            name = naming.timestamped_name(name)
+        if existing is not None and _variants_key(existing["ProductionVariants"]) != wanted:
+            name = naming.stable_name(name, repr(wanted))
             request = {**request, "EndpointConfigName": name}
+            existing = self._describe_or_none(self.sagemaker.describe_endpoint_config, EndpointConfigName=name)
+        if existing is not None and _variants_key(existing["ProductionVariants"]) == wanted:
+            return name
         self.sagemaker.create_endpoint_config(**request)
         self.log(f"Created endpoint config {name}")
         return name

@@ -31,7 +31,7 @@ from smflow_prefect import (  # noqa: E402
 
 from .conftest import ROLE  # noqa: E402
 from .readback import run_artifacts, run_logs, task_runs  # noqa: E402
-from .responses import deletion, deployment, endpoint, model, not_found, training_job  # noqa: E402
+from .responses import arn, deletion, deployment, endpoint, model, not_found, training_job  # noqa: E402
 
 ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]]
 FEATURES = ["sepal length", "sepal width", "petal length", "petal width"]
@@ -213,6 +213,8 @@ def test_the_flow_hook_deletes_nothing_after_a_successful_run(stubbed, credentia
 def test_adeploy_model_awaits_an_endpoint_still_updating_and_replaces_a_failed_one(stubbed, credentials):
     """What start_deploy would wait for in its worker thread is awaited before it: an Updating
     endpoint until it settles; a Failed one is deleted (config kept) and then created anew."""
+    not_found(stubbed.sagemaker, "describe_endpoint_config", 'Could not find endpoint configuration "iris-model".')
+    stubbed.sagemaker.add_response("create_endpoint_config", {"EndpointConfigArn": arn("endpoint-config", "iris-model")})
     stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Updating", "old"))
     stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Updating", "old"))
     stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Failed", "old", reason="bad update"))
@@ -221,7 +223,9 @@ def test_adeploy_model_awaits_an_endpoint_still_updating_and_replaces_a_failed_o
     stubbed.sagemaker.add_response("delete_endpoint", {}, {"EndpointName": "iris"})
     not_found(stubbed.sagemaker, "describe_endpoint", 'Could not find endpoint "iris".')
     not_found(stubbed.sagemaker, "describe_endpoint", 'Could not find endpoint "iris".')  # the way is clear
-    deployment(stubbed.sagemaker, "iris", "iris-model", "InService")  # start_deploy finds nothing to wait for
+    stubbed.sagemaker.add_response("create_endpoint", {"EndpointArn": arn("endpoint", "iris")},
+                                   {"EndpointName": "iris", "EndpointConfigName": "iris-model"})
+    stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "Creating", "iris-model"))
     stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "InService", "iris-model"))
 
     @flow
@@ -262,7 +266,6 @@ def test_async_twins_and_async_transaction_teardown(stubbed, credentials):
     not_found(stubbed.sagemaker, "describe_model", "Could not find model")
     stubbed.sagemaker.add_response("create_model", {"ModelArn": "arn:aws:sagemaker:us-east-1:1:model/iris-job"})
     stubbed.sagemaker.add_response("describe_model", model("iris-job"))
-    not_found(stubbed.sagemaker, "describe_endpoint", 'Could not find endpoint "iris".')  # nothing to settle
     deployment(stubbed.sagemaker, "iris", "iris-job", "Creating", "InService")
     stubbed.sagemaker.add_response("describe_endpoint", endpoint("iris", "InService", "iris-job"))
     stubbed.runtime.add_response("invoke_endpoint", npy([0.0, 2.0]))

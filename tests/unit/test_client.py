@@ -196,6 +196,23 @@ def test_start_deploy_returns_the_config_being_rolled_out(client):
     assert config_name == "m2" and description["EndpointStatus"] == "Updating"
 
 
+def test_a_retried_deploy_updates_an_endpoint_left_update_rollback_failed(client):
+    """UpdateRollbackFailed: a mix of configs that another UpdateEndpoint resolves (DescribeEndpoint,
+    SageMaker API reference), even when the endpoint already names the config being deployed."""
+    config = {"EndpointConfigName": "m", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/m",
+              "CreationTime": 0, "ProductionVariants": [
+                  {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]}
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_endpoint_config", config)
+        stub.add_response("describe_endpoint", endpoint_description("UpdateRollbackFailed", "m"))
+        stub.add_response("update_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
+                          {"EndpointName": "e", "EndpointConfigName": "m"})
+        stub.add_response("describe_endpoint", endpoint_description("Updating", "m"))
+        config_name, described = client.start_deploy(model_name="m", endpoint_name="e")
+        stub.assert_no_pending_responses()
+    assert (config_name, described["EndpointStatus"]) == ("m", "Updating")
+
+
 def endpoint_description(status, config="c"):
     return {"EndpointName": "e", "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e",
             "EndpointConfigName": config, "EndpointStatus": status, "CreationTime": 0, "LastModifiedTime": 0}

@@ -340,3 +340,21 @@ def test_a_multi_container_model_is_compared_container_by_container(client):
     assert client.create_model(config=config)["ModelArn"] == first["ModelArn"]
     with pytest.raises(ConfigurationError, match=r"different Containers\)"):
         client.create_model(config={**config, "Containers": [{"Image": "a", "Environment": {"X": "2"}}]})
+
+
+# ---------------------------------------------------------------------- endpoint configs
+def test_a_config_name_taken_by_other_variants_gets_a_stable_name_that_a_retry_reuses(client):
+    from smflow import builders
+
+    def request(count):
+        return builders.endpoint_config_request(config_name="iris", model_name="iris",
+                                                instance_type="ml.m5.large", initial_instance_count=count)
+
+    client.sagemaker.create_model(ModelName="iris", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "image"})
+    assert client._create_or_reuse_endpoint_config(request(1)) == "iris"
+    other = client._create_or_reuse_endpoint_config(request(2))
+    assert other.startswith("iris-") and other != "iris"
+    assert client._create_or_reuse_endpoint_config(request(2)) == other  # the retry: no third config
+    assert client._create_or_reuse_endpoint_config(request(1)) == "iris"
+    names = {c["EndpointConfigName"] for c in client.sagemaker.list_endpoint_configs()["EndpointConfigs"]}
+    assert names == {"iris", other}
