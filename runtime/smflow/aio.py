@@ -25,7 +25,7 @@ from typing import Any
 from smflow import builders, states
 from smflow.client import SageMakerClient, completion_message
 from smflow.logs import TRAINING_LOG_GROUP, LogTail
-from smflow.waiting import Backoff, async_wait_for
+from smflow.waiting import Backoff, Deadline, async_wait_for
 
 
 async def wait_for_resource(
@@ -155,7 +155,7 @@ async def start_deploy(
     """:meth:`SageMakerClient.start_deploy` for event loops: same arguments, result
     (``(EndpointConfigName being rolled out, DescribeEndpoint payload)``) and errors. What must
     end before the new config can be rolled out (an endpoint still Creating/Updating, a Failed one
-    being deleted, one Deleting) is awaited with ``asyncio.sleep`` between polls, each wait at most
+    being deleted, one Deleting) is awaited with ``asyncio.sleep`` between polls, all of it within
     ``timeout`` seconds; only the short calls run in a worker thread. The steps are the client's:
     ``prepare_endpoint_config``, ``next_deploy_wait`` until clear, ``apply_endpoint_config``. Await :func:`wait_for_endpoint` with the returned config name for InService.
 
@@ -166,9 +166,10 @@ async def start_deploy(
         instance_type=instance_type, initial_instance_count=initial_instance_count,
         endpoint_config_name=endpoint_config_name, config=config,
     ))
+    deadline = Deadline.after(timeout)
     endpoint, pending = await asyncio.to_thread(client.next_deploy_wait, name)
     while pending is not None:
-        await async_wait_for(timeout=timeout, **pending)
+        await async_wait_for(timeout=deadline.remaining(), **pending)
         endpoint, pending = await asyncio.to_thread(client.next_deploy_wait, name)
     await asyncio.to_thread(client.apply_endpoint_config, name, config_name, endpoint)
     return config_name, await asyncio.to_thread(client.describe_endpoint, name)

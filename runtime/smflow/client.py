@@ -39,7 +39,7 @@ from smflow.logs import TRAINING_LOG_GROUP, LogTail
 from smflow.naming import ActionIfJobExists
 from smflow.packaging import SOURCE_ARCHIVE, PackedCode, pack_code, upload_code, upload_packed
 from smflow.session import configured_endpoint_url, make_client, make_session
-from smflow.waiting import DEFAULT_BACKOFF, Backoff, is_throttling, wait_for
+from smflow.waiting import DEFAULT_BACKOFF, Backoff, Deadline, is_throttling, wait_for
 
 logger = logging.getLogger("smflow")
 
@@ -486,6 +486,7 @@ class SageMakerClient:
             ResourceFailedError: the job ended Failed or Stopped (carries FailureReason).
             WaitTimeoutError: still running after ``timeout`` seconds.
         """
+        deadline = Deadline.after(timeout)
         if framework != "sklearn" and image_uri is None and config is None:
             raise ConfigurationError(
                 f"framework {framework!r} is not supported: use framework='sklearn' or pass image_uri"
@@ -548,7 +549,7 @@ class SageMakerClient:
                 self.log(f"Training job {name} was created concurrently; attaching to it")
         if not wait:
             return self.describe_training_job(name)
-        return self.wait_for_training_job(name, logs=logs, timeout=timeout)
+        return self.wait_for_training_job(name, logs=logs, timeout=deadline.remaining())
 
     def attach(self, job_name: str, *, wait: bool = True, logs: bool = True, timeout: float | None = None) -> dict:
         """Attach to an existing training job (SDK ``Estimator.attach``, seed 001): if it is in
@@ -833,21 +834,23 @@ class SageMakerClient:
         ``config`` is a raw CreateEndpointConfig request. An existing endpoint keeps serving its
         old model until the new one is InService (UpdateEndpoint). A Failed endpoint is deleted
         and created again; one that is Deleting (``delete_endpoint(..., wait=False)``) is created
-        again once it is gone (both waits bounded by ``timeout`` seconds).
+        again once it is gone. ``timeout`` (seconds) bounds the whole call: these waits and the
+        wait for InService together.
 
         Returns: the DescribeEndpoint payload.
         Raises:
             ResourceFailedError: the endpoint ended Failed, or the update rolled back.
             WaitTimeoutError: not InService after ``timeout`` seconds.
         """
+        deadline = Deadline.after(timeout)
         config_name, endpoint_name = self._roll_out(
             model_name=model_name, endpoint_name=endpoint_name, instance_type=instance_type,
             initial_instance_count=initial_instance_count, endpoint_config_name=endpoint_config_name,
-            config=config, timeout=timeout,
+            config=config, deadline=deadline,
         )
         if not wait:
             return self.describe_endpoint(endpoint_name)
-        return self.wait_for_endpoint(endpoint_name, expected_config=config_name, timeout=timeout)
+        return self.wait_for_endpoint(endpoint_name, expected_config=config_name, timeout=deadline.remaining())
 
     def start_deploy(
         self,
@@ -862,12 +865,12 @@ class SageMakerClient:
     ) -> tuple[str, dict]:
         """``deploy`` without the final wait: returns ``(EndpointConfigName being rolled out,
         DescribeEndpoint payload)``, so a caller that waits elsewhere (an Airflow trigger) knows
-        which config success means. ``timeout`` bounds the waits this may still need (an endpoint
-        that is already Creating/Updating, or a Failed one being deleted)."""
+        which config success means. ``timeout`` (seconds) bounds the waits this may still need
+        together (an endpoint already Creating/Updating, a Failed one being deleted)."""
         config_name, endpoint_name = self._roll_out(
             model_name=model_name, endpoint_name=endpoint_name, instance_type=instance_type,
             initial_instance_count=initial_instance_count, endpoint_config_name=endpoint_config_name,
-            config=config, timeout=timeout,
+            config=config, deadline=Deadline.after(timeout),
         )
         return config_name, self.describe_endpoint(endpoint_name)
 
@@ -914,7 +917,7 @@ class SageMakerClient:
         return endpoint, None
 
     def _roll_out(self, *, model_name, endpoint_name, instance_type, initial_instance_count,
-                  endpoint_config_name, config, timeout) -> tuple[str, str]:
+                  endpoint_config_name, config, deadline: Deadline) -> tuple[str, str]:
         """Create the config, clear the way, then create or update the endpoint; ``(config,
         endpoint)`` names. (:func:`smflow.aio.start_deploy` runs the same steps on an event loop.)"""
         config_name, endpoint_name = self.prepare_endpoint_config(
@@ -923,7 +926,7 @@ class SageMakerClient:
         )
         endpoint, pending = self.next_deploy_wait(endpoint_name)
         while pending is not None:
-            wait_for(timeout=timeout, **pending)
+            wait_for(timeout=deadline.remaining(), **pending)
             endpoint, pending = self.next_deploy_wait(endpoint_name)
         self.apply_endpoint_config(endpoint_name, config_name, endpoint)
         return config_name, endpoint_name
@@ -1187,6 +1190,7 @@ class SageMakerClient:
             ConfigurationError: a bad argument, or no model named ``model_name`` (both named).
             JobExistsError, ResourceFailedError, WaitTimeoutError.
         """
+        deadline = Deadline.after(timeout)
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateTransformJob")
             name = request.get("TransformJobName") or self._job_name(
@@ -1243,7 +1247,7 @@ class SageMakerClient:
                     raise
         if not wait:
             return self.describe_transform_job(name)
-        return self.wait_for_transform_job(name, timeout=timeout)
+        return self.wait_for_transform_job(name, timeout=deadline.remaining())
 
     def wait_for_transform_job(self, job_name: str, *, timeout: float | None = None, backoff: Backoff | None = None) -> dict:
         """Wait until the transform job is Completed.

@@ -58,6 +58,24 @@ class Backoff:
 DEFAULT_BACKOFF = Backoff()
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """One time limit shared by the waits of one call (e.g. ``deploy``: an endpoint settling,
+    then InService), so that a call's ``timeout`` bounds the call, not each of its waits."""
+
+    at: float | None  # time.monotonic() value; None: no limit
+    clock: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def after(cls, timeout: float | None, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        """The deadline ``timeout`` seconds from now (None: never)."""
+        return cls(None if timeout is None else clock() + timeout, clock)
+
+    def remaining(self) -> float | None:
+        """Seconds left (never negative), or None without a limit: the ``timeout`` of the next wait."""
+        return None if self.at is None else max(0.0, self.at - self.clock())
+
+
 def is_throttling(error: BaseException) -> bool:
     return isinstance(error, ClientError) and (
         error.response.get("Error", {}).get("Code") in THROTTLING_CODES

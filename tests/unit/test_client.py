@@ -213,6 +213,39 @@ def test_a_retried_deploy_updates_an_endpoint_left_update_rollback_failed(client
     assert (config_name, described["EndpointStatus"]) == ("m", "Updating")
 
 
+def test_deploy_timeout_bounds_the_whole_call_not_each_wait(client, monkeypatch):
+    """deploy(timeout=100) onto an endpoint still Updating: the wait for it to settle and the wait
+    for InService share the 100 s."""
+    import smflow.client as client_module
+    from smflow.waiting import Deadline
+
+    now = [0.0]
+    monkeypatch.setattr(client_module.Deadline, "after",
+                        classmethod(lambda cls, timeout: Deadline(now[0] + timeout, lambda: now[0])))
+    timeouts = []
+
+    def fake_wait_for(describe, kind, *, timeout=None, **options):
+        timeouts.append(timeout)
+        now[0] += 40.0  # this wait took 40 s
+        return describe()
+
+    monkeypatch.setattr(client_module, "wait_for", fake_wait_for)
+    config = {"EndpointConfigName": "m", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/m",
+              "CreationTime": 0, "ProductionVariants": [
+                  {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]}
+    with Stubber(client.sagemaker) as stub:
+        stub.add_response("describe_endpoint_config", config)
+        stub.add_response("describe_endpoint", endpoint_description("Updating", "old"))
+        stub.add_response("describe_endpoint", endpoint_description("InService", "old"))  # the settle wait
+        stub.add_response("describe_endpoint", endpoint_description("InService", "old"))  # the way is clear
+        stub.add_response("update_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
+                          {"EndpointName": "e", "EndpointConfigName": "m"})
+        stub.add_response("describe_endpoint", endpoint_description("InService", "m"))  # the InService wait
+        client.deploy(model_name="m", endpoint_name="e", timeout=100)
+        stub.assert_no_pending_responses()
+    assert timeouts == [100.0, 60.0]
+
+
 def endpoint_description(status, config="c"):
     return {"EndpointName": "e", "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e",
             "EndpointConfigName": config, "EndpointStatus": status, "CreationTime": 0, "LastModifiedTime": 0}
