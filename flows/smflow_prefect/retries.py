@@ -4,7 +4,8 @@ Prefect retries every failure of a task with ``retries=`` by default. For SageMa
 wrong in two cases: a job that ended ``Failed`` or ``Stopped`` (ResourceFailedError: the user's
 script raised, the data is bad, someone stopped it) fails the same way again, and each retry is a
 new paid job (``<name>-2``); a bad argument (ConfigurationError, JobExistsError) fails the same
-way at once. Everything else (a throttled or lost API call, a 5xx, WaitTimeoutError) is worth a
+way at once (:func:`smflow.errors.is_argument_error`, which the Airflow operators use too).
+Everything else (a throttled or lost API call, a 5xx, WaitTimeoutError) is worth a
 retry, and the retry attaches to the job already running (:mod:`smflow_prefect.idempotency`).
 
 Example::
@@ -39,8 +40,10 @@ def _error_of(state: State) -> BaseException | None:
 
 def retry_transient_only(task: Task[..., Any], task_run: TaskRun, state: State) -> bool:
     """A Prefect ``retry_condition_fn``: False (do not retry) when the task failed with
-    ResourceFailedError (the job ended Failed or Stopped), ConfigurationError or JobExistsError;
-    True otherwise."""
-    from smflow.errors import ConfigurationError, JobExistsError, ResourceFailedError
+    ResourceFailedError (the job ended Failed or Stopped) or an error of its arguments
+    (:func:`smflow.errors.is_argument_error`: ConfigurationError, JobExistsError, botocore's
+    ParamValidationError); True otherwise."""
+    from smflow.errors import ResourceFailedError, is_argument_error
 
-    return not isinstance(_error_of(state), (ResourceFailedError, ConfigurationError, JobExistsError))
+    error = _error_of(state)
+    return not (isinstance(error, ResourceFailedError) or is_argument_error(error))

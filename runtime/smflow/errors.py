@@ -78,3 +78,13 @@ class JobExistsError(SmflowError):
             f"{kind} {name!r} already exists (status {status}); pass another name, or "
             "action_if_job_exists='attach' to reuse it or 'timestamp' to start a new one"
         )
+
+
+def is_argument_error(error: BaseException | None) -> bool:
+    """Whether ``error`` comes from the call's own arguments, so that running the same call again
+    fails the same way: ConfigurationError, JobExistsError, or botocore's ParamValidationError
+    (a request that does not fit the service model). Orchestrators fail such a task for good
+    instead of retrying it (the Airflow operators; ``smflow_prefect.retries``)."""
+    from botocore.exceptions import ParamValidationError  # here: keeps `import smflow.errors` light
+
+    return isinstance(error, (ConfigurationError, JobExistsError, ParamValidationError))

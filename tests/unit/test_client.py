@@ -199,11 +199,8 @@ def test_start_deploy_returns_the_config_being_rolled_out(client):
 def test_a_retried_deploy_updates_an_endpoint_left_update_rollback_failed(client):
     """UpdateRollbackFailed: a mix of configs that another UpdateEndpoint resolves (DescribeEndpoint,
     SageMaker API reference), even when the endpoint already names the config being deployed."""
-    config = {"EndpointConfigName": "m", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/m",
-              "CreationTime": 0, "ProductionVariants": [
-                  {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]}
     with Stubber(client.sagemaker) as stub:
-        stub.add_response("describe_endpoint_config", config)
+        stub.add_response("describe_endpoint_config", endpoint_config_description())
         stub.add_response("describe_endpoint", endpoint_description("UpdateRollbackFailed", "m"))
         stub.add_response("update_endpoint", {"EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/e"},
                           {"EndpointName": "e", "EndpointConfigName": "m"})
@@ -230,11 +227,8 @@ def test_deploy_timeout_bounds_the_whole_call_not_each_wait(client, monkeypatch)
         return describe()
 
     monkeypatch.setattr(client_module, "wait_for", fake_wait_for)
-    config = {"EndpointConfigName": "m", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/m",
-              "CreationTime": 0, "ProductionVariants": [
-                  {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]}
     with Stubber(client.sagemaker) as stub:
-        stub.add_response("describe_endpoint_config", config)
+        stub.add_response("describe_endpoint_config", endpoint_config_description())
         stub.add_response("describe_endpoint", endpoint_description("Updating", "old"))
         stub.add_response("describe_endpoint", endpoint_description("InService", "old"))  # the settle wait
         stub.add_response("describe_endpoint", endpoint_description("InService", "old"))  # the way is clear
@@ -244,6 +238,14 @@ def test_deploy_timeout_bounds_the_whole_call_not_each_wait(client, monkeypatch)
         client.deploy(model_name="m", endpoint_name="e", timeout=100)
         stub.assert_no_pending_responses()
     assert timeouts == [100.0, 60.0]
+
+
+def endpoint_config_description(name="m"):
+    """DescribeEndpointConfig of config ``name``: one variant serving model ``name`` (what
+    ``deploy(model_name=name)`` asks for, so it is reused)."""
+    return {"EndpointConfigName": name, "EndpointConfigArn": f"arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/{name}",
+            "CreationTime": 0, "ProductionVariants": [
+                {"VariantName": "AllTraffic", "ModelName": name, "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]}
 
 
 def endpoint_description(status, config="c"):
@@ -283,10 +285,7 @@ def test_deploy_onto_a_deleting_endpoint_waits_and_creates_it(client):
     lines = []
     client.log = lines.append
     with Stubber(client.sagemaker) as stub:
-        stub.add_response("describe_endpoint_config", {
-            "EndpointConfigName": "m", "EndpointConfigArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint-config/m",
-            "CreationTime": 0, "ProductionVariants": [
-                {"VariantName": "AllTraffic", "ModelName": "m", "InstanceType": "ml.m5.large", "InitialInstanceCount": 1}]})
+        stub.add_response("describe_endpoint_config", endpoint_config_description())
         stub.add_response("describe_endpoint", endpoint_description("Deleting"))
         stub.add_response("describe_endpoint", endpoint_description("Deleting"))
         stub.add_client_error("describe_endpoint", service_error_code="ValidationException",

@@ -95,14 +95,15 @@ def check_action_if_job_exists(task_id: str, action_if_job_exists: str) -> str:
 def user_errors() -> Iterator[None]:
     """Bad arguments fail the task for good (``AirflowFailException``): retrying cannot help."""
     from airflow.sdk.exceptions import AirflowFailException
-    from botocore.exceptions import ParamValidationError
 
-    from smflow.errors import ConfigurationError, JobExistsError
+    from smflow.errors import is_argument_error
 
     try:
         yield
-    except (ConfigurationError, JobExistsError, ParamValidationError) as error:
-        raise AirflowFailException(str(error)) from error
+    except Exception as error:
+        if is_argument_error(error):
+            raise AirflowFailException(str(error)) from error
+        raise
 
 
 class SageMakerBaseOperator(BaseOperator):
