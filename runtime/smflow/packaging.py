@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smflow.errors import ConfigurationError
-from smflow.local.files import make_tar_gz
+from smflow.archives import make_tar_gz
 
 SOURCE_ARCHIVE = "sourcedir.tar.gz"
 

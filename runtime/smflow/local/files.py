@@ -12,6 +12,7 @@ import os
 import tarfile
 from pathlib import Path
 
+from smflow.archives import make_tar_gz  # noqa: F401  (re-exported: the executors pack with it)
 from smflow.local.aws import split_s3_uri
 
 
@@ -56,26 +57,6 @@ def _check_member(member: tarfile.TarInfo, target: Path) -> None:
 
 def _is_within(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
-
-
-def make_tar_gz(
-    source_dir: str | os.PathLike, archive: str | os.PathLike, exclude: tuple[str, ...] = ()
-) -> Path:
-    """Pack the *contents* of ``source_dir`` (not the folder itself) into ``archive`` (.tar.gz).
-
-    This is the layout SageMaker expects for ``model.tar.gz`` and ``sourcedir.tar.gz``. Paths
-    with a component named in ``exclude`` (e.g. ``"__pycache__"``) are left out.
-    """
-    source = Path(source_dir)
-    archive = Path(archive)
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(archive, "w:gz") as tar:
-        for path in sorted(source.rglob("*")):
-            relative = path.relative_to(source)
-            if exclude and any(part in exclude for part in relative.parts):
-                continue
-            tar.add(path, arcname=relative.as_posix(), recursive=False)
-    return archive
 
 
 def download_s3_prefix(s3_client, uri: str, target_dir: str | os.PathLike) -> list[Path]:
