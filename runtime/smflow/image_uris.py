@@ -20,7 +20,8 @@ those scopes. Each scope (or the file) holds ``"versions"`` (version -> ``reposi
 version instead), optional ``"version_aliases"`` (alias -> version) and ``"processors"``. Two
 additions keep the files short: a top-level ``"registries"`` is the table of every version that
 has none, and ``"default_scope"`` is the scope taken when ``image_scope`` is None (the SDK does
-this in code for scikit-learn and XGBoost, whose training and inference images are the same).
+this in code, in ``_get_final_image_scope``, for the frameworks whose training and inference
+images are the same).
 
 Images may also be named by digest (``.../<repository>@sha256:<64 hex>``), which SageMaker accepts;
 :func:`parse_image_uri` reads both forms back.
@@ -83,10 +84,6 @@ class ImageRef:
     digest: str | None = None  # "sha256:<64 hex>" for an image named by digest
 
     @property
-    def is_sklearn(self) -> bool:
-        return self.repository == SKLEARN_REPOSITORY
-
-    @property
     def framework_version(self) -> str | None:
         """``"1.2-1"`` for tag ``1.2-1-cpu-py3``; None when the tag does not follow that form or
         the image is named by digest only."""
@@ -125,7 +122,7 @@ class ImageArgumentError(ConfigurationError):
             ``"py_version"``, ``"region"`` or ``"instance_type"``.
         value: the value given; None when the argument is required and was not given.
         allowed: the values the registry offers, in its order.
-        images: the images looked in, e.g. ``"SageMaker sklearn training images"``.
+        images: the images looked in, e.g. ``"SageMaker xgboost 1.7-1 training images"``.
     """
 
     def __init__(self, argument: str, value: str | None, allowed, images: str, *, use: str = "use one of"):
@@ -185,8 +182,8 @@ def retrieve(
 ) -> str:
     """The ECR URI of a SageMaker framework image (SDK ``sagemaker.image_uris.retrieve``).
 
-    Example: ``retrieve("sklearn", "us-east-1", "1.2-1")`` ->
-    ``683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3``.
+    Example: ``retrieve("<framework>", "us-east-1", "1.2-1", "py3", "ml.m5.xlarge", "training")``
+    -> ``<account>.dkr.ecr.us-east-1.amazonaws.com/<repository>:1.2-1-cpu-py3``.
 
     Chosen as the SDK chooses:
 
@@ -357,75 +354,3 @@ def _processor(instance_type: str | None, available: list[str] | None, images: s
         )
     return processor
 
-
-# Transitional (removed in the next commit): the scikit-learn names before smflow.frameworks.
-SKLEARN_REPOSITORY = "sagemaker-scikit-learn"
-SKLEARN_VERSIONS = ("0.20.0", "0.23-1", "1.0-1", "1.2-1")
-DEFAULT_SKLEARN_VERSION = "1.2-1"
-
-# Region -> ECR registry account of the scikit-learn containers (SDK image_uri_config/sklearn.json).
-SKLEARN_REGISTRIES: dict[str, str] = {
-    "af-south-1": "510948584623",
-    "ap-east-1": "651117190479",
-    "ap-northeast-1": "354813040037",
-    "ap-northeast-2": "366743142698",
-    "ap-northeast-3": "867004704886",
-    "ap-south-1": "720646828776",
-    "ap-south-2": "628508329040",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-southeast-3": "951798379941",
-    "ap-southeast-4": "106583098589",
-    "ca-central-1": "341280168497",
-    "cn-north-1": "450853457545",
-    "cn-northwest-1": "451049120500",
-    "eu-central-1": "492215442770",
-    "eu-central-2": "680994064768",
-    "eu-north-1": "662702820516",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-west-3": "659782779980",
-    "eu-south-1": "978288397137",
-    "eu-south-2": "104374241257",
-    "me-south-1": "801668240914",
-    "me-central-1": "272398656194",
-    "sa-east-1": "737474898029",
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-gov-west-1": "414596584902",
-    "us-gov-east-1": "237065988967",
-    "us-iso-east-1": "833128469047",
-    "us-isob-east-1": "281123927165",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-}
-
-
-def _domain(region: str) -> str:
-    return partition_domain(region) or "amazonaws.com"
-
-
-def sklearn_image_uri(region: str, framework_version: str = DEFAULT_SKLEARN_VERSION) -> str:
-    """The scikit-learn container image for ``region`` and ``framework_version``.
-
-    Example: ``sklearn_image_uri("us-east-1", "1.2-1")`` ->
-    ``683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3``.
-
-    Raises:
-        ConfigurationError: unknown region or version (the message lists the valid ones).
-    """
-    if framework_version not in SKLEARN_VERSIONS:
-        raise ConfigurationError(
-            f"framework_version {framework_version!r} is not a SageMaker scikit-learn version; "
-            f"use one of {', '.join(SKLEARN_VERSIONS)}"
-        )
-    account = SKLEARN_REGISTRIES.get(region)
-    if account is None:
-        raise ConfigurationError(
-            f"region {region!r} has no SageMaker scikit-learn image; set region_name to one of "
-            f"{', '.join(sorted(SKLEARN_REGISTRIES))} or pass image_uri explicitly"
-        )
-    return (
-        f"{account}.dkr.ecr.{region}.{_domain(region)}/{SKLEARN_REPOSITORY}:"
-        f"{framework_version}-cpu-py3"
-    )

@@ -1,19 +1,17 @@
-"""Image URIs: ``retrieve`` as the SDK's, its registry data, the SDK's domains per partition, digest URIs,
-and their local environment."""
+"""Image URIs: ``retrieve`` as the SDK's, its registry data, the SDK's domains per partition and digest URIs.
+(Which local environment runs an image: tests/local/containers/test_environments.py.)"""
 
 from __future__ import annotations
 
 import functools
 import json
 import re
-import sys
 
 import pytest
 
-from smflow import image_uris
+from smflow import frameworks, image_uris
 from smflow.errors import ConfigurationError
-from smflow.image_uris import parse_image_uri, partition_domain, sklearn_image_uri
-from smflow.local.environments import UnsupportedImageError, resolve_environment
+from smflow.image_uris import parse_image_uri, partition_domain
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 US_EAST_1 = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn"
@@ -28,9 +26,10 @@ US_EAST_1 = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn
     ("us-isob-east-1", "281123927165.dkr.ecr.us-isob-east-1.sc2s.sgov.gov/sagemaker-scikit-learn:1.2-1-cpu-py3"),
 ])
 def test_image_uri_uses_the_partition_domain_and_parses_back(region, uri):
-    assert sklearn_image_uri(region, "1.2-1") == uri
+    assert image_uris.retrieve("sklearn", region, "1.2-1") == uri
     ref = parse_image_uri(uri)
-    assert (ref.region, ref.framework_version, ref.is_sklearn, ref.digest) == (region, "1.2-1", True, None)
+    is_sklearn = frameworks.for_image(uri)[0].name == "sklearn"
+    assert (ref.region, ref.framework_version, is_sklearn, ref.digest) == (region, "1.2-1", True, None)
 
 
 def test_partition_domain_of_an_unknown_region_is_none():
@@ -41,7 +40,7 @@ def test_partition_domain_of_an_unknown_region_is_none():
 def test_digest_uri_is_a_scikit_learn_image():
     ref = parse_image_uri(f"{US_EAST_1}@{DIGEST}")
 
-    assert ref.is_sklearn
+    assert frameworks.for_image(f"{US_EAST_1}@{DIGEST}") == (frameworks.get("sklearn"), None)
     assert (ref.tag, ref.digest, ref.framework_version) == (None, DIGEST, None)
 
 
@@ -61,18 +60,6 @@ def test_tag_and_digest_together_are_parsed():
 ])
 def test_malformed_or_foreign_uris_are_not_ecr_images(uri):
     assert parse_image_uri(uri) is None
-
-
-def test_digest_uri_runs_in_the_local_scikit_learn_environment():
-    environment = resolve_environment(f"{US_EAST_1}@{DIGEST}")
-
-    assert (environment.name, environment.python) == ("sklearn", sys.executable)
-    assert resolve_environment(sklearn_image_uri("us-isob-east-1")).name == "sklearn"
-
-
-def test_other_repositories_by_digest_are_refused_with_a_reason():
-    with pytest.raises(UnsupportedImageError, match="only SageMaker scikit-learn images"):
-        resolve_environment(f"683313688378.dkr.ecr.us-east-1.amazonaws.com/my-image@{DIGEST}")
 
 
 # ---------------------------------------------------------------- retrieve (SDK image_uris.retrieve)

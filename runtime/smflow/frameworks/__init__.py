@@ -7,11 +7,11 @@ framework with a data file and no module gets the script-mode conventions every 
 SDK ``Framework`` estimator shares (:mod:`smflow.frameworks.script_mode`), so ``get(name)``
 works for every name in :func:`names`.
 
-Example::
+Example: ``frameworks.get(name).image_uri("us-east-1", instance_type="ml.m5.xlarge")`` is the
+training image of the framework's default version, ``.training_hyperparameters(...)`` the
+HyperParameters its SDK estimator sends, ``.hosting_environment(...)`` its model's Environment.
 
-    >>> from smflow import frameworks
-    >>> frameworks.get("sklearn").image_uri("us-east-1", "1.2-1")
-    '683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3'
+Only this module's ``DEFAULT_FRAMEWORK`` and the framework's own files name a framework.
 """
 
 from __future__ import annotations
@@ -34,14 +34,14 @@ class Framework:
     """A SageMaker framework container family and the conventions of its SDK estimator.
 
     Attributes:
-        name: the registry name (``"sklearn"``, ``"pytorch"``, ...), as ``retrieve`` takes it.
+        name: the registry name (``"pytorch"``, ``"xgboost"``, ...), as ``retrieve`` takes it.
         default_version: the framework_version used when none is given; None lets
             :func:`smflow.image_uris.retrieve` choose (the registry's latest).
         default_py_version: the py_version used when none is given (SDK estimator default).
         base_job_name: the job name prefix when none is given (SDK ``base_name_from_image``:
             the training image's repository name).
         max_instance_count: the most instances one training job may use; None = no limit.
-        title: the framework's name in messages (``"scikit-learn"``).
+        title: the framework's name in messages (``"PyTorch"``).
     """
 
     name: str
@@ -168,9 +168,9 @@ def _generic(name: str) -> Framework:
 
 def for_image(image_uri: str) -> tuple[Framework, str | None] | None:
     """The framework whose registry lists ``image_uri``'s repository, and the version its tag
-    starts with (``(sklearn, "1.2-1")`` for ``.../sagemaker-scikit-learn:1.2-1-cpu-py3``; an
-    alias as the tag names it). The version is None for an image named by digest only or by a
-    tag naming no version of the registry. None for any other image."""
+    starts with (``(xgboost, "1.7-1")`` for ``.../sagemaker-xgboost:1.7-1``; an alias as the tag
+    names it). The version is None for an image named by digest only or by a tag naming no
+    version of the registry. None for any other image."""
     ref = image_uris.parse_image_uri(image_uri)
     if ref is None:
         return None
