@@ -188,8 +188,8 @@ def retrieve(
     Chosen as the SDK chooses:
 
     - ``image_scope``: ``"training"``, ``"inference"`` or another scope of the registry; ignored
-      when the registry has one scope; None takes the registry's ``default_scope``, or
-      ``"training"`` when the images are shared by training and inference. An AWS Graviton
+      when the registry has one scope; None takes the registry's ``default_scope``, or the first
+      of its ``"scope"`` list when that is training and inference. An AWS Graviton
       ``instance_type`` (``ml.c7g.*``, ...) selects the ``"inference_graviton"`` images.
     - ``version``: a version of the scope or one of its ``version_aliases`` (the tag keeps the
       alias: ``"1.13"`` -> ``1.13-gpu-py39``); the only version when there is one; when None, the
