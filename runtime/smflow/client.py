@@ -434,8 +434,8 @@ class SageMakerClient:
         entry_point: str | None = None,
         source_dir: str | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
-        framework: str = "sklearn",
-        framework_version: str = DEFAULT_SKLEARN_VERSION,
+        framework: str | None = None,
+        framework_version: str | None = None,
         image_uri: str | None = None,
         role: str | None = None,
         instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
@@ -487,7 +487,8 @@ class SageMakerClient:
             WaitTimeoutError: still running after ``timeout`` seconds.
         """
         deadline = Deadline.after(timeout)
-        if framework != "sklearn" and image_uri is None and config is None:
+        framework_version = framework_version or DEFAULT_SKLEARN_VERSION
+        if framework not in (None, "sklearn") and image_uri is None and config is None:
             raise ConfigurationError(
                 f"framework {framework!r} is not supported: use framework='sklearn' or pass image_uri"
             )
@@ -696,7 +697,8 @@ class SageMakerClient:
         entry_point: str | None = None,
         source_dir: str | None = None,
         image_uri: str | None = None,
-        framework_version: str = DEFAULT_SKLEARN_VERSION,
+        framework: str | None = None,
+        framework_version: str | None = None,
         role: str | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
@@ -766,7 +768,7 @@ class SageMakerClient:
             raise ConfigurationError(
                 f"training job {training_job_name!r} has no sagemaker_program; pass entry_point"
             )
-        image_uri = image_uri or sklearn_image_uri(self.region_name, framework_version)
+        image_uri = image_uri or sklearn_image_uri(self.region_name, framework_version or DEFAULT_SKLEARN_VERSION)
         env = builders.hosting_environment(
             program=program, submit_directory=submit_directory, region=self.region_name
         )
