@@ -18,11 +18,11 @@ from typing import Any
 import botocore.session
 
 from smflow.errors import ConfigurationError
+from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE
 
-DEFAULT_CHANNEL = "train"  # seed 001: a single S3 URI is "available in the default train channel"
-DEFAULT_INSTANCE_TYPE = "ml.m5.large"
-DEFAULT_MAX_RUN = 24 * 60 * 60  # seconds, as the SDK's max_run
-DEFAULT_VOLUME_SIZE = 30  # GB, as the SDK
+# The SageMaker Python SDK docs for scikit-learn: a single S3 URI is "available in the default
+# train channel".
+DEFAULT_CHANNEL = "train"
 CONTAINER_LOG_LEVEL = 20  # logging.INFO
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
