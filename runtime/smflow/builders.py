@@ -20,8 +20,8 @@ import botocore.session
 from smflow.errors import ConfigurationError
 from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE
 
-# The SageMaker Python SDK docs for scikit-learn: a single S3 URI is "available in the default
-# train channel".
+# The SageMaker Python SDK's framework docs: a single S3 URI is "available in the default train
+# channel".
 DEFAULT_CHANNEL = "train"
 CONTAINER_LOG_LEVEL = 20  # logging.INFO
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -77,7 +77,7 @@ def script_mode_hyperparameters(
     ``"\\"train.py\\""``), plus ``sagemaker_program``, ``sagemaker_submit_directory``,
     ``sagemaker_container_log_level``, ``sagemaker_job_name`` and ``sagemaker_region``. The
     training toolkit decodes them and passes user hyperparameters to the script as
-    ``--name value`` arguments (seed 001)."""
+    ``--name value`` arguments (the SDK's script mode)."""
     encoded = encode_hyperparameters(hyperparameters)
     encoded.update(
         {

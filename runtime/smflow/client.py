@@ -6,7 +6,7 @@ Example (against the local runtime started by ``smflow local up``)::
 
     client = SageMakerClient(endpoint_url="http://127.0.0.1:9510")
     data = client.upload_data("data/iris.csv", key_prefix="iris/data")
-    job = client.train(entry_point="dags/scripts/scikit_learn_iris.py",
+    job = client.train(entry_point="train.py",
                        hyperparameters={"max_leaf_nodes": 30}, inputs={"train": data})
     model = client.create_model(training_job_name=job["TrainingJobName"])
     client.deploy(model_name=model["ModelName"], endpoint_name="iris")

@@ -340,10 +340,10 @@ class Endpoints(ClientBase):
         accept: str = codecs.NPY,
         target_variant: str | None = None,
     ) -> np.ndarray:
-        """Predict with a NumPy array or a list (SDK ``Predictor.predict``, seed 001).
+        """Predict with a NumPy array or a list (SDK ``Predictor.predict``).
 
         The request is serialized as ``content_type`` (``application/x-npy`` by default, as the
-        SDK's scikit-learn predictor; or ``application/json``, ``text/csv``) and the answer,
+        SDK's ``NumpySerializer``; or ``application/json``, ``text/csv``) and the answer,
         requested as ``accept``, is returned as a NumPy array.
 
         Raises: InvocationError; UnsupportedContentTypeError for another content type.

@@ -36,7 +36,7 @@ class Models(ClientBase):
         config: Mapping[str, Any] | None = None,
     ) -> dict:
         """Create a model (boto3 ``create_model``) from a training job, from existing model data
-        (seed 001 "Deploy an Endpoint from Model Data": ``model_data`` S3 URI of a model.tar.gz
+        (the SDK docs, "Deploy an Endpoint from Model Data": ``model_data`` S3 URI of a model.tar.gz
         plus an inference ``entry_point``), or from a raw request ``config``.
 
         The container gets ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY``: from the

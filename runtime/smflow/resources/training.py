@@ -154,14 +154,14 @@ class TrainingJobs(ClientBase):
 
         Either SDK-style arguments (``entry_point``, ``source_dir``, ``hyperparameters``,
         ``framework_version``, ``instance_type``, ``inputs``, ``output_path``, ``max_run``
-        seconds, ``volume_size`` GB: seed documents 001/002), or ``config``: a raw
+        seconds, ``volume_size`` GB, as the SageMaker Python SDK's estimators), or ``config``: a raw
         CreateTrainingJob request (boto3 ``create_training_job``), as Airflow's Amazon provider
         accepts. The job name is ``job_name``; else ``<base>-<hash of idempotency_key>`` (stable
         across retries); else ``<base>-<timestamp>`` like the SDK.
 
         ``inputs`` is a dict of channel name -> S3 URI (or Channel dict), or one S3 URI, which
-        becomes the channel named ``train``, "the default train channel" of the seed documents
-        (000/001): the script reads it from ``SM_CHANNEL_TRAIN``. The SageMaker Python SDK v2
+        becomes the channel named ``train``, "the default train channel" of the SDK's framework docs: the
+        script reads it from ``SM_CHANNEL_TRAIN``. The SageMaker Python SDK v2
         names that channel ``training`` instead; pass ``{"training": uri}`` for a script written
         for that.
 
@@ -247,7 +247,7 @@ class TrainingJobs(ClientBase):
         return self.wait_for_training_job(name, logs=logs, timeout=deadline.remaining())
 
     def attach(self, job_name: str, *, wait: bool = True, logs: bool = True, timeout: float | None = None) -> dict:
-        """Attach to an existing training job (SDK ``Estimator.attach``, seed 001): if it is in
+        """Attach to an existing training job (SDK ``Estimator.attach``): if it is in
         progress, wait and stream its logs; return its description.
 
         Raises:

@@ -55,8 +55,8 @@ class TransformJobs(ClientBase):
         wait: bool = True,
         timeout: float | None = None,
     ) -> dict:
-        """Run a batch transform job (boto3 ``create_transform_job``, seed 002 "Batch
-        Transform"): every object under the S3 prefix ``data`` gives ``<object>.out`` under
+        """Run a batch transform job (boto3 ``create_transform_job``, the SDK's ``Transformer``):
+        every object under the S3 prefix ``data`` gives ``<object>.out`` under
         ``output_path`` (default ``s3://<default bucket>/<job name>``). ``max_payload_mb`` is in MB.
         ``split_type``, ``batch_strategy``, ``max_payload_mb`` and ``assemble_with`` may be None
         (left to SageMaker's defaults; ``split_type=None`` is the SDK's default: one record per
