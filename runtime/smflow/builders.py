@@ -18,11 +18,11 @@ from typing import Any
 import botocore.session
 
 from smflow.errors import ConfigurationError
+from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE
 
-DEFAULT_CHANNEL = "train"  # seed 001: a single S3 URI is "available in the default train channel"
-DEFAULT_INSTANCE_TYPE = "ml.m5.large"
-DEFAULT_MAX_RUN = 24 * 60 * 60  # seconds, as the SDK's max_run
-DEFAULT_VOLUME_SIZE = 30  # GB, as the SDK
+# The SageMaker Python SDK's framework docs: a single S3 URI is "available in the default train
+# channel".
+DEFAULT_CHANNEL = "train"
 CONTAINER_LOG_LEVEL = 20  # logging.INFO
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
@@ -77,7 +77,7 @@ def script_mode_hyperparameters(
     ``"\\"train.py\\""``), plus ``sagemaker_program``, ``sagemaker_submit_directory``,
     ``sagemaker_container_log_level``, ``sagemaker_job_name`` and ``sagemaker_region``. The
     training toolkit decodes them and passes user hyperparameters to the script as
-    ``--name value`` arguments (seed 001)."""
+    ``--name value`` arguments (the SDK's script mode)."""
     encoded = encode_hyperparameters(hyperparameters)
     encoded.update(
         {
