@@ -28,7 +28,6 @@ from smflow.waiting import DEFAULT_BACKOFF, Backoff, is_throttling, wait_for
 
 logger = logging.getLogger("smflow")
 
-DEFAULT_BASE_JOB_NAME = "sagemaker-scikit-learn"  # the SDK names jobs after the image repository
 MAX_ATTEMPTS = 50
 SETTLE_TIMEOUT = 900.0  # seconds to wait for a Stopping job when the call has no timeout
 LOG_POLL_INTERVAL = 2.0  # seconds between reads of a training log while waiting (at least)

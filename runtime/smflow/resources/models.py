@@ -9,11 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from smflow import builders, naming, states
+from smflow import builders, frameworks, naming, states
 from smflow.errors import ConfigurationError
-from smflow.image_uris import DEFAULT_SKLEARN_VERSION, sklearn_image_uri
 from smflow.packaging import SOURCE_ARCHIVE, PackedCode, pack_code, upload_packed
-from smflow.resources.base import DEFAULT_BASE_JOB_NAME, ClientBase, field_differences, split_s3_uri
+from smflow.resources.base import ClientBase, field_differences, split_s3_uri
 
 
 class Models(ClientBase):
@@ -45,6 +44,11 @@ class Models(ClientBase):
         <model_name>/model-code-<sha256 of the packed files, 16 hex>/sourcedir.tar.gz``: never over
         a training job's code (``<job>/source/``) nor another model's, and the same code gives
         the same URI, so calling again with the same arguments is idempotent.
+
+        The image is ``image_uri``; else, from a training job, the job's training image; else the
+        inference image of ``framework`` (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) at
+        ``framework_version`` (None: its default version). Without ``model_name``, a model from
+        model data is named after its image's repository and a timestamp, as the SDK's ``Model``.
 
         The model is looked up first (boto3 ``describe_model``): one that exists with the same
         PrimaryContainer (Image, ModelDataUrl, Environment including SAGEMAKER_PROGRAM and the
@@ -78,6 +82,8 @@ class Models(ClientBase):
                 )
             model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
             image_uri = image_uri or job["AlgorithmSpecification"]["TrainingImage"]
+            found = frameworks.for_image(job["AlgorithmSpecification"].get("TrainingImage", ""))
+            chosen = frameworks.get(framework) if framework else found[0] if found else _framework(None)
             hyperparameters = job.get("HyperParameters", {})
             program = _json_value(hyperparameters.get("sagemaker_program"))
             submit_directory = _json_value(hyperparameters.get("sagemaker_submit_directory"))
@@ -89,7 +95,9 @@ class Models(ClientBase):
                 )
             if not str(model_data).startswith("s3://"):
                 raise ConfigurationError(f"model_data must be an s3:// URI of a model.tar.gz, got {model_data!r}")
-            model_name = model_name or naming.timestamped_name(DEFAULT_BASE_JOB_NAME)
+            chosen = _framework(framework)
+            image_uri = image_uri or chosen.image_uri(self.region_name, framework_version, image_scope="inference")
+            model_name = model_name or naming.timestamped_name(naming.base_name_from_image(image_uri, "model"))
         naming.validate_name(model_name, "model_name")
         code: _ModelCode | None = None
         if entry_point:
@@ -99,10 +107,7 @@ class Models(ClientBase):
             raise ConfigurationError(
                 f"training job {training_job_name!r} has no sagemaker_program; pass entry_point"
             )
-        image_uri = image_uri or sklearn_image_uri(self.region_name, framework_version or DEFAULT_SKLEARN_VERSION)
-        env = builders.hosting_environment(
-            program=program, submit_directory=submit_directory, region=self.region_name
-        )
+        env = chosen.hosting_environment(program=program, submit_directory=submit_directory, region=self.region_name)
         env.update(environment or {})
         request = builders.model_request(
             model_name=model_name, image_uri=image_uri, model_data=model_data,
@@ -149,6 +154,12 @@ class Models(ClientBase):
 
 
 # ---------------------------------------------------------------------- helpers
+def _framework(name: str | None) -> frameworks.Framework:
+    """The framework whose conventions a script-mode model follows (default
+    :data:`smflow.frameworks.DEFAULT_FRAMEWORK`). Raises ConfigurationError (unknown; named)."""
+    return frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
+
+
 def _json_value(value: str | None) -> str | None:
     if value is None:
         return None

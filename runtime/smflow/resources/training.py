@@ -9,14 +9,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smflow import builders, states
+from smflow import builders, frameworks, naming, states
 from smflow.errors import ConfigurationError
-from smflow.image_uris import DEFAULT_SKLEARN_VERSION, sklearn_image_uri
+from smflow.frameworks.script_mode import encode_hyperparameters
 from smflow.logs import TRAINING_LOG_GROUP, LogTail
 from smflow.naming import ActionIfJobExists
 from smflow.packaging import upload_code
 from smflow.resources.base import (
-    DEFAULT_BASE_JOB_NAME,
     ClientBase,
     completion_message,
     error_code,
@@ -26,6 +25,8 @@ from smflow.resources.base import (
     stop_ignoring_ended,
 )
 from smflow.waiting import Backoff, Deadline
+
+TRAINING_JOB_BASE_NAME = "training-job"  # the SDK's name prefix for a job whose image is unknown
 
 
 class TrainingJobs(ClientBase):
@@ -42,7 +43,8 @@ class TrainingJobs(ClientBase):
         entry_point: str,
         source_dir: str | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
-        framework_version: str = DEFAULT_SKLEARN_VERSION,
+        framework: str | None = None,
+        framework_version: str | None = None,
         image_uri: str | None = None,
         role: str | None = None,
         instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
@@ -62,14 +64,16 @@ class TrainingJobs(ClientBase):
         ``volume_size`` is in GB, ``max_run`` in seconds; integer arguments may be digit strings
         (``"1"``, as templating renders them).
 
+        ``framework`` (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) decides the image
+        (unless ``image_uri`` is given), the script-mode hyperparameters and how many instances
+        one job may use; ``framework_version`` None is the framework's default version.
+
         Raises:
-            ConfigurationError: missing code, ``instance_count`` other than 1, an integer
-                argument that is not one (named), ``code_location`` not an s3:// URI.
+            ConfigurationError: missing code, an unknown framework or version, more instances
+                than the framework trains on, an integer argument that is not one (named),
+                ``code_location`` not an s3:// URI.
         """
-        if builders.as_int(instance_count, "instance_count") != 1:
-            raise ConfigurationError(
-                "instance_count must be 1: scikit-learn training runs on a single instance (seed 002)"
-            )
+        chosen = _framework(framework, instance_count)
         output_path = output_path or f"s3://{self.default_bucket()}/"
         code_bucket, code_prefix = split_s3_uri(code_location) if code_location else (self.default_bucket(), "")
         code = upload_code(
@@ -81,9 +85,9 @@ class TrainingJobs(ClientBase):
         )
         return builders.training_job_request(
             job_name=job_name,
-            image_uri=image_uri or sklearn_image_uri(self.region_name, framework_version),
+            image_uri=image_uri or chosen.image_uri(self.region_name, framework_version, instance_type=instance_type),
             role=self.role_arn(role),
-            hyperparameters=builders.script_mode_hyperparameters(
+            hyperparameters=chosen.training_hyperparameters(
                 hyperparameters,
                 program=code.program,
                 submit_directory=code.s3_uri,
@@ -101,21 +105,19 @@ class TrainingJobs(ClientBase):
         )
 
     def _training_preview(
-        self, *, hyperparameters, framework_version, image_uri, instance_type, instance_count, inputs, output_path,
+        self, *, hyperparameters, image_uri, instance_type, instance_count, inputs, output_path,
     ) -> dict:
         """The parts of the CreateTrainingJob request that SDK-style arguments make and that
         decide whether an existing job is the one asked for; built without uploading anything."""
         preview: dict[str, Any] = {
-            "AlgorithmSpecification": {
-                "TrainingImage": image_uri or sklearn_image_uri(self.region_name, framework_version)
-            },
+            "AlgorithmSpecification": {"TrainingImage": image_uri},
             "ResourceConfig": {
                 "InstanceType": instance_type,
                 "InstanceCount": builders.as_int(instance_count, "instance_count"),
             },
         }
         if hyperparameters is not None:  # encoded as the request will be (see _hyperparameter_value)
-            preview["HyperParameters"] = builders.encode_hyperparameters(hyperparameters)
+            preview["HyperParameters"] = encode_hyperparameters(hyperparameters)
         if inputs is not None:
             preview["InputDataConfig"] = builders.input_data_config(inputs)
         if output_path:
@@ -181,25 +183,25 @@ class TrainingJobs(ClientBase):
             WaitTimeoutError: still running after ``timeout`` seconds.
         """
         deadline = Deadline.after(timeout)
-        framework_version = framework_version or DEFAULT_SKLEARN_VERSION
-        if framework not in (None, "sklearn") and image_uri is None and config is None:
-            raise ConfigurationError(
-                f"framework {framework!r} is not supported: use framework='sklearn' or pass image_uri"
-            )
         if config is not None:
             request = builders.coerce_to_shape(config, "CreateTrainingJob")
+            image = (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
             name = request.get("TrainingJobName") or self._job_name(
-                job_name, base_job_name, idempotency_key, DEFAULT_BASE_JOB_NAME
+                job_name, base_job_name, idempotency_key, naming.base_name_from_image(image, TRAINING_JOB_BASE_NAME)
             )
             wanted = _training_fields(request)
         else:
             if not entry_point:
                 raise ConfigurationError("entry_point is required (or pass a raw request as config)")
             request = None
-            name = self._job_name(job_name, base_job_name, idempotency_key, DEFAULT_BASE_JOB_NAME)
+            image_uri = image_uri or _framework(framework, instance_count).image_uri(
+                self.region_name, framework_version, instance_type=instance_type
+            )
+            name = self._job_name(job_name, base_job_name, idempotency_key,
+                                  naming.base_name_from_image(image_uri, TRAINING_JOB_BASE_NAME))
             wanted = _training_fields(self._training_preview(
-                hyperparameters=hyperparameters, framework_version=framework_version, image_uri=image_uri,
-                instance_type=instance_type, instance_count=instance_count, inputs=inputs, output_path=output_path,
+                hyperparameters=hyperparameters, image_uri=image_uri, instance_type=instance_type,
+                instance_count=instance_count, inputs=inputs, output_path=output_path,
             ))
 
         name, existing = self._resolve_job(
@@ -219,6 +221,7 @@ class TrainingJobs(ClientBase):
                     entry_point=entry_point,
                     source_dir=source_dir,
                     hyperparameters=hyperparameters,
+                    framework=framework,
                     framework_version=framework_version,
                     image_uri=image_uri,
                     role=role,
@@ -282,6 +285,16 @@ class TrainingJobs(ClientBase):
 
 
 # ---------------------------------------------------------------------- helpers
+def _framework(name: str | None, instance_count: Any) -> frameworks.Framework:
+    """The framework a script-mode job runs on (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`),
+    once ``instance_count`` is known to be one it trains on.
+
+    Raises: ConfigurationError (unknown framework, too many instances, not an integer; named)."""
+    chosen = frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
+    chosen.check_instance_count(builders.as_int(instance_count, "instance_count"))
+    return chosen
+
+
 def _hyperparameter_value(value: Any) -> str:
     """A hyperparameter as the training script receives it, so that ``30``, ``"30"`` and the
     SDK's JSON-encoded ``'"30"'`` compare equal (the toolkit JSON-decodes every value)."""

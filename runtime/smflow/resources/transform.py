@@ -12,7 +12,6 @@ from smflow import builders, naming, states
 from smflow.errors import ConfigurationError
 from smflow.naming import ActionIfJobExists
 from smflow.resources.base import (
-    DEFAULT_BASE_JOB_NAME,
     ClientBase,
     completion_message,
     error_code,
@@ -21,6 +20,8 @@ from smflow.resources.base import (
     stop_ignoring_ended,
 )
 from smflow.waiting import Backoff, Deadline
+
+TRANSFORM_JOB_BASE_NAME = "transform-job"  # the SDK's name prefix for a job of unknown model
 
 
 class TransformJobs(ClientBase):
@@ -80,7 +81,7 @@ class TransformJobs(ClientBase):
             request = builders.coerce_to_shape(config, "CreateTransformJob")
             name = request.get("TransformJobName") or self._job_name(
                 job_name, base_job_name, idempotency_key,
-                naming.base_of(request.get("ModelName", DEFAULT_BASE_JOB_NAME)),
+                naming.base_of(request.get("ModelName", TRANSFORM_JOB_BASE_NAME)),
             )
             wanted = _transform_fields(request)
         else:
