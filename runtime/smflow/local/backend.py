@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any
 
 from smflow.local.aws import ACCOUNT_ID, LocalAws
-from smflow.local.store import ResourceStore, interrupted_job_fields, recover_after_restart
+from smflow.local.state.recovery import interrupted_job_fields, recover_after_restart
+from smflow.local.state.store import ResourceStore
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ Routing (:class:`Dispatcher`, a WSGI app):
   ``.../<region>/sagemaker/aws4_request``), and unsigned ``POST /endpoints/<name>/invocations``
   -> SageMaker Runtime InvokeEndpoint (:class:`protocol.RuntimeApi`);
 - everything else -> moto's server app (S3 with path-style addressing, STS, CloudWatch Logs),
-  whose S3 and Logs state is saved under the state directory (:mod:`persistence`). moto answers
-  other AWS services too, in memory only; its admin API (``/moto-api``) is refused, since its
-  reset would erase the saved state.
+  whose S3 and Logs state is saved under the state directory
+  (:mod:`smflow.local.state.moto_persistence`). moto answers other AWS services too, in memory
+  only; its admin API (``/moto-api``) is refused, since its reset would erase the saved state.
 
 InvokeEndpoint is the runtime's hot path: :class:`_RequestHandler` answers it straight from the
 HTTP request handler (same routing and the same :meth:`protocol.RuntimeApi.answer`, without WSGI
@@ -40,7 +40,7 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from smflow.local import http11
 from smflow.local.aws import DEFAULT_REGION, LocalAws
 from smflow.local.backend import DEFAULT_DEPLOYMENT_TIMEOUT, Executors, SageMakerBackend
-from smflow.local.persistence import MotoPersistence, PersistentMotoApp
+from smflow.local.state.moto_persistence import MotoPersistence, PersistentMotoApp
 from smflow.local.protocol import INVOCATIONS_PATH, RuntimeApi, SageMakerApi, signing_service
 
 logger = logging.getLogger(__name__)

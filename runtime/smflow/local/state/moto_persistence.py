@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from smflow.local.protocol import signing_service
-from smflow.local.store import atomic_write_bytes
+from smflow.local.state.store import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
