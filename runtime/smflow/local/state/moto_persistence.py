@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smflow.local.protocol import signing_service
+from smflow.local.services.protocol import signing_service
 from smflow.local.state.store import atomic_write_bytes
 
 logger = logging.getLogger(__name__)

@@ -4,7 +4,9 @@ Restart recovery (:func:`recover_after_restart`) follows what SageMaker users ca
 that was running when the runtime stopped cannot resume, so such jobs end ``Failed`` with a
 FailureReason that says why, and endpoints that were serving are started again by the backend.
 A job's processes that outlived a runtime killed without a chance to end them (SIGKILL, a
-crash) are ended first, from the identity stored in the job's private :data:`PROCESS_FIELD`.
+crash) are ended first, from the identity stored in the job's private
+:data:`smflow.local.services.sagemaker.models.PROCESS_FIELD`. The transitions themselves (the
+fields of an interrupted job) are the jobs' own (:meth:`~smflow.local.services.sagemaker.models.Job.interrupted`).
 """
 
 from __future__ import annotations
@@ -15,68 +17,30 @@ from collections.abc import Mapping
 from typing import Any
 
 from smflow.local.processes import terminate_group
+from smflow.local.services.sagemaker.models import JOBS, PROCESS_FIELD, Endpoint
 from smflow.local.state.store import ResourceStore
 
 logger = logging.getLogger(__name__)
 
-JOB_STATUS_FIELDS = {"TrainingJob": "TrainingJobStatus", "TransformJob": "TransformJobStatus"}
-RUNNING_JOB_STATUSES = ("InProgress", "Stopping")
-INTERRUPTED_JOB_REASON = (
-    "The smflow local runtime stopped while this {what} was running (status {status}); "
-    "local jobs do not resume after a restart. Start a new {what} with a new name."
-)
-# A running job's private field (not in Describe* answers): the identity of its process group,
-# {"ProcessGroupId": int, "ProcessId": int, "StartTime": int (clock ticks after boot, field 22 of
-# /proc/<pid>/stat)}, written by the executor when its process starts.
-PROCESS_FIELD = "_Process"
 # Seconds a left-over process group gets between SIGTERM and SIGKILL during recovery.
 LEFTOVER_PROCESS_GRACE_SECONDS = 5.0
 # Endpoints in these statuses had (or were getting) a running deployment: start them again.
 RESTARTABLE_ENDPOINT_STATUSES = ("InService", "Creating", "Updating", "SystemUpdating", "RollingBack")
 
 
-def interrupted_job_fields(kind: str, job: Mapping[str, Any], now: float | None = None) -> dict[str, Any] | None:
-    """The fields that end a training/transform job the runtime stopped under: status Failed
-    with a FailureReason that says so. None if the job was not running."""
-    status_field = JOB_STATUS_FIELDS[kind]
-    status = job.get(status_field)
-    if status not in RUNNING_JOB_STATUSES:
-        return None
-    now = time.time() if now is None else now
-    what = "training job" if kind == "TrainingJob" else "transform job"
-    fields: dict[str, Any] = {
-        status_field: "Failed",
-        "FailureReason": INTERRUPTED_JOB_REASON.format(what=what, status=status),
-        "LastModifiedTime": now,
-    }
-    if kind == "TrainingJob":
-        fields["SecondaryStatus"] = "Failed"
-        transitions = [dict(t) for t in job.get("SecondaryStatusTransitions") or []]
-        if transitions and "EndTime" not in transitions[-1]:
-            transitions[-1]["EndTime"] = now
-        transitions.append({"Status": "Failed", "StartTime": now, "EndTime": now,
-                            "StatusMessage": fields["FailureReason"]})
-        fields["SecondaryStatusTransitions"] = transitions
-        fields["TrainingEndTime"] = now
-    else:
-        fields["TransformEndTime"] = now
-    if PROCESS_FIELD in job:
-        fields[PROCESS_FIELD] = None  # the job's processes are ended (or about to be)
-    return fields
-
-
 def end_leftover_processes(kind: str, job: Mapping[str, Any],
                            timeout: float = LEFTOVER_PROCESS_GRACE_SECONDS) -> bool:
     """End the processes of a running job that outlived the runtime that started them.
 
-    Uses the job's :data:`PROCESS_FIELD`: if that process group is still alive and its leader's
+    Uses the job's ``_Process`` field (:data:`~smflow.local.services.sagemaker.models.PROCESS_FIELD`): if that process group is still alive and its leader's
     start time matches (so a recycled pid is never signalled), the group gets SIGTERM, up to
     ``timeout`` seconds to exit, then SIGKILL (:func:`smflow.local.processes.terminate_group`).
     Returns True if the group was signalled. Does nothing (returns False) for jobs that are not
     ``InProgress``/``Stopping``, without a recorded process, with an unreadable record (logged),
     or where there is no /proc (non-Linux systems).
     """
-    if job.get(JOB_STATUS_FIELDS[kind]) not in RUNNING_JOB_STATUSES or PROCESS_FIELD not in job:
+    kind_of_job = JOBS[kind]
+    if job.get(kind_of_job.status_field) not in kind_of_job.RUNNING_STATUSES or PROCESS_FIELD not in job:
         return False
     name = job.get(f"{kind}Name")
     record = job[PROCESS_FIELD]
@@ -110,20 +74,20 @@ def recover_after_restart(store: ResourceStore, now: float | None = None) -> lis
     :data:`RESTARTABLE_ENDPOINT_STATUSES`.
     """
     now = time.time() if now is None else now
-    for kind in JOB_STATUS_FIELDS:
+    for kind, kind_of_job in JOBS.items():
         for job in store.list(kind):
-            name = job[f"{kind}Name"]
+            name = kind_of_job.name_of(job)
             end_leftover_processes(kind, job)
-            updated = store.update(kind, name, lambda current, kind=kind: interrupted_job_fields(kind, current, now))
+            updated = store.update(kind, name, lambda current, j=kind_of_job: j.interrupted(current, now))
             if updated is not None and updated != job:
                 logger.warning("%s %s was %s when the runtime stopped: now Failed", kind, name,
-                               job.get(JOB_STATUS_FIELDS[kind]))
+                               job.get(kind_of_job.status_field))
 
     restart: list[dict[str, Any]] = []
-    for endpoint in store.list("Endpoint"):
-        status = endpoint.get("EndpointStatus")
+    for endpoint in store.list(Endpoint.kind):
+        status = endpoint.get(Endpoint.status_field)
         if status == "Deleting":
-            store.delete("Endpoint", endpoint["EndpointName"])
+            store.delete(Endpoint.kind, Endpoint.name_of(endpoint))
         elif status in RESTARTABLE_ENDPOINT_STATUSES:
             restart.append(endpoint)
     return restart
