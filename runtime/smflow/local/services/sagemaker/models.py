@@ -203,12 +203,12 @@ class TrainingJob(Job):
             if algorithm.get("AlgorithmName"):
                 raise ValidationException(
                     "AlgorithmSpecification.AlgorithmName is not supported by the smflow local "
-                    "runtime: set AlgorithmSpecification.TrainingImage to a SageMaker "
-                    "scikit-learn image instead."
+                    "runtime: set AlgorithmSpecification.TrainingImage to a SageMaker framework "
+                    "image URI instead (smflow.image_uris.retrieve gives it)."
                 )
             raise ValidationException(
                 "AlgorithmSpecification.TrainingImage is required: set it to the training image "
-                "URI (a SageMaker scikit-learn image runs locally)."
+                "URI of a SageMaker framework (smflow.image_uris.retrieve gives it)."
             )
         if not request.get("ResourceConfig"):
             raise ValidationException(
