@@ -5,8 +5,9 @@ that was running when the runtime stopped cannot resume, so such jobs end ``Fail
 FailureReason that says why, and endpoints that were serving are started again by the backend.
 A job's processes that outlived a runtime killed without a chance to end them (SIGKILL, a
 crash) are ended first, from the identity stored in the job's private
-:data:`smflow.local.services.sagemaker.models.PROCESS_FIELD`. The transitions themselves (the
-fields of an interrupted job) are the jobs' own (:meth:`~smflow.local.services.sagemaker.models.Job.interrupted`).
+:data:`smflow.local.services.sagemaker.models.PROCESS_FIELD`. The fields an interrupted job
+ends with are the job kind's own transition
+(:meth:`smflow.local.services.sagemaker.models.Job.interrupted`).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ def end_leftover_processes(kind: str, job: Mapping[str, Any],
                            timeout: float = LEFTOVER_PROCESS_GRACE_SECONDS) -> bool:
     """End the processes of a running job that outlived the runtime that started them.
 
-    Uses the job's ``_Process`` field (:data:`~smflow.local.services.sagemaker.models.PROCESS_FIELD`): if that process group is still alive and its leader's
-    start time matches (so a recycled pid is never signalled), the group gets SIGTERM, up to
-    ``timeout`` seconds to exit, then SIGKILL (:func:`smflow.local.processes.terminate_group`).
+    Uses the job's ``_Process`` field (:data:`smflow.local.services.sagemaker.models.PROCESS_FIELD`):
+    if that process group is still alive and its leader's start time matches (so a recycled pid
+    is never signalled), the group gets SIGTERM, up to ``timeout`` seconds to exit, then SIGKILL
+    (:func:`smflow.local.processes.terminate_group`).
     Returns True if the group was signalled. Does nothing (returns False) for jobs that are not
     ``InProgress``/``Stopping``, without a recorded process, with an unreadable record (logged),
     or where there is no /proc (non-Linux systems).
