@@ -104,8 +104,8 @@ if __name__ == "__main__":
 
 @pytest.mark.integration
 def test_real_executors_train_deploy_invoke_transform_and_restart(runtime, tmp_path):
+    from smflow.archives import make_tar_gz
     from smflow.image_uris import sklearn_image_uri
-    from smflow.local.files import make_tar_gz
 
     image = sklearn_image_uri("us-east-1", "1.2-1")
     s3, sm = runtime.client("s3"), runtime.client("sagemaker")
