@@ -18,8 +18,10 @@ What every operator shares:
   ``endpoint_url`` extra points it at the smflow local runtime. ``region_name``, ``verify`` and
   ``botocore_config`` override it, as in the Amazon provider's ``AwsBaseOperator``. See
   ``SageMakerClientHook``.
-* Arguments are the client's SDK-style arguments; Train, CreateModel, Deploy and
-  BatchTransform also take a raw boto3 request as ``config``. Numbers that Jinja renders as
+* Arguments are the client's SDK-style arguments, declared once per resource kind in
+  ``smflow.resources.specs``: Train, CreateModel, Deploy and BatchTransform take their spec's
+  arguments with its defaults, template them as it says and pass every one of them to the client
+  (``tests/airflow/test_specs.py``); they also take a raw boto3 request as ``config``. Numbers that Jinja renders as
   strings (``"1"``) are converted to the integers the API needs (``builders.coerce_to_shape``).
 * The XCom return value is a small JSON-serializable summary (``smflow.summaries``): names,
   ARNs, S3 URIs, status, metrics, ISO datetimes. What the console links need is stored in XCom
@@ -50,6 +52,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator, conf
 
+from smflow.resources import specs
+from smflow.resources.specs import ResourceSpec
 from smflow_airflow import _common
 from smflow_airflow.links.sagemaker import (
     SageMakerConsoleLink,
@@ -63,16 +67,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from smflow.client import SageMakerClient
-
-_JSON_RENDERED = {
-    "config": "json",
-    "hyperparameters": "json",
-    "inputs": "json",
-    "environment": "json",
-    "tags": "json",
-    "data": "json",
-}
-
 
 def default_deferrable() -> bool:
     """The ``[operators] default_deferrable`` option of the Airflow configuration."""
@@ -106,6 +100,13 @@ def user_errors() -> Iterator[None]:
         raise
 
 
+def spec_template_fields(spec: ResourceSpec, *extra: str) -> tuple[str, ...]:
+    """The ``template_fields`` of an operator over ``spec``: the base operator's, then the
+    spec's templated arguments it does not list already (``role``), then ``extra``."""
+    common = SageMakerBaseOperator.template_fields
+    return (*common, *(name for name in (*spec.template_fields, *extra) if name not in common))
+
+
 class SageMakerBaseOperator(BaseOperator):
     """Base of the smflow SageMaker operators: the connection, the client and the extra links.
 
@@ -122,15 +123,21 @@ class SageMakerBaseOperator(BaseOperator):
     The connection arguments are those of the Amazon provider's ``AwsBaseOperator`` and reach
     ``SageMakerClientHook`` (and the trigger of a deferred task) unchanged.
 
-    Subclasses list their own templated arguments with ``template_fields =
-    SageMakerBaseOperator.template_fields + (...)``; this base declares the common ones once.
+    Subclasses list their own templated arguments after the common ones, which this base
+    declares once. An operator that creates a resource sets ``spec`` (its kind's
+    ``smflow.resources.specs.ResourceSpec``) and derives its ``template_fields`` from it
+    (``spec_template_fields``), its ``template_fields_renderers`` (``spec.renderers``), its
+    attributes (``set_spec_arguments``) and the client call's arguments
+    (``spec_call_arguments``).
     """
 
     template_fields: Sequence[str] = ("aws_conn_id", "region_name", "verify", "role")
-    template_fields_renderers: ClassVar[dict[str, str]] = _JSON_RENDERED
+    template_fields_renderers: ClassVar[dict[str, str]] = {}
     ui_color = "#c7e3d4"
     # The console page of the resource; subclasses set it and list it in operator_extra_links.
     console_link: ClassVar[type[SageMakerConsoleLink] | None] = None
+    # The arguments of the client call this operator makes (None: not a spec'd resource call).
+    spec: ClassVar[ResourceSpec | None] = None
 
     def __init__(
         self,
@@ -148,6 +155,33 @@ class SageMakerBaseOperator(BaseOperator):
         self.verify = verify
         self.botocore_config = botocore_config
         self.role = role
+
+    # ------------------------------------------------------------------ spec
+    def set_spec_arguments(self, arguments: Mapping[str, Any]) -> None:
+        """Set the spec's arguments as attributes from a subclass ``__init__``'s ``locals()``
+        (those a base class takes, ``role``, that base sets). ``action_if_job_exists`` is
+        checked here, when the DAG is parsed.
+
+        Raises:
+            smflow.errors.ConfigurationError: ``action_if_job_exists`` is not ``attach``,
+                ``fail`` or ``timestamp``.
+        """
+        for name in self.spec.names:
+            if name in arguments:
+                setattr(self, name, arguments[name])
+        if "action_if_job_exists" in arguments:
+            self.action_if_job_exists = check_action_if_job_exists(self.task_id, self.action_if_job_exists)
+
+    def spec_call_arguments(self, context: Context) -> dict[str, Any]:
+        """The keyword arguments of the client call (``spec.method``): every argument of the
+        spec, read from this operator's (rendered) attributes. A job is named from the task:
+        ``base_job_name`` defaults to the task id and ``idempotency_key`` to
+        ``<dag_id>.<task_id>.<run_id>`` (with ``.<map_index>`` for a mapped task)."""
+        arguments = self.spec.call_arguments(vars(self))
+        if "idempotency_key" in arguments:
+            arguments["base_job_name"] = self.base_job_name or _common.default_base_name(self.task_id)
+            arguments["idempotency_key"] = self.idempotency_key or _common.run_key(context)
+        return arguments
 
     # ------------------------------------------------------------------ client
     def _backoff(self):
@@ -279,12 +313,14 @@ class SageMakerWaitingOperator(SageMakerBaseOperator):
 class SageMakerTrainOperator(SageMakerWaitingOperator):
     """Run a training job (SDK ``Estimator.fit``; boto3 ``create_training_job``) and wait for it.
 
-    SDK-style arguments (as ``SageMakerClient.train``): ``entry_point`` (a script on the worker),
-    ``source_dir``, ``hyperparameters``, ``framework`` (``sklearn``), ``framework_version``,
-    ``image_uri``, ``instance_type``, ``instance_count``, ``volume_size`` (GB), ``inputs`` (an S3
-    URI: the ``train`` channel, or ``{channel: S3 URI}``), ``output_path``, ``code_location``,
-    ``max_run`` (seconds), ``environment``, ``tags``. Or ``config``: a raw CreateTrainingJob request (its
-    ``TrainingJobName`` may be left out; ``RoleArn`` defaults to ``role``).
+    SDK-style arguments (``smflow.resources.specs.TRAINING_JOB``, as ``SageMakerClient.train``):
+    ``entry_point`` (a script on the worker), ``source_dir``, ``hyperparameters``,
+    ``framework`` and ``framework_version`` (None: smflow's default framework and the
+    framework's default version), ``image_uri``, ``instance_type``, ``instance_count``,
+    ``volume_size`` (GB), ``inputs`` (an S3 URI: the ``train`` channel, or ``{channel: S3
+    URI}``), ``output_path``, ``code_location``, ``max_run`` (seconds), ``environment``,
+    ``tags``. Or ``config``: a raw CreateTrainingJob request (its ``TrainingJobName`` may be left
+    out; ``RoleArn`` defaults to ``role``).
 
     Naming: ``job_name`` if given; else ``<base_job_name or task id>-<sha1(idempotency_key)[:10]>``
     where ``idempotency_key`` defaults to ``<dag_id>.<task_id>.<run_id>``.
@@ -297,15 +333,12 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
     """
 
     kind = _common.TRAINING_JOB
+    spec = specs.TRAINING_JOB
     stops_on_kill = True
     console_link = SageMakerTrainingJobLink
     operator_extra_links = (SageMakerTrainingJobLink(),)
-    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
-        "entry_point", "source_dir", "hyperparameters", "framework", "framework_version", "image_uri",
-        "instance_type", "instance_count", "volume_size", "inputs", "output_path",
-        "code_location", "max_run", "environment", "tags", "job_name", "base_job_name",
-        "idempotency_key", "config",
-    )
+    template_fields: Sequence[str] = spec_template_fields(specs.TRAINING_JOB)
+    template_fields_renderers: ClassVar[dict[str, str]] = specs.TRAINING_JOB.renderers
 
     def __init__(
         self,
@@ -316,13 +349,13 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
         framework: str | None = None,
         framework_version: str | None = None,
         image_uri: str | None = None,
-        instance_type: str | None = None,
+        instance_type: str = specs.DEFAULT_INSTANCE_TYPE,
         instance_count: int | str = 1,
-        volume_size: int | str | None = None,
+        volume_size: int | str = specs.DEFAULT_VOLUME_SIZE,
         inputs: str | Mapping[str, Any] | None = None,
         output_path: str | None = None,
         code_location: str | None = None,
-        max_run: int | str | None = None,
+        max_run: int | str = specs.DEFAULT_MAX_RUN,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         job_name: str | None = None,
@@ -334,65 +367,17 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.entry_point = entry_point
-        self.source_dir = source_dir
-        self.hyperparameters = hyperparameters
-        self.framework = framework
-        self.framework_version = framework_version
-        self.image_uri = image_uri
-        self.instance_type = instance_type
-        self.instance_count = instance_count
-        self.volume_size = volume_size
-        self.inputs = inputs
-        self.output_path = output_path
-        self.code_location = code_location
-        self.max_run = max_run
-        self.environment = environment
-        self.tags = tags
-        self.job_name = job_name
-        self.base_job_name = base_job_name
-        self.idempotency_key = idempotency_key
-        self.action_if_job_exists = check_action_if_job_exists(self.task_id, action_if_job_exists)
-        self.config = config
+        self.set_spec_arguments(locals())
         self.print_log = print_log
 
     @property
     def stream_logs(self) -> bool:
         return self.print_log
 
-    def train_arguments(self, context: Context) -> dict[str, Any]:
-        """The keyword arguments of ``SageMakerClient.train`` (None means the client's default)."""
-        optional = {
-            "framework": self.framework,
-            "framework_version": self.framework_version,
-            "image_uri": self.image_uri,
-            "instance_type": self.instance_type,
-            "volume_size": self.volume_size,
-            "max_run": self.max_run,
-        }
-        return {
-            "entry_point": self.entry_point,
-            "source_dir": self.source_dir,
-            "hyperparameters": self.hyperparameters,
-            "instance_count": self.instance_count,
-            "inputs": self.inputs,
-            "output_path": self.output_path,
-            "code_location": self.code_location,
-            "environment": self.environment,
-            "tags": self.tags,
-            "role": self.role,
-            "job_name": self.job_name,
-            "base_job_name": self.base_job_name or _common.default_base_name(self.task_id),
-            "idempotency_key": self.idempotency_key or _common.run_key(context),
-            "action_if_job_exists": self.action_if_job_exists,
-            "config": self.config,
-            **{key: value for key, value in optional.items() if value is not None},
-        }
-
     def execute(self, context: Context) -> dict:
         client = self.get_client()
         with user_errors():
-            description = client.train(**self.train_arguments(context), wait=False, logs=False)
+            description = client.train(**self.spec_call_arguments(context), wait=False, logs=False)
         name = description["TrainingJobName"]
         self._resource_name = name
         self.persist_link(context, client, name)
@@ -442,15 +427,18 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
     model data (``model_data`` S3 URI of a model.tar.gz plus an inference ``entry_point``), or from
     a raw CreateModel request (``config``). An identical existing model is reused.
 
+    Arguments: ``smflow.resources.specs.MODEL``, as ``SageMakerClient.create_model``
+    (``framework`` and ``framework_version`` None: the training job's image, else smflow's
+    default framework and the framework's default version).
+
     Returns (XCom): ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
     """
 
+    spec = specs.MODEL
     console_link = SageMakerModelLink
     operator_extra_links = (SageMakerModelLink(),)
-    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
-        "model_name", "training_job_name", "model_data", "entry_point", "source_dir",
-        "image_uri", "framework_version", "environment", "tags", "config",
-    )
+    template_fields: Sequence[str] = spec_template_fields(specs.MODEL)
+    template_fields_renderers: ClassVar[dict[str, str]] = specs.MODEL.renderers
 
     def __init__(
         self,
@@ -461,6 +449,7 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
         entry_point: str | None = None,
         source_dir: str | None = None,
         image_uri: str | None = None,
+        framework: str | None = None,
         framework_version: str | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
@@ -468,35 +457,12 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name = model_name
-        self.training_job_name = training_job_name
-        self.model_data = model_data
-        self.entry_point = entry_point
-        self.source_dir = source_dir
-        self.image_uri = image_uri
-        self.framework_version = framework_version
-        self.environment = environment
-        self.tags = tags
-        self.config = config
+        self.set_spec_arguments(locals())
 
     def execute(self, context: Context) -> dict:
         client = self.get_client()
-        arguments: dict[str, Any] = {
-            "model_name": self.model_name,
-            "training_job_name": self.training_job_name,
-            "model_data": self.model_data,
-            "entry_point": self.entry_point,
-            "source_dir": self.source_dir,
-            "image_uri": self.image_uri,
-            "role": self.role,
-            "environment": self.environment,
-            "tags": self.tags,
-            "config": self.config,
-        }
-        if self.framework_version:
-            arguments["framework_version"] = self.framework_version
         with user_errors():
-            model = client.create_model(**arguments)
+            model = client.create_model(**self.spec_call_arguments(context))
         self.persist_link(context, client, model["ModelName"])
         return model
 
@@ -507,7 +473,8 @@ class SageMakerDeployOperator(SageMakerWaitingOperator):
     InService) and wait for InService. A Failed endpoint, or an update that rolled back, fails
     the task with SageMaker's FailureReason.
 
-    Arguments: ``model_name``, ``endpoint_name`` (default: the model name), ``instance_type``,
+    Arguments (``smflow.resources.specs.ENDPOINT``, as ``SageMakerClient.deploy``):
+    ``model_name``, ``endpoint_name`` (default: the model name), ``instance_type``,
     ``initial_instance_count``, ``endpoint_config_name``; or ``config``: a raw
     CreateEndpointConfig request.
 
@@ -516,43 +483,25 @@ class SageMakerDeployOperator(SageMakerWaitingOperator):
     """
 
     kind = _common.ENDPOINT
+    spec = specs.ENDPOINT
     console_link = SageMakerEndpointLink
     operator_extra_links = (SageMakerEndpointLink(),)
-    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
-        "model_name", "endpoint_name", "instance_type", "initial_instance_count",
-        "endpoint_config_name", "config",
-    )
+    template_fields: Sequence[str] = spec_template_fields(specs.ENDPOINT)
+    template_fields_renderers: ClassVar[dict[str, str]] = specs.ENDPOINT.renderers
 
     def __init__(
         self,
         *,
         model_name: str | None = None,
         endpoint_name: str | None = None,
-        instance_type: str | None = None,
+        instance_type: str = specs.DEFAULT_INSTANCE_TYPE,
         initial_instance_count: int | str = 1,
         endpoint_config_name: str | None = None,
         config: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name = model_name
-        self.endpoint_name = endpoint_name
-        self.instance_type = instance_type
-        self.initial_instance_count = initial_instance_count
-        self.endpoint_config_name = endpoint_config_name
-        self.config = config
-
-    def deploy_arguments(self) -> dict[str, Any]:
-        arguments: dict[str, Any] = {
-            "model_name": self.model_name,
-            "endpoint_name": self.endpoint_name,
-            "initial_instance_count": self.initial_instance_count,
-            "endpoint_config_name": self.endpoint_config_name,
-            "config": self.config,
-        }
-        if self.instance_type:
-            arguments["instance_type"] = self.instance_type
-        return arguments
+        self.set_spec_arguments(locals())
 
     def execute(self, context: Context) -> dict:
         client = self.get_client()
@@ -560,10 +509,11 @@ class SageMakerDeployOperator(SageMakerWaitingOperator):
         if endpoint_name:
             self.persist_link(context, client, endpoint_name)
         synchronous = self.wait_for_completion and not self.deferrable
+        arguments = self.spec_call_arguments(context)
         with user_errors():
             if synchronous:
-                return self.result(client.deploy(**self.deploy_arguments(), timeout=self.max_ingestion_time))
-            expected, description = client.start_deploy(**self.deploy_arguments(), timeout=self.max_ingestion_time)
+                return self.result(client.deploy(**arguments, timeout=self.max_ingestion_time))
+            expected, description = client.start_deploy(**arguments, timeout=self.max_ingestion_time)
         return self.result(self.wait(context, client, description["EndpointName"], description,
                                      expected_endpoint_config=expected))
 
@@ -579,8 +529,8 @@ class SageMakerPredictOperator(SageMakerBaseOperator):
         endpoint_name: the endpoint (templated).
         data: the rows: a list (of lists), or a JSON array as a string (what Jinja renders); an
             XComArg resolves to the upstream task's list (templated).
-        content_type, accept: ``application/x-npy`` (default, as the SDK's scikit-learn
-            predictor), ``application/json`` or ``text/csv``.
+        content_type, accept: ``application/x-npy`` (default, as the SDK's NumPy serializer
+            and deserializer), ``application/json`` or ``text/csv``.
         target_variant: the production variant to invoke.
 
     Returns (XCom): ``{"EndpointName", "Count", "Predictions": [...]}`` (a plain list, never a
@@ -592,6 +542,7 @@ class SageMakerPredictOperator(SageMakerBaseOperator):
     template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
         "endpoint_name", "data", "content_type", "accept", "target_variant",
     )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"data": "json"}
 
     def __init__(
         self,
@@ -653,13 +604,13 @@ class SageMakerPredictOperator(SageMakerBaseOperator):
 
 # ---------------------------------------------------------------------- batch transform
 class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
-    """Run a batch transform job (boto3 ``create_transform_job``, seed 002 "Batch Transform")
-    and wait for it: every object under the S3 prefix ``data`` gives ``<object>.out`` under
-    ``output_path``.
+    """Run a batch transform job (boto3 ``create_transform_job``) and wait for it: every object
+    under the S3 prefix ``data`` gives ``<object>.out`` under ``output_path``.
 
-    SDK-style arguments (as ``SageMakerClient.batch_transform``): ``model_name``, ``data``,
-    ``output_path``, ``content_type``, ``split_type``, ``batch_strategy``, ``max_payload_mb``
-    (MB), ``max_concurrent_transforms``, ``assemble_with``, ``accept``, ``instance_type``,
+    SDK-style arguments (``smflow.resources.specs.TRANSFORM_JOB``, as
+    ``SageMakerClient.batch_transform``): ``model_name``, ``data``, ``output_path``,
+    ``content_type``, ``split_type``, ``batch_strategy``, ``max_payload_mb`` (MB),
+    ``max_concurrent_transforms``, ``assemble_with``, ``accept``, ``instance_type``,
     ``instance_count``, ``environment``, ``tags``; or ``config``: a raw CreateTransformJob request.
     Naming and ``action_if_job_exists`` as ``SageMakerTrainOperator``.
 
@@ -669,15 +620,12 @@ class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
     """
 
     kind = _common.TRANSFORM_JOB
+    spec = specs.TRANSFORM_JOB
     stops_on_kill = True
     console_link = SageMakerTransformJobLink
     operator_extra_links = (SageMakerTransformJobLink(),)
-    template_fields: Sequence[str] = SageMakerBaseOperator.template_fields + (
-        "model_name", "data", "output_path", "content_type", "split_type", "batch_strategy",
-        "max_payload_mb", "max_concurrent_transforms", "assemble_with", "accept",
-        "instance_type", "instance_count", "environment", "tags", "job_name", "base_job_name",
-        "idempotency_key", "config",
-    )
+    template_fields: Sequence[str] = spec_template_fields(specs.TRANSFORM_JOB)
+    template_fields_renderers: ClassVar[dict[str, str]] = specs.TRANSFORM_JOB.renderers
 
     def __init__(
         self,
@@ -686,13 +634,13 @@ class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
         data: str | None = None,
         output_path: str | None = None,
         content_type: str | None = "text/csv",
-        split_type: str = "Line",
+        split_type: str | None = "Line",
         batch_strategy: str | None = "MultiRecord",
-        max_payload_mb: int | str | None = 6,
+        max_payload_mb: int | str | None = specs.DEFAULT_MAX_PAYLOAD_MB,
         max_concurrent_transforms: int | str | None = None,
         assemble_with: str | None = "Line",
         accept: str | None = None,
-        instance_type: str | None = None,
+        instance_type: str = specs.DEFAULT_INSTANCE_TYPE,
         instance_count: int | str = 1,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
@@ -704,56 +652,12 @@ class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.model_name = model_name
-        self.data = data
-        self.output_path = output_path
-        self.content_type = content_type
-        self.split_type = split_type
-        self.batch_strategy = batch_strategy
-        self.max_payload_mb = max_payload_mb
-        self.max_concurrent_transforms = max_concurrent_transforms
-        self.assemble_with = assemble_with
-        self.accept = accept
-        self.instance_type = instance_type
-        self.instance_count = instance_count
-        self.environment = environment
-        self.tags = tags
-        self.job_name = job_name
-        self.base_job_name = base_job_name
-        self.idempotency_key = idempotency_key
-        self.action_if_job_exists = check_action_if_job_exists(self.task_id, action_if_job_exists)
-        self.config = config
-
-    def transform_arguments(self, context: Context) -> dict[str, Any]:
-        """The keyword arguments of ``SageMakerClient.batch_transform``."""
-        arguments: dict[str, Any] = {
-            "model_name": self.model_name,
-            "data": self.data,
-            "output_path": self.output_path,
-            "content_type": self.content_type,
-            "split_type": self.split_type,
-            "batch_strategy": self.batch_strategy,
-            "max_payload_mb": self.max_payload_mb,
-            "max_concurrent_transforms": self.max_concurrent_transforms,
-            "assemble_with": self.assemble_with,
-            "accept": self.accept,
-            "instance_count": self.instance_count,
-            "environment": self.environment,
-            "tags": self.tags,
-            "job_name": self.job_name,
-            "base_job_name": self.base_job_name or _common.default_base_name(self.task_id),
-            "idempotency_key": self.idempotency_key or _common.run_key(context),
-            "action_if_job_exists": self.action_if_job_exists,
-            "config": self.config,
-        }
-        if self.instance_type:
-            arguments["instance_type"] = self.instance_type
-        return arguments
+        self.set_spec_arguments(locals())
 
     def execute(self, context: Context) -> dict:
         client = self.get_client()
         with user_errors():
-            description = client.batch_transform(**self.transform_arguments(context), wait=False)
+            description = client.batch_transform(**self.spec_call_arguments(context), wait=False)
         name = description["TransformJobName"]
         self._resource_name = name
         self.persist_link(context, client, name)
