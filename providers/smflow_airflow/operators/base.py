@@ -87,11 +87,11 @@ def user_errors() -> Iterator[None]:
         raise
 
 
-def spec_template_fields(spec: ResourceSpec, *extra: str) -> tuple[str, ...]:
+def spec_template_fields(spec: ResourceSpec) -> tuple[str, ...]:
     """The ``template_fields`` of an operator over ``spec``: the base operator's, then the
-    spec's templated arguments it does not list already (``role``), then ``extra``."""
+    spec's templated arguments it does not list already (``role``)."""
     common = SageMakerBaseOperator.template_fields
-    return (*common, *(name for name in (*spec.template_fields, *extra) if name not in common))
+    return (*common, *(name for name in spec.template_fields if name not in common))
 
 
 class SageMakerBaseOperator(BaseOperator):
@@ -145,8 +145,8 @@ class SageMakerBaseOperator(BaseOperator):
 
     # ------------------------------------------------------------------ spec
     def set_spec_arguments(self, arguments: Mapping[str, Any]) -> None:
-        """Set the spec's arguments as attributes from a subclass ``__init__``'s ``locals()``
-        (those a base class takes, ``role``, that base sets). ``action_if_job_exists`` is
+        """Set the spec's arguments as attributes from a subclass ``__init__``'s ``locals()``;
+        one that a base class takes (``role``) is set by that base. ``action_if_job_exists`` is
         checked here, when the DAG is parsed.
 
         Raises:

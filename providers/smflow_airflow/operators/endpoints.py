@@ -41,8 +41,8 @@ class SageMakerDeployOperator(SageMakerWaitingOperator):
     spec = specs.ENDPOINT
     console_link = SageMakerEndpointLink
     operator_extra_links = (SageMakerEndpointLink(),)
-    template_fields: Sequence[str] = spec_template_fields(specs.ENDPOINT)
-    template_fields_renderers: ClassVar[dict[str, str]] = specs.ENDPOINT.renderers
+    template_fields: Sequence[str] = spec_template_fields(spec)
+    template_fields_renderers: ClassVar[dict[str, str]] = spec.renderers
 
     def __init__(
         self,

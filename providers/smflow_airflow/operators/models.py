@@ -30,8 +30,8 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
     spec = specs.MODEL
     console_link = SageMakerModelLink
     operator_extra_links = (SageMakerModelLink(),)
-    template_fields: Sequence[str] = spec_template_fields(specs.MODEL)
-    template_fields_renderers: ClassVar[dict[str, str]] = specs.MODEL.renderers
+    template_fields: Sequence[str] = spec_template_fields(spec)
+    template_fields_renderers: ClassVar[dict[str, str]] = spec.renderers
 
     def __init__(
         self,

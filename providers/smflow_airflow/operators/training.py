@@ -48,8 +48,8 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
     stops_on_kill = True
     console_link = SageMakerTrainingJobLink
     operator_extra_links = (SageMakerTrainingJobLink(),)
-    template_fields: Sequence[str] = spec_template_fields(specs.TRAINING_JOB)
-    template_fields_renderers: ClassVar[dict[str, str]] = specs.TRAINING_JOB.renderers
+    template_fields: Sequence[str] = spec_template_fields(spec)
+    template_fields_renderers: ClassVar[dict[str, str]] = spec.renderers
 
     def __init__(
         self,

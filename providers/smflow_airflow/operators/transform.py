@@ -37,8 +37,8 @@ class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
     stops_on_kill = True
     console_link = SageMakerTransformJobLink
     operator_extra_links = (SageMakerTransformJobLink(),)
-    template_fields: Sequence[str] = spec_template_fields(specs.TRANSFORM_JOB)
-    template_fields_renderers: ClassVar[dict[str, str]] = specs.TRANSFORM_JOB.renderers
+    template_fields: Sequence[str] = spec_template_fields(spec)
+    template_fields_renderers: ClassVar[dict[str, str]] = spec.renderers
 
     def __init__(
         self,
