@@ -16,6 +16,7 @@ import pytest
 
 from smflow.resources import specs
 from smflow.resources.specs import ResourceSpec
+from smflow_airflow.operators.base import EMPTY_MEANS_DEFAULT
 from smflow_airflow.operators.sagemaker import (
     SageMakerBaseOperator,
     SageMakerBatchTransformOperator,
@@ -147,3 +148,13 @@ def test_an_operator_built_without_arguments_passes_the_spec_defaults(client, op
     if "idempotency_key" in expected:  # a job is named from the task and the run
         expected.update(base_job_name="score-batch", idempotency_key=f"test_dag.score_batch.{RUN_ID}")
     assert {name: arguments[name] for name in spec.names} == expected
+
+
+@pytest.mark.parametrize("empty", [None, ""])
+@pytest.mark.parametrize("operator, spec, control, method", RUNS, ids=RUN_IDS)
+def test_an_instance_type_volume_or_max_run_left_empty_is_the_spec_default(client, operator, spec, control, method,
+                                                                            empty):
+    names = EMPTY_MEANS_DEFAULT & set(spec.names)
+    operator(task_id="task", **dict.fromkeys(names, empty), **control).execute(make_context("task"))
+    ((_, arguments),) = client.calls
+    assert {name: arguments[name] for name in names} == {name: spec.defaults[name] for name in names}

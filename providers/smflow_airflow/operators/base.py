@@ -87,6 +87,11 @@ def user_errors() -> Iterator[None]:
         raise
 
 
+# Arguments for which an operator given None (or a template rendered empty) passes the spec's
+# default, as the operators always have: the client takes no None for them.
+EMPTY_MEANS_DEFAULT = frozenset({"instance_type", "volume_size", "max_run"})
+
+
 def spec_template_fields(spec: ResourceSpec) -> tuple[str, ...]:
     """The ``template_fields`` of an operator over ``spec``: the base operator's, then the
     spec's templated arguments it does not list already (``role``)."""
@@ -161,10 +166,14 @@ class SageMakerBaseOperator(BaseOperator):
 
     def spec_call_arguments(self, context: Context) -> dict[str, Any]:
         """The keyword arguments of the client call (``spec.method``): every argument of the
-        spec, read from this operator's (rendered) attributes. A job is named from the task:
-        ``base_job_name`` defaults to the task id and ``idempotency_key`` to
+        spec, read from this operator's (rendered) attributes; ``instance_type``,
+        ``volume_size`` and ``max_run`` left None or empty are the spec's defaults. A job is
+        named from the task: ``base_job_name`` defaults to the task id and ``idempotency_key`` to
         ``<dag_id>.<task_id>.<run_id>`` (with ``.<map_index>`` for a mapped task)."""
         arguments = self.spec.call_arguments(vars(self))
+        for name in EMPTY_MEANS_DEFAULT & arguments.keys():
+            if arguments[name] in (None, ""):
+                arguments[name] = self.spec.defaults[name]
         if "idempotency_key" in arguments:
             arguments["base_job_name"] = self.base_job_name or _common.default_base_name(self.task_id)
             arguments["idempotency_key"] = self.idempotency_key or _common.run_key(context)
