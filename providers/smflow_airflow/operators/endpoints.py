@@ -49,7 +49,7 @@ class SageMakerDeployOperator(SageMakerWaitingOperator):
         *,
         model_name: str | None = None,
         endpoint_name: str | None = None,
-        instance_type: str = specs.DEFAULT_INSTANCE_TYPE,
+        instance_type: str | None = specs.DEFAULT_INSTANCE_TYPE,
         initial_instance_count: int | str = 1,
         endpoint_config_name: str | None = None,
         config: Mapping[str, Any] | None = None,

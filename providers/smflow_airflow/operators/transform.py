@@ -53,7 +53,7 @@ class SageMakerBatchTransformOperator(SageMakerWaitingOperator):
         max_concurrent_transforms: int | str | None = None,
         assemble_with: str | None = "Line",
         accept: str | None = None,
-        instance_type: str = specs.DEFAULT_INSTANCE_TYPE,
+        instance_type: str | None = specs.DEFAULT_INSTANCE_TYPE,
         instance_count: int | str = 1,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
