@@ -69,7 +69,8 @@ def _clean_env(tmp: Path) -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=CALL_TIMEOUT)
-    assert done.returncode == 0, f"{args[:3]} failed:\n{done.stdout}\n{done.stderr}"
+    command = " ".join(arg if len(arg) < 100 else "<script>" for arg in args)
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
