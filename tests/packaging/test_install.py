@@ -2,11 +2,12 @@
 environments, brings boto3, botocore and numpy and none of the local runtime's packages; the
 client, the Airflow provider and the Prefect tasks import and build requests there.
 
-The environments are made with uv (``smflow[dev]``), which resolves and installs the wheel's
-requirements from the package index as pip does, in seconds instead of minutes: with pip, the
-two integration environments took about 3.5 minutes on a 2-core machine. Nothing from the
-environment running the tests leaks in: new venvs, no ``--system-site-packages``, no
-``PYTHONPATH``, and the scripts assert that smflow is imported from the venv.
+The environments are made with uv (``smflow[dev]``), which resolves the wheel's requirements
+from the package index and installs them as pip would, in seconds: with pip the two integration
+environments took about 4 minutes on a 2-core machine (about 20 s per venv, 1.5 min per
+install), uv takes about 40 s for the whole module. Nothing from the environment running the
+tests leaks in: new venvs, no ``--system-site-packages``, no ``PYTHONPATH``, and the scripts
+assert that smflow is imported from the venv.
 
 In the environments, a hook records every import of a local-only package made by smflow's code
 (cached imports too), so an import inside a try/except is caught as well as a missing module.
@@ -60,13 +61,16 @@ def _clean_env(tmp: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
     env.update(AIRFLOW_HOME=str(tmp / "airflow"), PREFECT_HOME=str(tmp / "prefect"),
                AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-               AWS_EC2_METADATA_DISABLED="true")  # botocore's credential chain would ask the EC2 metadata service
+               AWS_EC2_METADATA_DISABLED="true",  # botocore's credential chain would ask the EC2 metadata service
+               AIRFLOW_CONN_SMFLOW_LOCAL=json.dumps(
+                   {"conn_type": "aws", "extra": {"endpoint_url": "http://127.0.0.1:9", "region_name": "us-east-1"}}))
     return env
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=CALL_TIMEOUT)
-    assert done.returncode == 0, f"{args[:3]} failed:\n{done.stdout}\n{done.stderr}"
+    command = " ".join(arg if len(arg) < 100 else "<script>" for arg in args)
+    assert done.returncode == 0, f"{command} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
 
@@ -105,8 +109,8 @@ def _install(uv: str, wheel: Path, venv: Path, extra: str | None) -> dict[str, s
     return {_name(item["name"]): item["version"] for item in json.loads(listing)}
 
 
-# Run inside the venv: import `modules` (and every submodule of `walk`) with the import hook on,
-# then `calls`; print what smflow's code imported of the local-only packages.
+# Run inside the venv with the local-only import names (argv[1]) and the calls to make (argv[2]):
+# the import hook on, sockets that refuse to connect; prints the result as JSON.
 PROBE = r'''
 import builtins, importlib, importlib.util, json, pkgutil, socket, sys
 LOCAL_ONLY = set(json.loads(sys.argv[1]))
@@ -153,23 +157,27 @@ result.update(imported=imported, hits=hits,
 print(json.dumps(result))
 '''
 
-CLIENT_CALLS = r'''
-walk("smflow")
-from botocore.validate import validate_parameters
-from smflow.client import SageMakerClient
-
-client = SageMakerClient(endpoint_url="http://127.0.0.1:9", region_name="us-east-1")
-request = client.prepare_training_job(
-    job_name="thin-install", entry_point="train.py", source_dir="s3://bucket/code/sourcedir.tar.gz",
-    role="arn:aws:iam::123456789012:role/sagemaker", output_path="s3://bucket/output",
-    code_location="s3://bucket/code", inputs="s3://bucket/data",
-)
-shape = client.sagemaker.meta.service_model.operation_model("CreateTrainingJob").input_shape
-validate_parameters(request, shape)
-result["image"] = request["AlgorithmSpecification"]["TrainingImage"]
+# A CreateTrainingJob request for code already in S3, so nothing is uploaded; validated by
+# botocore's model as the call would be.
+TRAINING_REQUEST = r'''
+def training_request(client):
+    from botocore.validate import validate_parameters
+    request = client.prepare_training_job(
+        job_name="thin-install", entry_point="train.py", source_dir="s3://bucket/code/sourcedir.tar.gz",
+        role="arn:aws:iam::123456789012:role/sagemaker", output_path="s3://bucket/output",
+        code_location="s3://bucket/code", inputs="s3://bucket/data",
+    )
+    validate_parameters(request, client.sagemaker.meta.service_model.operation_model("CreateTrainingJob").input_shape)
+    result["image"] = request["AlgorithmSpecification"]["TrainingImage"]
 '''
 
-AIRFLOW_CALLS = r'''
+CLIENT_CALLS = TRAINING_REQUEST + r'''
+walk("smflow")
+from smflow.client import SageMakerClient
+training_request(SageMakerClient(endpoint_url="http://127.0.0.1:9", region_name="us-east-1"))
+'''
+
+AIRFLOW_CALLS = TRAINING_REQUEST + r'''
 for name in ("smflow_airflow.operators.sagemaker", "smflow_airflow.hooks.sagemaker",
              "smflow_airflow.sensors.sagemaker", "smflow_airflow.triggers.sagemaker"):
     load(name)
@@ -177,13 +185,24 @@ walk("smflow_airflow")
 from importlib.metadata import entry_points
 (provider,) = [e for e in entry_points(group="apache_airflow_provider") if e.value.startswith("smflow_airflow")]
 result["provider"] = provider.load()()["package-name"]
+
+from smflow_airflow.hooks.sagemaker import SageMakerClientHook
+from smflow_airflow.operators.sagemaker import SageMakerTrainOperator
+SageMakerTrainOperator(task_id="train", entry_point="train.py", aws_conn_id="smflow_local")
+training_request(SageMakerClientHook(aws_conn_id="smflow_local").get_client())  # AIRFLOW_CONN_SMFLOW_LOCAL
 '''
 
-PREFECT_CALLS = r'''
+PREFECT_CALLS = TRAINING_REQUEST + r'''
 walk("smflow_prefect")
 import smflow_prefect
 from prefect import Task
-result["tasks"] = sorted(n for n in dir(smflow_prefect) if isinstance(getattr(smflow_prefect, n), Task))
+result["tasks"] = sorted(n for n in smflow_prefect.__all__ if isinstance(getattr(smflow_prefect, n), Task))
+
+from prefect_aws import AwsCredentials
+from prefect_aws.client_parameters import AwsClientParameters
+from smflow_prefect.clients import sagemaker_client
+block = AwsCredentials(region_name="us-east-1", aws_client_parameters=AwsClientParameters(endpoint_url="http://127.0.0.1:9"))
+training_request(sagemaker_client(block))
 '''
 
 
@@ -247,6 +266,7 @@ def test_airflow_provider_installs_without_the_local_runtime(uv, wheel, tmp_path
     assert {"smflow_airflow.operators.sagemaker", "smflow_airflow.hooks.sagemaker", "smflow_airflow.sensors.sagemaker",
             "smflow_airflow.triggers.sagemaker"} <= set(result["imported"])
     assert result["provider"] == "smflow"
+    assert result["image"].startswith("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:")
 
 
 def test_prefect_tasks_install_without_the_local_runtime(uv, wheel, tmp_path):
@@ -256,3 +276,4 @@ def test_prefect_tasks_install_without_the_local_runtime(uv, wheel, tmp_path):
     result = _probe(tmp_path / "venv", PREFECT_CALLS)
     assert result["importable"] == [] and result["hits"] == []
     assert {"train_model", "atrain_model", "deploy_model", "batch_transform"} <= set(result["tasks"])
+    assert result["image"].startswith("683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:")
