@@ -95,12 +95,13 @@ def create_model(
 ) -> dict:
     """Create a SageMaker model (CreateModel) from a completed training job (its model data,
     image and inference script), from ``model_data`` (an S3 model.tar.gz) plus an inference
-    ``entry_point`` (as the SageMaker Python SDK's "Deploy an Endpoint from Model Data"), or from a
+    ``entry_point`` ("Deploy Endpoints from Model Data" in the SageMaker Python SDK docs), or from a
     raw CreateModel request ``config``. A model of that name with the same image and model data is
     reused, so a retry is harmless. The model is named after the training job unless
-    ``model_name`` is given. ``framework`` and ``framework_version`` choose the inference image of
-    ``model_data`` (None: smflow's default framework, its default version). The arguments passed
-    to the client are declared in :data:`smflow.resources.specs.MODEL`.
+    ``model_name`` is given. The image is ``image_uri``, else the training job's, else the one
+    :func:`smflow.image_uris.retrieve` finds for ``framework`` / ``framework_version`` (None:
+    smflow's default framework, its default version). The arguments passed to the client are
+    declared in :data:`smflow.resources.specs.MODEL`.
 
     Returns: ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
     Raises: ConfigurationError (missing or conflicting arguments), ResourceFailedError (the

@@ -156,9 +156,9 @@ def train_model(
     :data:`smflow.resources.specs.TRAINING_JOB`.
 
     Args:
-        framework: a framework of :mod:`smflow.frameworks` (None: smflow's default framework);
-            ``framework_version`` None: that framework's default version. Both are ignored with
-            ``image_uri`` or ``config``.
+        framework / framework_version: the training image, as
+            :func:`smflow.image_uris.retrieve` finds it (None: smflow's default framework, its
+            default version); not used with ``image_uri`` or ``config``.
         job_name: the exact job name. Default: ``<base_job_name>-<10 hex digits>`` of
             ``idempotency_key``, which defaults to the task run's identity (retry-safe).
         action_if_job_exists: ``"attach"`` reuses a job of that name that is running or
@@ -266,8 +266,8 @@ def attach_training_job(
     artifact_key: str | None = None,
     aws_credentials: AwsCredentials | None = None,
 ) -> dict:
-    """Attach to an existing training job (the SageMaker Python SDK's ``Estimator.attach``): if it is in
-    progress, wait for it and stream its log lines; return its summary.
+    """Attach to an existing training job (the SageMaker Python SDK's ``Estimator.attach``): if
+    it is in progress, wait for it and stream its log lines; return its summary.
 
     Returns: ``smflow.summaries.training_job_summary`` of the job.
     Raises:
