@@ -43,7 +43,7 @@ Example::
     @flow
     def iris(data: str = "s3://my-bucket/iris/data") -> list:
         job = train_model.with_options(retries=2)(
-            entry_point="dags/scripts/scikit_learn_iris.py", inputs=data,
+            entry_point="iris/train.py", inputs=data,
             hyperparameters={"max_leaf_nodes": 30})
         model = create_model(training_job_name=job["TrainingJobName"])
         endpoint = deploy_model(model["ModelName"], endpoint_name="iris")

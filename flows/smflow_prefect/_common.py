@@ -1,5 +1,6 @@
-"""Pieces every task uses: its client (logging to the task run's logger), argument plumbing, and
-the checks that a sync task is not run inside an event loop nor an async one from sync code.
+"""Pieces every task uses: its client (logging to the task run's logger), the async twins built
+on their sync task's signature (:func:`async_twin`), and the checks that a sync task is not run
+inside an event loop nor an async one from sync code.
 
 The rule (every task module's docstring points here): in a sync flow call the sync tasks
 (``train_model``); in an async flow ``await`` the async twins (``await atrain_model(...)``), or
@@ -23,8 +24,8 @@ import inspect
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from prefect import Task
 from prefect.cache_policies import NO_CACHE
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from prefect_aws import AwsCredentials
 
     from smflow.client import SageMakerClient
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:
@@ -103,13 +107,6 @@ def task_client(
     return sagemaker_client(aws_credentials, role=role, default_bucket=default_bucket, log=run_logger().info)
 
 
-def call_arguments(method: Callable[..., Any], arguments: dict[str, Any]) -> dict[str, Any]:
-    """The task's arguments (its ``locals()`` on entry) that ``method`` of the client takes: the
-    Prefect-only ones (``aws_credentials``, ``artifact_key``, ...) are left out."""
-    accepted = inspect.signature(method).parameters
-    return {name: value for name, value in arguments.items() if name in accepted and name != "self"}
-
-
 def _event_loop_running() -> bool:
     try:
         asyncio.get_running_loop()
@@ -129,7 +126,7 @@ def warn_if_event_loop_blocked(task_name: str) -> None:
         )
 
 
-class AsyncTwinTask(Task):
+class AsyncTwinTask(Task[P, R]):
     """A Prefect task for an async twin (``atrain_model``, ...) that refuses to be called where its
     coroutine would never run: inside a sync flow run or sync task run, with no event loop on the
     calling thread. ``asyncio.run(atrain_model(...))`` outside any run, ``await`` in an async flow,
@@ -147,12 +144,44 @@ class AsyncTwinTask(Task):
             )
         return super().__call__(*args, **kwargs)
 
-    def with_options(self, **options: Any) -> AsyncTwinTask:
+    def with_options(self, **options: Any) -> AsyncTwinTask[P, R]:
         copy = super().with_options(**options)  # Prefect builds a plain Task: keep the check
         copy.__class__ = type(self)
         return copy
 
 
-def async_task(fn: Callable[..., Any]) -> AsyncTwinTask:
-    """``@task(cache_policy=NO_CACHE)`` for an async twin (see :class:`AsyncTwinTask`)."""
-    return AsyncTwinTask(fn=fn, cache_policy=NO_CACHE)
+def async_twin(
+    sync_task: Task[P, R],
+) -> Callable[[Callable[..., Awaitable[R]]], AsyncTwinTask[P, Coroutine[Any, Any, R]]]:
+    """Make the decorated coroutine function the async twin of ``sync_task``: an
+    :class:`AsyncTwinTask` (``NO_CACHE``) whose signature (parameters, annotations, defaults) is
+    the sync task's, so ``help()``, ``inspect.signature``, Prefect's parameter binding and its
+    parameter schema show the same parameters, and the twins cannot drift apart.
+
+    The decorated function receives every parameter by keyword, the sync task's defaults applied:
+    it names the parameters it uses (keyword-only, no annotations or defaults: those are the sync
+    task's) and may collect the rest with ``**``. A function that cannot take the sync task's
+    parameters is refused at import (TypeError). Example::
+
+        @async_twin(wait_for_endpoint)
+        async def await_for_endpoint(*, endpoint_name, expected_config, timeout, aws_credentials) -> dict:
+            client = task_client(aws_credentials)
+            ...
+    """
+    signature = inspect.signature(sync_task.fn)
+
+    def decorate(body: Callable[..., Awaitable[R]]) -> AsyncTwinTask[P, Coroutine[Any, Any, R]]:
+        inspect.signature(body).bind(**dict.fromkeys(signature.parameters))  # TypeError: cannot take them
+
+        async def twin(*args: Any, **kwargs: Any) -> R:
+            call = signature.bind(*args, **kwargs)
+            call.apply_defaults()
+            return await body(**call.arguments)
+
+        for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(twin, attribute, getattr(body, attribute))
+        twin.__signature__ = signature
+        twin.__annotations__ = dict(sync_task.fn.__annotations__)
+        return AsyncTwinTask(fn=twin, cache_policy=NO_CACHE)
+
+    return decorate

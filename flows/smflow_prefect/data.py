@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from smflow_prefect._common import async_task, task_client
+from smflow_prefect._common import async_twin, task_client
 
 if TYPE_CHECKING:
     from prefect_aws import AwsCredentials
@@ -50,13 +50,8 @@ def upload_data(
     return task_client(aws_credentials).upload_data(path, bucket=bucket, key_prefix=key_prefix)
 
 
-@async_task
-async def aupload_data(
-    path: str,
-    key_prefix: str = "data",
-    bucket: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
-) -> str:
+@async_twin(upload_data)
+async def aupload_data(*, path, key_prefix, bucket, aws_credentials) -> str:
     """Async twin of :func:`upload_data` (same arguments, result and errors).
 
     Example:

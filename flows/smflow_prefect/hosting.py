@@ -48,14 +48,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from smflow import aio
-from smflow.builders import DEFAULT_INSTANCE_TYPE
 from smflow.client import SageMakerClient
 from smflow.codecs import NPY
 from smflow.errors import ConfigurationError
-from smflow.image_uris import DEFAULT_SKLEARN_VERSION
+from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, ENDPOINT, MODEL
 from smflow_prefect._common import (
-    async_task,
-    call_arguments,
+    async_twin,
     current_flow_run_id,
     run_logger,
     task_client,
@@ -86,7 +84,8 @@ def create_model(
     source_dir: str | None = None,
     model_name: str | None = None,
     image_uri: str | None = None,
-    framework_version: str = DEFAULT_SKLEARN_VERSION,
+    framework: str | None = None,
+    framework_version: str | None = None,
     role: str | None = None,
     environment: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
@@ -96,9 +95,13 @@ def create_model(
 ) -> dict:
     """Create a SageMaker model (CreateModel) from a completed training job (its model data,
     image and inference script), from ``model_data`` (an S3 model.tar.gz) plus an inference
-    ``entry_point`` (seed 001 "Deploy an Endpoint from Model Data"), or from a raw CreateModel
-    request ``config``. A model of that name with the same image and model data is reused, so a
-    retry is harmless. The model is named after the training job unless ``model_name`` is given.
+    ``entry_point`` ("Deploy Endpoints from Model Data" in the SageMaker Python SDK docs), or from a
+    raw CreateModel request ``config``. A model of that name with the same image and model data is
+    reused, so a retry is harmless. The model is named after the training job unless
+    ``model_name`` is given. The image is ``image_uri``, else the training job's, else the one
+    :func:`smflow.image_uris.retrieve` finds for ``framework`` / ``framework_version`` (None:
+    smflow's default framework, its default version). The arguments passed to the client are
+    declared in :data:`smflow.resources.specs.MODEL`.
 
     Returns: ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
     Raises: ConfigurationError (missing or conflicting arguments), ResourceFailedError (the
@@ -116,26 +119,12 @@ def create_model(
         model_from("iris-0123456789")
         ```
     """
-    arguments = call_arguments(SageMakerClient.create_model, locals())
+    arguments = MODEL.call_arguments(locals())
     return task_client(aws_credentials, role=role, default_bucket=default_bucket).create_model(**arguments)
 
 
-@async_task
-async def acreate_model(
-    training_job_name: str | None = None,
-    model_data: str | None = None,
-    entry_point: str | None = None,
-    source_dir: str | None = None,
-    model_name: str | None = None,
-    image_uri: str | None = None,
-    framework_version: str = DEFAULT_SKLEARN_VERSION,
-    role: str | None = None,
-    environment: dict[str, str] | None = None,
-    tags: dict[str, str] | None = None,
-    config: dict[str, Any] | None = None,
-    default_bucket: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(create_model)
+async def acreate_model(*, default_bucket, aws_credentials, **parameters) -> dict:
     """Async twin of :func:`create_model` (same arguments, result and errors).
 
     Example:
@@ -151,8 +140,8 @@ async def acreate_model(
         asyncio.run(model_from("iris-0123456789"))
         ```
     """
-    arguments = call_arguments(SageMakerClient.create_model, locals())
-    client = task_client(aws_credentials, role=role, default_bucket=default_bucket)
+    arguments = MODEL.call_arguments(parameters)
+    client = task_client(aws_credentials, role=arguments["role"], default_bucket=default_bucket)
     return await asyncio.to_thread(lambda: client.create_model(**arguments))
 
 
@@ -335,7 +324,7 @@ def deploy_model(
         serve_and_check("iris-0123456789")
         ```
     """
-    arguments = call_arguments(SageMakerClient.deploy, locals())
+    arguments = ENDPOINT.call_arguments(locals())
     from smflow.summaries import endpoint_summary
 
     name = _teardown_target(teardown_on_failure, model_name, endpoint_name, config)
@@ -345,26 +334,15 @@ def deploy_model(
         warn_if_event_loop_blocked("deploy_model")
     client = task_client(aws_credentials)
     try:
-        return endpoint_summary(client.deploy(**arguments))
+        return endpoint_summary(client.deploy(**arguments, wait=wait, timeout=timeout))
     except BaseException:
         if name:
             _delete_after_failed_deployment(client, name)
         raise
 
 
-@async_task
-async def adeploy_model(
-    model_name: str | None = None,
-    endpoint_name: str | None = None,
-    instance_type: str = DEFAULT_INSTANCE_TYPE,
-    initial_instance_count: int = 1,
-    endpoint_config_name: str | None = None,
-    config: dict[str, Any] | None = None,
-    wait: bool = True,
-    timeout: float | None = None,
-    teardown_on_failure: bool = False,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(deploy_model)
+async def adeploy_model(*, wait, timeout, teardown_on_failure, aws_credentials, **parameters) -> dict:
     """Async twin of :func:`deploy_model` (same arguments, result and errors; teardown with the
     flow hook :func:`delete_endpoints_on_failure` or inside
     ``async with prefect.transactions.atransaction():``). Every wait is an ``asyncio`` wait that
@@ -386,16 +364,17 @@ async def adeploy_model(
         asyncio.run(serve("iris-0123456789"))
         ```
     """
-    arguments = call_arguments(SageMakerClient.deploy, locals())
     from smflow.summaries import endpoint_summary
 
-    name = _teardown_target(teardown_on_failure, model_name, endpoint_name, config)
+    arguments = ENDPOINT.call_arguments(parameters)
+    name = _teardown_target(
+        teardown_on_failure, arguments["model_name"], arguments["endpoint_name"], arguments["config"]
+    )
     if name:
         _register_teardown(name, aws_credentials)
     client = task_client(aws_credentials)
     try:
-        start = {key: value for key, value in arguments.items() if key != "wait"}
-        config_name, description = await aio.start_deploy(client, **start)
+        config_name, description = await aio.start_deploy(client, **arguments, timeout=timeout)
         if wait:
             description = await aio.wait_for_endpoint(
                 client, description["EndpointName"], expected_config=config_name, timeout=timeout
@@ -428,9 +407,9 @@ def predict(
     artifact_key: str | None = None,
     aws_credentials: AwsCredentials | None = None,
 ) -> list:
-    """Predict with an endpoint (InvokeEndpoint; SDK ``Predictor.predict``, seed 001): ``data``
-    (a list of rows, or a NumPy array) is sent as ``content_type`` (``application/x-npy`` by
-    default, as the SDK's scikit-learn predictor; or ``application/json``, ``text/csv``) and the
+    """Predict with an endpoint (InvokeEndpoint; the SageMaker Python SDK's ``Predictor.predict``):
+    ``data`` (a list of rows, or a NumPy array) is sent as ``content_type`` (``application/x-npy``
+    by default, as the SDK's ``NumpySerializer``; or ``application/json``, ``text/csv``) and the
     answer, asked for as ``accept``, comes back as a list. A table artifact shows each input row
     (columns ``feature_names``) next to its prediction (first 500 rows).
 
@@ -464,16 +443,9 @@ def predict(
     return predictions
 
 
-@async_task
+@async_twin(predict)
 async def apredict(
-    endpoint_name: str,
-    data: Any,
-    content_type: str = NPY,
-    accept: str = NPY,
-    target_variant: str | None = None,
-    feature_names: list[str] | None = None,
-    artifact_key: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
+    *, endpoint_name, data, content_type, accept, target_variant, feature_names, artifact_key, aws_credentials
 ) -> list:
     """Async twin of :func:`predict` (same arguments, result, artifact and errors).
 
@@ -533,23 +505,18 @@ def delete_endpoint(
         clean_up()
         ```
     """
-    arguments = call_arguments(SageMakerClient.delete_endpoint, locals())
     if wait:
         warn_if_event_loop_blocked("delete_endpoint")
-    deleted = task_client(aws_credentials).delete_endpoint(**arguments)
+    deleted = task_client(aws_credentials).delete_endpoint(
+        endpoint_name, delete_endpoint_config=delete_endpoint_config, delete_model=delete_model, wait=wait,
+        timeout=timeout,
+    )
     _forget_teardown(endpoint_name)
     return deleted
 
 
-@async_task
-async def adelete_endpoint(
-    endpoint_name: str,
-    delete_endpoint_config: bool = True,
-    delete_model: bool = False,
-    wait: bool = True,
-    timeout: float | None = 600,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(delete_endpoint)
+async def adelete_endpoint(*, endpoint_name, aws_credentials, **options) -> dict:
     """Async twin of :func:`delete_endpoint` (same arguments and result). The wait for the
     endpoint to be gone (up to ``timeout`` seconds) is an ``asyncio`` wait that holds no thread
     (:func:`smflow.aio.delete_endpoint`).
@@ -567,9 +534,7 @@ async def adelete_endpoint(
         asyncio.run(clean_up())
         ```
     """
-    arguments = call_arguments(SageMakerClient.delete_endpoint, locals())
-    del arguments["endpoint_name"]
-    deleted = await _adelete(task_client(aws_credentials), endpoint_name, **arguments)
+    deleted = await _adelete(task_client(aws_credentials), endpoint_name, **options)
     _forget_teardown(endpoint_name)
     return deleted
 
@@ -611,13 +576,8 @@ def wait_for_endpoint(
     return endpoint_summary(client.wait_for_endpoint(endpoint_name, expected_config=expected_config, timeout=timeout))
 
 
-@async_task
-async def await_for_endpoint(
-    endpoint_name: str,
-    expected_config: str | None = None,
-    timeout: float | None = None,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(wait_for_endpoint)
+async def await_for_endpoint(*, endpoint_name, expected_config, timeout, aws_credentials) -> dict:
     """Async twin of :func:`wait_for_endpoint` (same arguments, result and errors); polls with
     ``asyncio.sleep`` between DescribeEndpoint calls.
 

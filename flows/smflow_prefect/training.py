@@ -29,12 +29,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from smflow import aio
-from smflow.builders import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE
 from smflow.client import SageMakerClient
-from smflow.image_uris import DEFAULT_SKLEARN_VERSION
+from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE, TRAINING_JOB
 from smflow_prefect._common import (
-    async_task,
-    call_arguments,
+    async_twin,
     first_artifact_in_flow_run,
     task_client,
     warn_if_event_loop_blocked,
@@ -124,7 +122,8 @@ def train_model(
     hyperparameters: dict[str, Any] | None = None,
     inputs: str | dict[str, Any] | None = None,
     output_path: str | None = None,
-    framework_version: str = DEFAULT_SKLEARN_VERSION,
+    framework: str | None = None,
+    framework_version: str | None = None,
     image_uri: str | None = None,
     role: str | None = None,
     instance_type: str = DEFAULT_INSTANCE_TYPE,
@@ -149,13 +148,17 @@ def train_model(
     """Start a SageMaker training job (or attach to the one this task run already started) and,
     by default, wait for it, streaming its log lines to the task run's logs.
 
-    SDK-style arguments as the SageMaker Python SDK's scikit-learn estimator (seed documents
-    001/002): ``entry_point`` (and ``source_dir``) is packed and uploaded, ``hyperparameters``
-    are passed to the script, ``inputs`` is one S3 URI (the ``train`` channel) or a dict channel
-    -> S3 URI, ``max_run`` is in seconds, ``volume_size`` in GB. Or ``config``: a raw
-    CreateTrainingJob request (SageMaker API reference).
+    SDK-style arguments as the SageMaker Python SDK's framework estimators: ``entry_point`` (and
+    ``source_dir``) is packed and uploaded, ``hyperparameters`` are passed to the script,
+    ``inputs`` is one S3 URI (the ``train`` channel) or a dict channel -> S3 URI, ``max_run`` is
+    in seconds, ``volume_size`` in GB. Or ``config``: a raw CreateTrainingJob request (SageMaker
+    API reference). The arguments passed to the client are declared in
+    :data:`smflow.resources.specs.TRAINING_JOB`.
 
     Args:
+        framework / framework_version: the training image, as
+            :func:`smflow.image_uris.retrieve` finds it (None: smflow's default framework, its
+            default version); not used with ``image_uri`` or ``config``.
         job_name: the exact job name. Default: ``<base_job_name>-<10 hex digits>`` of
             ``idempotency_key``, which defaults to the task run's identity (retry-safe).
         action_if_job_exists: ``"attach"`` reuses a job of that name that is running or
@@ -178,7 +181,7 @@ def train_model(
         WaitTimeoutError: still running after ``timeout`` seconds (the job keeps running).
 
     Example:
-        Train the seed blog's Iris DecisionTree on the local runtime (``smflow local up``):
+        Train the Iris example on the local runtime (``smflow local up``):
 
         ```python
         from prefect import flow
@@ -192,7 +195,7 @@ def train_model(
         @flow
         def train(data: str = "s3://my-bucket/iris/data") -> str:
             job = train_model.with_options(retries=2)(
-                entry_point="dags/scripts/scikit_learn_iris.py",
+                entry_point="iris/train.py",
                 hyperparameters={"max_leaf_nodes": 30}, inputs={"train": data},
                 base_job_name="iris", aws_credentials=local)
             return job["ModelDataUrl"]
@@ -200,45 +203,20 @@ def train_model(
         train()
         ```
     """
-    arguments = call_arguments(SageMakerClient.train, locals())
+    arguments = TRAINING_JOB.call_arguments(locals())
     arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
     client = task_client(aws_credentials, role=role, default_bucket=default_bucket)
     if not wait:
         from smflow.summaries import training_job_summary
 
-        return training_job_summary(client.train(**arguments))
+        return training_job_summary(client.train(**arguments, wait=False, logs=logs, timeout=timeout))
     warn_if_event_loop_blocked("train_model")
-    return _wait_and_record(client, lambda: client.train(**arguments), artifact_key)
+    return _wait_and_record(client, lambda: client.train(**arguments, logs=logs, timeout=timeout), artifact_key)
 
 
-@async_task
+@async_twin(train_model)
 async def atrain_model(
-    entry_point: str | None = None,
-    source_dir: str | None = None,
-    hyperparameters: dict[str, Any] | None = None,
-    inputs: str | dict[str, Any] | None = None,
-    output_path: str | None = None,
-    framework_version: str = DEFAULT_SKLEARN_VERSION,
-    image_uri: str | None = None,
-    role: str | None = None,
-    instance_type: str = DEFAULT_INSTANCE_TYPE,
-    instance_count: int = 1,
-    volume_size: int = DEFAULT_VOLUME_SIZE,
-    max_run: int = DEFAULT_MAX_RUN,
-    environment: dict[str, str] | None = None,
-    tags: dict[str, str] | None = None,
-    code_location: str | None = None,
-    job_name: str | None = None,
-    base_job_name: str | None = None,
-    idempotency_key: str | None = None,
-    action_if_job_exists: Literal["attach", "fail", "timestamp"] = "attach",
-    config: dict[str, Any] | None = None,
-    wait: bool = True,
-    logs: bool = True,
-    timeout: float | None = None,
-    default_bucket: str | None = None,
-    artifact_key: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
+    *, wait, logs, timeout, default_bucket, artifact_key, aws_credentials, **parameters
 ) -> dict:
     """Async twin of :func:`train_model` (same arguments, result and errors). The job is started
     in a worker thread and waited for with ``asyncio.sleep`` between polls (:mod:`smflow.aio`),
@@ -255,7 +233,7 @@ async def atrain_model(
         @flow
         async def train_two(data: str = "s3://my-bucket/iris/data") -> list[str]:
             jobs = await asyncio.gather(*(
-                atrain_model(entry_point="dags/scripts/scikit_learn_iris.py",
+                atrain_model(entry_point="iris/train.py",
                              hyperparameters={"max_leaf_nodes": leaves}, inputs=data)
                 for leaves in (10, 30)))
             return [job["TrainingJobName"] for job in jobs]
@@ -263,10 +241,12 @@ async def atrain_model(
         asyncio.run(train_two())
         ```
     """
-    arguments = call_arguments(SageMakerClient.train, locals())
-    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
-    client = task_client(aws_credentials, role=role, default_bucket=default_bucket)
-    started = await asyncio.to_thread(client.train, **{**arguments, "wait": False})
+    arguments = TRAINING_JOB.call_arguments(parameters)
+    arguments["idempotency_key"] = resolve_idempotency_key(
+        arguments["job_name"], arguments["idempotency_key"], arguments
+    )
+    client = task_client(aws_credentials, role=arguments["role"], default_bucket=default_bucket)
+    started = await asyncio.to_thread(client.train, **arguments, wait=False, logs=logs, timeout=timeout)
     if not wait:
         from smflow.summaries import training_job_summary
 
@@ -286,8 +266,8 @@ def attach_training_job(
     artifact_key: str | None = None,
     aws_credentials: AwsCredentials | None = None,
 ) -> dict:
-    """Attach to an existing training job (SDK ``Estimator.attach``, seed 001): if it is in
-    progress, wait for it and stream its log lines; return its summary.
+    """Attach to an existing training job (the SageMaker Python SDK's ``Estimator.attach``): if
+    it is in progress, wait for it and stream its log lines; return its summary.
 
     Returns: ``smflow.summaries.training_job_summary`` of the job.
     Raises:
@@ -304,7 +284,7 @@ def attach_training_job(
         def model_of(job_name: str) -> str:
             return attach_training_job(job_name)["ModelDataUrl"]
 
-        model_of("sagemaker-scikit-learn-2026-11-21-10-31-02-123")
+        model_of("iris-2026-11-21-10-31-02-123")
         ```
     """
     client = task_client(aws_credentials)
@@ -316,15 +296,8 @@ def attach_training_job(
     return _wait_and_record(client, lambda: client.attach(job_name, logs=logs, timeout=timeout), artifact_key)
 
 
-@async_task
-async def aattach_training_job(
-    job_name: str,
-    wait: bool = True,
-    logs: bool = True,
-    timeout: float | None = None,
-    artifact_key: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(attach_training_job)
+async def aattach_training_job(*, job_name, wait, logs, timeout, artifact_key, aws_credentials) -> dict:
     """Async twin of :func:`attach_training_job` (same arguments, result and errors).
 
     Example:
@@ -337,7 +310,7 @@ async def aattach_training_job(
         async def model_of(job_name: str) -> str:
             return (await aattach_training_job(job_name))["ModelDataUrl"]
 
-        asyncio.run(model_of("sagemaker-scikit-learn-2026-11-21-10-31-02-123"))
+        asyncio.run(model_of("iris-2026-11-21-10-31-02-123"))
         ```
     """
     from smflow import states
@@ -392,14 +365,8 @@ def wait_for_training_job(
     )
 
 
-@async_task
-async def await_for_training_job(
-    job_name: str,
-    logs: bool = True,
-    timeout: float | None = None,
-    artifact_key: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(wait_for_training_job)
+async def await_for_training_job(*, job_name, logs, timeout, artifact_key, aws_credentials) -> dict:
     """Async twin of :func:`wait_for_training_job` (same arguments, result and errors).
 
     Example:

@@ -22,11 +22,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from smflow import aio
-from smflow.builders import DEFAULT_INSTANCE_TYPE
 from smflow.client import SageMakerClient
+from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_PAYLOAD_MB, TRANSFORM_JOB
 from smflow_prefect._common import (
-    async_task,
-    call_arguments,
+    async_twin,
     first_artifact_in_flow_run,
     task_client,
     warn_if_event_loop_blocked,
@@ -83,9 +82,9 @@ def batch_transform(
     data: str | None = None,
     output_path: str | None = None,
     content_type: str | None = "text/csv",
-    split_type: str = "Line",
+    split_type: str | None = "Line",
     batch_strategy: str | None = "MultiRecord",
-    max_payload_mb: int | None = 6,
+    max_payload_mb: int | None = DEFAULT_MAX_PAYLOAD_MB,
     max_concurrent_transforms: int | None = None,
     assemble_with: str | None = "Line",
     accept: str | None = None,
@@ -103,10 +102,12 @@ def batch_transform(
     artifact_key: str | None = None,
     aws_credentials: AwsCredentials | None = None,
 ) -> dict:
-    """Run a batch transform job (CreateTransformJob; seed 002 "Batch Transform"): every object
-    under the S3 prefix ``data`` gives ``<object>.out`` under ``output_path`` (default
-    ``s3://<default bucket>/<job name>``). ``max_payload_mb`` is in MB, ``timeout`` in seconds.
-    Or a raw CreateTransformJob request as ``config``.
+    """Run a batch transform job (CreateTransformJob): every object under the S3 prefix ``data``
+    gives ``<object>.out`` under ``output_path`` (default ``s3://<default bucket>/<job name>``).
+    ``max_payload_mb`` is in MB, ``timeout`` in seconds; ``split_type``, ``batch_strategy``,
+    ``max_payload_mb`` and ``assemble_with`` None leave SageMaker's defaults. Or a raw
+    CreateTransformJob request as ``config``. The arguments passed to the client are declared in
+    :data:`smflow.resources.specs.TRANSFORM_JOB`.
 
     Args:
         job_name / base_job_name / idempotency_key / action_if_job_exists: as for
@@ -133,12 +134,12 @@ def batch_transform(
         score("iris-0123456789")
         ```
     """
-    arguments = call_arguments(SageMakerClient.batch_transform, locals())
+    arguments = TRANSFORM_JOB.call_arguments(locals())
     arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
     if wait:
         warn_if_event_loop_blocked("batch_transform")
     client = task_client(aws_credentials)
-    description = client.batch_transform(**arguments)
+    description = client.batch_transform(**arguments, wait=wait, timeout=timeout)
     if not wait:
         from smflow.summaries import transform_job_summary
 
@@ -146,32 +147,8 @@ def batch_transform(
     return _finish(client, description, artifact_key)
 
 
-@async_task
-async def abatch_transform(
-    model_name: str | None = None,
-    data: str | None = None,
-    output_path: str | None = None,
-    content_type: str | None = "text/csv",
-    split_type: str = "Line",
-    batch_strategy: str | None = "MultiRecord",
-    max_payload_mb: int | None = 6,
-    max_concurrent_transforms: int | None = None,
-    assemble_with: str | None = "Line",
-    accept: str | None = None,
-    instance_type: str = DEFAULT_INSTANCE_TYPE,
-    instance_count: int = 1,
-    environment: dict[str, str] | None = None,
-    tags: dict[str, str] | None = None,
-    job_name: str | None = None,
-    base_job_name: str | None = None,
-    idempotency_key: str | None = None,
-    action_if_job_exists: Literal["attach", "fail", "timestamp"] = "attach",
-    config: dict[str, Any] | None = None,
-    wait: bool = True,
-    timeout: float | None = None,
-    artifact_key: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(batch_transform)
+async def abatch_transform(*, wait, timeout, artifact_key, aws_credentials, **parameters) -> dict:
     """Async twin of :func:`batch_transform` (same arguments, result, artifact and errors); waits
     with ``asyncio.sleep`` between DescribeTransformJob calls.
 
@@ -188,10 +165,12 @@ async def abatch_transform(
         asyncio.run(score("iris-0123456789"))
         ```
     """
-    arguments = call_arguments(SageMakerClient.batch_transform, locals())
-    arguments["idempotency_key"] = resolve_idempotency_key(job_name, idempotency_key, arguments)
+    arguments = TRANSFORM_JOB.call_arguments(parameters)
+    arguments["idempotency_key"] = resolve_idempotency_key(
+        arguments["job_name"], arguments["idempotency_key"], arguments
+    )
     client = task_client(aws_credentials)
-    started = await asyncio.to_thread(lambda: client.batch_transform(**{**arguments, "wait": False}))
+    started = await asyncio.to_thread(lambda: client.batch_transform(**arguments, wait=False, timeout=timeout))
     if not wait:
         from smflow.summaries import transform_job_summary
 
@@ -233,13 +212,8 @@ def wait_for_transform_job(
     return _finish(client, client.wait_for_transform_job(job_name, timeout=timeout), artifact_key)
 
 
-@async_task
-async def await_for_transform_job(
-    job_name: str,
-    timeout: float | None = None,
-    artifact_key: str | None = None,
-    aws_credentials: AwsCredentials | None = None,
-) -> dict:
+@async_twin(wait_for_transform_job)
+async def await_for_transform_job(*, job_name, timeout, artifact_key, aws_credentials) -> dict:
     """Async twin of :func:`wait_for_transform_job` (same arguments, result, artifact and errors).
 
     Example:
