@@ -122,7 +122,7 @@ class TrainingRun(Run):
             One private field, ``_Process`` (:data:`smflow.local.store.PROCESS_FIELD`), is not
             part of the description: ``{"ProcessGroupId", "ProcessId", "StartTime"}`` of the
             training process when it starts (StartTime in clock ticks after boot, see
-            :func:`smflow.local.processes.start_time`; absent where there is no /proc), and
+            :func:`smflow.local.support.processes.start_time`; absent where there is no /proc), and
             None once that process group has been ended. The backend stores it with the job.
         stop_grace_seconds: time between SIGTERM and SIGKILL when the job is stopped.
     """

@@ -1,6 +1,14 @@
 """Whether a process is still running, by pid, for processes the runtime did not necessarily
 start itself (the runtime of ``smflow local up``, model servers forked by the fork server); and
-the identity (start time) and ending of process groups left behind by a runtime that was killed."""
+the identity (start time) and ending of process groups left behind by a runtime that was killed.
+
+These read /proc (proc(5)) rather than using psutil: a job's processes are one process group
+(``killpg`` also reaches children that left the process tree), which psutil cannot query; the
+identity stored with a running job is the start time in clock ticks after boot, where psutil
+gives seconds since the epoch; and each psutil equivalent measured slower on this machine (91
+processes; best of 5): the members of a group 2.0 ms per call against 1.2 ms, a start time 34 us
+against 13 us, whether a pid runs 41 us against 19 us.
+"""
 
 from __future__ import annotations
 
