@@ -1,8 +1,9 @@
 """The run lifecycle shared by the executors: a run starts once in its own daemon thread, ends in
 a terminal status with a FailureReason that fits SageMaker's limit, and leaves no process behind.
 
-- :class:`Run`: ``start()`` (once; RuntimeError on a second call), ``join(timeout)``, and the
-  thread running :meth:`Run._run`, which must reach a terminal status whatever happens.
+- :class:`Run`: ``start()`` (once; RuntimeError on a second call), ``join(timeout)``, the
+  thread running :meth:`Run._run`, which must reach a terminal status whatever happens, and
+  :meth:`Run._report`, which hands each status change to the backend's ``on_update``.
 - :func:`limit_reason`: DescribeTrainingJob / DescribeTransformJob FailureReason is at most 1024
   characters (SageMaker API reference).
 - Process tracking: the process groups a run starts (:func:`track_group`) are killed if the
@@ -18,6 +19,8 @@ import os
 import signal
 import subprocess
 import threading
+import time
+from collections.abc import Callable
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +29,17 @@ STOP_GRACE_SECONDS = 5.0  # SIGTERM -> SIGKILL (SageMaker allows 120 s; locally 
 
 
 class Run:
-    """One job run in a daemon thread named ``<kind>-<name>``; subclasses define :meth:`_run`."""
+    """One job run in a daemon thread named ``<kind>-<name>``; subclasses define :meth:`_run`.
+
+    ``on_update(fields)`` receives the changed top-level fields of the job's Describe* dict,
+    always with ``LastModifiedTime`` (epoch seconds); the terminal status comes last.
+    """
 
     kind = "run"
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, on_update: Callable[[dict], None]):
         self._run_name = name
+        self._on_update = on_update
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
 
@@ -51,6 +59,15 @@ class Run:
 
     def _run(self) -> None:
         raise NotImplementedError
+
+    def _report(self, fields: dict) -> None:
+        """Hand ``fields`` to ``on_update``, with ``LastModifiedTime`` (now, unless given). A
+        failing ``on_update`` is logged, never raised: a broken store must not kill the run."""
+        fields.setdefault("LastModifiedTime", time.time())
+        try:
+            self._on_update(fields)
+        except Exception:  # noqa: BLE001
+            logger.exception("%s job %s: on_update failed", self.kind, self._run_name)
 
 
 def limit_reason(reason: str, limit: int = FAILURE_REASON_MAX_CHARS) -> str:

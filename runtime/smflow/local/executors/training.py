@@ -138,12 +138,11 @@ class TrainingRun(Run):
         *,
         stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
     ):
-        super().__init__(description["TrainingJobName"])
+        super().__init__(description["TrainingJobName"], on_update)
         self._description = description
         self._name: str = description["TrainingJobName"]
         self._work_dir = pathlib.Path(work_dir).resolve()
         self._aws = aws
-        self._on_update = on_update
         self._stop_grace_seconds = stop_grace_seconds
 
         self._lock = threading.RLock()
@@ -553,10 +552,7 @@ class TrainingRun(Run):
             update[PROCESS_FIELD] = self._process_record
             self._process_record_changed = False
         update.update(fields)
-        try:
-            self._on_update(update)
-        except Exception:  # noqa: BLE001 - a broken store must not kill the job thread
-            logger.exception("training job %s: on_update failed", self._name)
+        self._report(update)
 
     # -- artifacts ------------------------------------------------------------------------------
 

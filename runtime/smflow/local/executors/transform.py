@@ -224,12 +224,11 @@ class TransformRun(Run):
         aws: LocalAws,
         on_update: Callable[[dict], None],
     ):
-        super().__init__(description.get("TransformJobName", ""))
+        super().__init__(description.get("TransformJobName", ""), on_update)
         self.description = description
         self.model = model
         self.work_dir = Path(work_dir)
         self._aws = aws
-        self._on_update = on_update
         self._stop = threading.Event()
         self._servers: list[ModelServerProcess] = []
         self._logs: LogShipper | None = None
@@ -259,7 +258,7 @@ class TransformRun(Run):
 
     def _update(self, **fields) -> None:
         fields["LastModifiedTime"] = time.time()
-        self._on_update(fields)
+        self._report(fields)
 
     def _run(self) -> None:
         self._update(TransformJobStatus="InProgress", TransformStartTime=time.time())
