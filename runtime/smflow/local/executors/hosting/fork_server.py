@@ -30,8 +30,6 @@ from smflow.local.support.processes import is_running
 logger = logging.getLogger(__name__)
 
 SERVING_MODULE = "smflow.local.containers.serving"  # run with ``python -m``
-
-
 FORK_ENV = "SMFLOW_MODEL_SERVER_FORK"  # "0": every model server starts as a fresh process
 FORK_SERVER_IDLE = 600.0  # seconds without any model server before the fork server stops
 FORK_SERVER_READY_TIMEOUT = 120.0  # seconds to import the libraries
@@ -49,7 +47,7 @@ def import_time_prefixes(framework: str) -> tuple[str, ...]:
     return IMPORT_TIME_ENV_PREFIXES + tuple(frameworks.get(framework).IMPORT_TIME_ENV_PREFIXES)
 
 
-def _base_environment() -> dict[str, str]:
+def base_environment() -> dict[str, str]:
     """The environment every model server starts from: the runtime's, without its AWS, SageMaker
     and pip settings, with smflow importable and unbuffered output."""
     env = {
@@ -67,7 +65,7 @@ def _base_environment() -> dict[str, str]:
     return env
 
 
-class _ForkedProcess:
+class ForkedProcess:
     """A model server forked by the fork server: what :class:`ModelServerProcess` uses of
     ``subprocess.Popen`` (``pid``, ``returncode``, ``poll``, ``wait``, ``terminate``, ``kill``).
     Its exit code arrives from the fork server once the process is reaped."""
@@ -120,7 +118,7 @@ class _Zygote:
 
     def __init__(self, framework: str) -> None:
         self.framework = framework
-        self.environment = _base_environment()
+        self.environment = base_environment()
         self.process = subprocess.Popen(
             [sys.executable, "-m", SERVING_MODULE, "--fork-server", "--framework", framework],
             stdin=subprocess.PIPE,
@@ -134,11 +132,11 @@ class _Zygote:
         self.ready = threading.Event()
         self.modules: frozenset[str] = frozenset()
         self.gone = False
-        self.children: dict[int, _ForkedProcess] = {}
+        self.children: dict[int, ForkedProcess] = {}
         self.last_used = time.monotonic()
         self._lock = threading.Lock()
         self._replied = threading.Condition(self._lock)
-        self._replies: dict[int, _ForkedProcess | str] = {}
+        self._replies: dict[int, ForkedProcess | str] = {}
         self._ids = itertools.count(1)
         threading.Thread(target=self._read, name="model-server-fork-server", daemon=True).start()
 
@@ -152,7 +150,7 @@ class _Zygote:
                 elif "spawned" in message:
                     with self._lock:
                         if "pid" in message:
-                            child = _ForkedProcess(int(message["pid"]), self)
+                            child = ForkedProcess(int(message["pid"]), self)
                             self.children[child.pid] = child
                             self._replies[message["spawned"]] = child
                         else:
@@ -173,7 +171,7 @@ class _Zygote:
             self.ready.set()
 
     def spawn(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path,
-              deadline: float) -> _ForkedProcess:
+              deadline: float) -> ForkedProcess:
         """Fork a model server; raises OSError when the fork server cannot."""
         if not self.ready.wait(max(0.0, deadline - time.monotonic())) or self.gone:
             raise OSError("the fork server is not ready")
@@ -257,13 +255,13 @@ class ForkServer:
             return
 
     def spawn(self, prepared: PreparedModel, argv: list[str], env: dict[str, str], cwd: Path,
-              log_path: Path, deadline: float) -> _ForkedProcess | None:
+              log_path: Path, deadline: float) -> ForkedProcess | None:
         """Fork a model server (``argv``: its arguments) for ``prepared``, or None when it must
         start as a fresh process (see the module docstring) or the fork server failed."""
         if not self.enabled() or prepared.python != sys.executable or prepared.site_dir is not None:
             return None
         prefixes = import_time_prefixes(prepared.framework)
-        base = _base_environment()  # the fork server's environment
+        base = base_environment()  # the fork server's environment
         for key, value in prepared.environment.items():
             if key.startswith(prefixes) and base.get(key) != value:
                 return None

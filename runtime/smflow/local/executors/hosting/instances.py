@@ -40,8 +40,8 @@ from smflow.local.executors.hosting.fork_server import (
     FORK_SERVER,
     FORK_SERVER_READY_TIMEOUT,
     SERVING_MODULE,
-    _base_environment,
-    _ForkedProcess,
+    ForkedProcess,
+    base_environment,
 )
 from smflow.local.executors.hosting.models import OUTPUT_TAIL_LINES, PreparedModel, tail_lines
 
@@ -264,7 +264,7 @@ class ModelServerProcess:
         self.instance_dir = Path(instance_dir)
         self.label = label  # e.g. "variant AllTraffic instance 1", used in error messages
         self._aws = aws
-        self._process: subprocess.Popen | _ForkedProcess | None = None
+        self._process: subprocess.Popen | ForkedProcess | None = None
         self._pool: _ConnectionPool | None = None
         self.port: int | None = None
         self.workers = model_server_workers(prepared.environment, prepared.model_name)
@@ -315,7 +315,7 @@ class ModelServerProcess:
 
     def _environment(self) -> dict[str, str]:
         prepared = self.prepared
-        env = _base_environment()
+        env = base_environment()
         runtime_paths = env["PYTHONPATH"]
         env.update(prepared.environment)
         env.update(self._aws.subprocess_env())
