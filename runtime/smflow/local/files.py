@@ -1,4 +1,4 @@
-"""Transitional alias of :mod:`smflow.local.support.files` for tests/local/test_api.py; remove
-once it imports the new path."""
+"""Transitional: tests/local/test_api.py imports make_tar_gz from here; remove once it imports
+it from :mod:`smflow.archives`."""
 
-from smflow.local.support.files import make_tar_gz  # noqa: F401
+from smflow.archives import make_tar_gz  # noqa: F401

@@ -29,12 +29,13 @@ import numpy as np
 import pytest
 from sklearn import datasets
 
+from smflow.archives import make_tar_gz
 from smflow.image_uris import sklearn_image_uri
-from smflow.local.executors import training
 from smflow.local.aws import ACCOUNT_ID, LocalAws
-from smflow.local.server import LocalRuntime
+from smflow.local.executors import training
 from smflow.local.executors.training import LOG_GROUP, TrainingRun
-from smflow.local.support.files import make_tar_gz, safe_extract_tar
+from smflow.local.server import LocalRuntime
+from smflow.local.support.files import safe_extract_tar
 from smflow.local.support.processes import group_members, start_time
 
 REGION = "us-east-1"

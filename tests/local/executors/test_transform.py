@@ -12,8 +12,8 @@ import boto3
 import pytest
 
 from smflow.local.aws import LocalAws
-from smflow.local.server import LocalRuntime
 from smflow.local.executors.transform import TransformRun, relative_name
+from smflow.local.server import LocalRuntime
 
 _SUPPORT_PATH = Path(__file__).resolve().parents[1] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)

@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from smflow.local.store import PROCESS_FIELD, ResourceStore, recover_after_restart
 from smflow.local.support import processes
 from smflow.local.support.processes import group_members, is_running, start_time, terminate_group
-from smflow.local.store import PROCESS_FIELD, ResourceStore, recover_after_restart
 
 linux_only = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc (Linux)")
 

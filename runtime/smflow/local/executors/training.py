@@ -46,6 +46,7 @@ from typing import Any
 from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
+from smflow.archives import make_tar_gz
 from smflow.local.aws import LocalAws
 from smflow.local.containers import contract
 from smflow.local.containers.environments import (
@@ -64,7 +65,7 @@ from smflow.local.executors.base import (
 )
 from smflow.local.store import PROCESS_FIELD
 from smflow.local.support.cloudwatch import LogShipper
-from smflow.local.support.files import download_s3_prefix, make_tar_gz, upload_file
+from smflow.local.support.files import download_s3_prefix, upload_file
 from smflow.local.support.processes import start_time
 
 logger = logging.getLogger(__name__)

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from smflow.local.aws import LocalAws
-from smflow.local.server import LocalRuntime
 from smflow.local.executors.hosting import Deployment, ModelServerError, VariantNotFoundError
+from smflow.local.server import LocalRuntime
 
 _SUPPORT_PATH = Path(__file__).resolve().parents[2] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)
