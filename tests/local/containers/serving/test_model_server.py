@@ -1,7 +1,7 @@
 """The local model server (smflow.local.containers.serving) with scikit-learn's contract
 (smflow.local.containers.frameworks.sklearn), run as real processes.
 
-Behaviour checked against seed document 001 ("SageMaker Scikit-learn Model Server") and AWS's
+Behaviour checked against the SageMaker Python SDK docs ("SageMaker Scikit-learn Model Server") and AWS's
 scikit-learn container: model_fn is required, input_fn/predict_fn/output_fn default to NPY/JSON/
 CSV <-> NumPy and model.predict, user overrides and transform_fn replace them, 415/406 for
 unsupported types, 500 with the message when user code raises.
