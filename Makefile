@@ -1,9 +1,10 @@
 # The two commands of the README: `make demo` and `make test`. Both set up from nothing:
-# a virtual environment in .venv (created or reused), smflow installed into it in editable mode.
+# a virtual environment in .venv (created or reused), smflow installed into it in editable mode with
+# every extra: dev, the local runtime, Airflow, Prefect.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev,airflow,prefect
+EXTRAS ?= dev,local,airflow,prefect
 STAMP := $(VENV)/.smflow-installed-$(EXTRAS)
 
 .PHONY: demo demo-client test install local-up local-down bench clean

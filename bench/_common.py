@@ -329,7 +329,7 @@ def write_blog_model(folder: Path) -> Path:
 def create_blog_model(client, archive: Path, model_name: str, environment: dict[str, str] | None = None) -> str:
     """Upload ``archive`` and create a model serving it with the blog script (code in the
     archive's ``code/``); returns the model name."""
-    from smflow.image_uris import sklearn_image_uri
+    from smflow.image_uris import retrieve
 
     bucket = client.default_bucket()
     key = f"bench/{model_name}/model.tar.gz"
@@ -338,7 +338,7 @@ def create_blog_model(client, archive: Path, model_name: str, environment: dict[
         ModelName=model_name,
         ExecutionRoleArn="arn:aws:iam::123456789012:role/smflow-bench",
         PrimaryContainer={
-            "Image": sklearn_image_uri(client.region_name, "1.2-1"),
+            "Image": retrieve("sklearn", client.region_name, "1.2-1"),
             "ModelDataUrl": f"s3://{bucket}/{key}",
             "Environment": {"SAGEMAKER_PROGRAM": BLOG_SCRIPT.name,
                             "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code", **(environment or {})},

@@ -1,4 +1,5 @@
-"""``iris_lifecycle``: the Iris lifecycle of the seed blog post (seed 002) as an Airflow DAG.
+"""``iris_lifecycle``: the Iris lifecycle of the AWS blog post "Amazon SageMaker adds Scikit-Learn
+support" as an Airflow DAG.
 
 upload Iris (creating the bucket) -> train the blog's DecisionTree script -> attach -> create the
 model -> deploy -> predict the blog's 29 test rows (accuracy in the log and in XCom) -> batch
@@ -41,7 +42,7 @@ ROLE = "{{ params.role or '' }}"
 
 @dag(
     dag_id="iris_lifecycle",
-    description="Train, deploy, predict, batch-transform and clean up the seed blog's Iris model",
+    description="Train, deploy, predict, batch-transform and clean up an Iris model",
     schedule=None,
     start_date=datetime(2025, 1, 1),
     catchup=False,

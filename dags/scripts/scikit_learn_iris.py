@@ -1,10 +1,10 @@
-"""The Iris DecisionTree training and inference script of the seed blog post
-("Amazon SageMaker adds Scikit-Learn support", seed 002), in modern pandas/scikit-learn.
+"""The Iris DecisionTree training and inference script of the AWS blog post
+("Amazon SageMaker adds Scikit-Learn support"), in modern pandas/scikit-learn.
 
 Training (SageMaker's training contract): hyperparameters arrive as command-line arguments,
 the data in ``SM_CHANNEL_TRAIN`` (CSV files, label in the first column), the model goes to
 ``SM_MODEL_DIR`` as ``model.joblib``. Hosting: ``model_fn`` loads it; the model server's default
-``input_fn`` / ``predict_fn`` / ``output_fn`` do the rest (seed 001).
+``input_fn`` / ``predict_fn`` / ``output_fn`` do the rest (see the SageMaker Python SDK docs).
 """
 
 import argparse

@@ -134,11 +134,11 @@ async def delete_endpoint(
     Raises: WaitTimeoutError (still there after ``timeout`` seconds).
     """
     deletion = await asyncio.to_thread(
-        client._start_endpoint_deletion, endpoint_name, delete_endpoint_config, delete_model
+        client.start_endpoint_deletion, endpoint_name, delete_endpoint_config, delete_model
     )
     if wait and deletion.endpoint_existed:
-        await async_wait_for(timeout=timeout, **client._endpoint_deleted_options(endpoint_name))
-    return await asyncio.to_thread(client._finish_endpoint_deletion, deletion)
+        await async_wait_for(timeout=timeout, **client.endpoint_deleted_options(endpoint_name))
+    return await asyncio.to_thread(client.finish_endpoint_deletion, deletion)
 
 
 async def start_deploy(

@@ -9,7 +9,6 @@ SageMaker API reference. ``coerce_to_shape`` turns numbers that templating rende
 from __future__ import annotations
 
 import functools
-import json
 import numbers
 import re
 from collections.abc import Mapping
@@ -18,12 +17,11 @@ from typing import Any
 import botocore.session
 
 from smflow.errors import ConfigurationError
+from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE
 
-DEFAULT_CHANNEL = "train"  # seed 001: a single S3 URI is "available in the default train channel"
-DEFAULT_INSTANCE_TYPE = "ml.m5.large"
-DEFAULT_MAX_RUN = 24 * 60 * 60  # seconds, as the SDK's max_run
-DEFAULT_VOLUME_SIZE = 30  # GB, as the SDK
-CONTAINER_LOG_LEVEL = 20  # logging.INFO
+# The SageMaker Python SDK's framework docs: a single S3 URI is "available in the default train
+# channel".
+DEFAULT_CHANNEL = "train"
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 
 
@@ -42,53 +40,6 @@ def as_int(value: Any, field: str) -> int:
     if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value.strip())
     raise ConfigurationError(f"{field} must be an integer (e.g. 2), got {value!r}")
-
-
-def encode_hyperparameters(hyperparameters: Mapping[str, Any] | None) -> dict[str, str]:
-    """User hyperparameters as the SageMaker Python SDK sends them: every value ``json.dumps``-ed
-    (``30`` -> ``"30"``, ``"1e-3"`` -> ``"\\"1e-3\\""``).
-
-    Raises:
-        ConfigurationError: a value JSON cannot encode (e.g. a NumPy scalar), naming its key.
-    """
-    encoded = {}
-    for key, value in (hyperparameters or {}).items():
-        try:
-            encoded[str(key)] = json.dumps(value)
-        except (TypeError, ValueError) as error:
-            raise ConfigurationError(
-                f"hyperparameters[{key!r}] cannot be sent to SageMaker ({error}): pass a str, int, "
-                f"float, bool, list or dict (e.g. int(value) for a NumPy number)"
-            ) from None
-    return encoded
-
-
-def script_mode_hyperparameters(
-    hyperparameters: Mapping[str, Any] | None,
-    *,
-    program: str,
-    submit_directory: str,
-    region: str,
-    job_name: str,
-    container_log_level: int = CONTAINER_LOG_LEVEL,
-) -> dict[str, str]:
-    """The HyperParameters of a script-mode job, JSON-encoded exactly as the SageMaker Python SDK
-    sends them: every value ``json.dumps``-ed (so ``30`` -> ``"30"`` and ``"train.py"`` ->
-    ``"\\"train.py\\""``), plus ``sagemaker_program``, ``sagemaker_submit_directory``,
-    ``sagemaker_container_log_level``, ``sagemaker_job_name`` and ``sagemaker_region``. The
-    training toolkit decodes them and passes user hyperparameters to the script as
-    ``--name value`` arguments (seed 001)."""
-    encoded = encode_hyperparameters(hyperparameters)
-    encoded.update(
-        {
-            "sagemaker_program": json.dumps(program),
-            "sagemaker_submit_directory": json.dumps(submit_directory),
-            "sagemaker_container_log_level": json.dumps(container_log_level),
-            "sagemaker_job_name": json.dumps(job_name),
-            "sagemaker_region": json.dumps(region),
-        }
-    )
-    return encoded
 
 
 def input_data_config(inputs: str | Mapping[str, Any] | None) -> list[dict]:
@@ -174,19 +125,6 @@ def training_job_request(
     if tags:
         request["Tags"] = tag_list(tags)
     return request
-
-
-def hosting_environment(
-    *, program: str, submit_directory: str, region: str, container_log_level: int = CONTAINER_LOG_LEVEL
-) -> dict[str, str]:
-    """The container Environment of a framework model (SDK ``FrameworkModel``):
-    SAGEMAKER_PROGRAM, SAGEMAKER_SUBMIT_DIRECTORY, SAGEMAKER_CONTAINER_LOG_LEVEL, SAGEMAKER_REGION."""
-    return {
-        "SAGEMAKER_PROGRAM": program,
-        "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory,
-        "SAGEMAKER_CONTAINER_LOG_LEVEL": str(container_log_level),
-        "SAGEMAKER_REGION": region,
-    }
 
 
 def model_request(

@@ -14,8 +14,25 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
-from smflow.local import launcher
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 9510
+
+
+def _local(module: str) -> ModuleType:
+    """``smflow.local.<module>``, imported when a command needs it; without the local runtime's
+    packages (``pip install smflow`` alone) the command exits with the install to run instead
+    of a traceback."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"smflow.local.{module}")
+    except ModuleNotFoundError as error:
+        raise SystemExit(
+            f"smflow local needs the local runtime's packages ({error.name} is not installed): "
+            "pip install 'smflow[local]'"
+        ) from None
 
 
 def _add_common(parser: argparse.ArgumentParser, with_address: bool) -> None:
@@ -24,8 +41,8 @@ def _add_common(parser: argparse.ArgumentParser, with_address: bool) -> None:
         help="where jobs, models, endpoints and S3 objects are kept (default: $SMFLOW_STATE_DIR or ~/.smflow/state)",
     )
     if with_address:
-        parser.add_argument("--host", default=launcher.DEFAULT_HOST, help="address to bind (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=launcher.DEFAULT_PORT, help="port (default 9510)")
+        parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1)")
+        parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 9510)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,10 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _state_dir(args) -> Path:
-    return (args.state_dir or launcher.default_state_dir()).resolve()
+    return (args.state_dir or _local("launcher").default_state_dir()).resolve()
 
 
 def local_up(args) -> int:
+    launcher = _local("launcher")
     try:
         info, started = launcher.start_background(_state_dir(args), args.host, args.port)
     except launcher.LauncherError as error:
@@ -58,7 +76,7 @@ def local_up(args) -> int:
 
 
 def local_down(args) -> int:
-    info = launcher.stop(_state_dir(args))
+    info = _local("launcher").stop(_state_dir(args))
     if info is None:
         print("smflow local runtime is not running", file=sys.stderr)
     else:
@@ -68,7 +86,7 @@ def local_down(args) -> int:
 
 def local_status(args) -> int:
     state_dir = _state_dir(args)
-    info = launcher.read_info(state_dir)
+    info = _local("launcher").read_info(state_dir)
     if info is None:
         print(f"not running (state in {state_dir})")
         return 3
@@ -89,8 +107,7 @@ def local_status(args) -> int:
 def local_serve(args) -> int:
     import logging
 
-    from smflow.local.server import serve
-
+    launcher, serve = _local("launcher"), _local("server").serve
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     state_dir = _state_dir(args)

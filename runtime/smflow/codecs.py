@@ -1,9 +1,10 @@
 """Encoding and decoding of inference payloads: NPY, JSON and CSV.
 
 One implementation serves both sides of InvokeEndpoint: the client's serializers (the SageMaker
-Python SDK's scikit-learn predictor sends ``application/x-npy`` by default) and the local model
-server's default ``input_fn`` / ``output_fn`` (seed document 001, "Process Input" and "Process
-Output": JSON holds a single list, CSV holds one row per line of numbers, NPY is NumPy's format).
+Python SDK's ``NumpySerializer``, the default of its framework predictors, sends
+``application/x-npy``) and the local model servers' default ``input_fn`` / ``output_fn`` (the
+SDK's framework docs, "Process Input" and "Process Output": JSON holds a single list, CSV holds one
+row per line of numbers, NPY is NumPy's format).
 """
 
 from __future__ import annotations

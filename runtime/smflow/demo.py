@@ -16,13 +16,12 @@ import time
 from smflow.client import SageMakerClient
 from smflow.errors import SmflowError
 from smflow.examples.iris import run_lifecycle, training_script
-from smflow.local import launcher
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smflow.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", help="an already running runtime (default: start the local one)")
-    parser.add_argument("--port", type=int, default=launcher.DEFAULT_PORT)
+    parser.add_argument("--port", type=int, default=9510, help="port of the local runtime (default 9510)")
     parser.add_argument("--entry-point", help="the Iris training script (default: "
                         "dags/scripts/scikit_learn_iris.py of the smflow checkout)")
     args = parser.parse_args(argv)
@@ -35,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
 
     url = args.endpoint_url
     if not url:
+        from smflow.local import launcher
+
         try:
             info, started = launcher.start_background(port=args.port)
         except launcher.LauncherError as error:

@@ -1,64 +1,50 @@
-"""Image URIs of the SageMaker scikit-learn framework containers.
+"""Image URIs of SageMaker's framework containers, from registry data files.
 
-Follows the SageMaker Python SDK's ``sagemaker.image_uris.retrieve("sklearn", ...)``: the image
-is ``<registry>.dkr.ecr.<region>.<domain>/sagemaker-scikit-learn:<version>-cpu-py3`` where the
-registry account depends on the region (SDK ``image_uri_config/sklearn.json``; the same accounts
-for every version and for training and inference) and the domain is the DNS suffix of the
-region's partition, as the SDK takes it from botocore (``amazonaws.com``, ``amazonaws.com.cn``,
-``c2s.ic.gov`` for us-iso-*, ``sc2s.sgov.gov`` for us-isob-*). Images may also be named by digest
-(``.../sagemaker-scikit-learn@sha256:<64 hex>``), which SageMaker accepts.
+:func:`retrieve` follows the SageMaker Python SDK v2's ``sagemaker.image_uris.retrieve`` (its
+signature, its choices and its errors) for the framework containers smflow knows: the image is
+``<account>.dkr.ecr.<region>.<domain>/<repository>:<tag>``, with
+
+- the account from the region's entry in the registry (SDK ``image_uri_config/<framework>.json``),
+- the domain the DNS suffix of the region's partition, as the SDK takes it from botocore
+  (``amazonaws.com``, ``amazonaws.com.cn``, ``c2s.ic.gov`` for us-iso-*, ``sc2s.sgov.gov`` for
+  us-isob-*, ...),
+- the tag ``<version or tag_prefix>-<processor>-<py_version>-<container_version>``, leaving out
+  the parts the registry does not have (``1.2-1-cpu-py3``, ``1.13-gpu-py39``, ``1.7-1``).
+
+The registries are data: ``smflow/frameworks/data/<framework>.json``, one file per framework, in
+the SDK's format. A file either has one object per image scope (``"training"``,
+``"inference"``, ``"inference_graviton"``) or a top-level ``"scope"`` list for images shared by
+those scopes. Each scope (or the file) holds ``"versions"`` (version -> ``repository``,
+``registries`` (region -> account), ``processors``, ``py_versions``, optional ``tag_prefix`` and
+``container_version`` (processor -> suffix); a version without ``repository`` is keyed by py
+version instead), optional ``"version_aliases"`` (alias -> version) and ``"processors"``. Two
+additions keep the files short: a top-level ``"registries"`` is the table of every version that
+has none, and ``"default_scope"`` is the scope taken when ``image_scope`` is None (the SDK does
+this in code, in ``_get_final_image_scope``, for the frameworks whose training and inference
+images are the same).
+
+Images may also be named by digest (``.../<repository>@sha256:<64 hex>``), which SageMaker accepts;
+:func:`parse_image_uri` reads both forms back.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import botocore.loaders
 
 from smflow.errors import ConfigurationError
 
-SKLEARN_REPOSITORY = "sagemaker-scikit-learn"
-SKLEARN_VERSIONS = ("0.20.0", "0.23-1", "1.0-1", "1.2-1")
-DEFAULT_SKLEARN_VERSION = "1.2-1"
+DATA_DIRECTORY = Path(__file__).parent / "frameworks" / "data"
 
-# Region -> ECR registry account of the scikit-learn containers (SDK image_uri_config/sklearn.json).
-SKLEARN_REGISTRIES: dict[str, str] = {
-    "af-south-1": "510948584623",
-    "ap-east-1": "651117190479",
-    "ap-northeast-1": "354813040037",
-    "ap-northeast-2": "366743142698",
-    "ap-northeast-3": "867004704886",
-    "ap-south-1": "720646828776",
-    "ap-south-2": "628508329040",
-    "ap-southeast-1": "121021644041",
-    "ap-southeast-2": "783357654285",
-    "ap-southeast-3": "951798379941",
-    "ap-southeast-4": "106583098589",
-    "ca-central-1": "341280168497",
-    "cn-north-1": "450853457545",
-    "cn-northwest-1": "451049120500",
-    "eu-central-1": "492215442770",
-    "eu-central-2": "680994064768",
-    "eu-north-1": "662702820516",
-    "eu-west-1": "141502667606",
-    "eu-west-2": "764974769150",
-    "eu-west-3": "659782779980",
-    "eu-south-1": "978288397137",
-    "eu-south-2": "104374241257",
-    "me-south-1": "801668240914",
-    "me-central-1": "272398656194",
-    "sa-east-1": "737474898029",
-    "us-east-1": "683313688378",
-    "us-east-2": "257758044811",
-    "us-gov-west-1": "414596584902",
-    "us-gov-east-1": "237065988967",
-    "us-iso-east-1": "833128469047",
-    "us-isob-east-1": "281123927165",
-    "us-west-1": "746614075791",
-    "us-west-2": "246618743249",
-}
+# Instance families of AWS Graviton (arm64): they select the "inference_graviton" images
+# (SDK sagemaker.fw_utils.GRAVITON_ALLOWED_TARGET_INSTANCE_FAMILY).
+GRAVITON_FAMILIES = frozenset({"m6g", "m6gd", "c6g", "c6gd", "c6gn", "c7g", "r6g", "r6gd"})
+GRAVITON_SCOPE = "inference_graviton"
 
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>[a-z0-9.-]+)"
@@ -98,10 +84,6 @@ class ImageRef:
     digest: str | None = None  # "sha256:<64 hex>" for an image named by digest
 
     @property
-    def is_sklearn(self) -> bool:
-        return self.repository == SKLEARN_REPOSITORY
-
-    @property
     def framework_version(self) -> str | None:
         """``"1.2-1"`` for tag ``1.2-1-cpu-py3``; None when the tag does not follow that form or
         the image is named by digest only."""
@@ -109,36 +91,6 @@ class ImageRef:
             return None
         match = re.match(r"^(?P<version>.+?)-cpu-py3$", self.tag)
         return match.group("version") if match else None
-
-
-def _domain(region: str) -> str:
-    return partition_domain(region) or "amazonaws.com"
-
-
-def sklearn_image_uri(region: str, framework_version: str = DEFAULT_SKLEARN_VERSION) -> str:
-    """The scikit-learn container image for ``region`` and ``framework_version``.
-
-    Example: ``sklearn_image_uri("us-east-1", "1.2-1")`` ->
-    ``683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3``.
-
-    Raises:
-        ConfigurationError: unknown region or version (the message lists the valid ones).
-    """
-    if framework_version not in SKLEARN_VERSIONS:
-        raise ConfigurationError(
-            f"framework_version {framework_version!r} is not a SageMaker scikit-learn version; "
-            f"use one of {', '.join(SKLEARN_VERSIONS)}"
-        )
-    account = SKLEARN_REGISTRIES.get(region)
-    if account is None:
-        raise ConfigurationError(
-            f"region {region!r} has no SageMaker scikit-learn image; set region_name to one of "
-            f"{', '.join(sorted(SKLEARN_REGISTRIES))} or pass image_uri explicitly"
-        )
-    return (
-        f"{account}.dkr.ecr.{region}.{_domain(region)}/{SKLEARN_REPOSITORY}:"
-        f"{framework_version}-cpu-py3"
-    )
 
 
 def parse_image_uri(image_uri: str) -> ImageRef | None:
@@ -159,3 +111,246 @@ def parse_image_uri(image_uri: str) -> ImageRef | None:
         tag=match.group("tag"),
         digest=match.group("digest"),
     )
+
+
+class ImageArgumentError(ConfigurationError):
+    """An argument of :func:`retrieve` names no image in the framework's registry (the SDK's
+    ``ValueError("Unsupported <argument>: ...")``).
+
+    Attributes:
+        argument: the argument's name: ``"framework"``, ``"image_scope"``, ``"version"``,
+            ``"py_version"``, ``"region"`` or ``"instance_type"``.
+        value: the value given; None when the argument is required and was not given.
+        allowed: the values the registry offers, in its order.
+        images: the images looked in, e.g. ``"SageMaker xgboost 1.7-1 training images"``.
+    """
+
+    def __init__(self, argument: str, value: str | None, allowed, images: str, *, use: str = "use one of"):
+        self.argument, self.value, self.allowed, self.images = argument, value, tuple(allowed), images
+        self._use = use
+        problem = f"{argument} is required" if value is None else f"{argument} {value!r} is not available"
+        super().__init__(f"{problem} for {images}; {use} {', '.join(self.allowed)}")
+
+    def renamed(self, argument: str) -> ImageArgumentError:
+        """The same error naming the argument as the caller's API calls it (``framework_version``)."""
+        return ImageArgumentError(argument, self.value, self.allowed, self.images, use=self._use)
+
+
+@lru_cache(maxsize=1)
+def registry_names() -> tuple[str, ...]:
+    """The frameworks that have a registry data file (``frameworks/data/<name>.json``), sorted."""
+    return tuple(sorted(path.stem for path in DATA_DIRECTORY.glob("*.json")))
+
+
+@lru_cache(maxsize=None)
+def _load(framework: str) -> dict:
+    return json.loads((DATA_DIRECTORY / f"{framework}.json").read_text(encoding="utf-8"))
+
+
+def config_for_framework(framework: str) -> dict:
+    """The registry of ``framework``: its data file, parsed (shared between calls: read only).
+
+    Raises:
+        ImageArgumentError: ``framework`` has no data file (names the frameworks that have one).
+    """
+    if framework not in registry_names():
+        raise ImageArgumentError("framework", framework, registry_names(), "SageMaker framework images")
+    return _load(framework)
+
+
+def image_scopes(config: dict) -> tuple[str, ...]:
+    """The image scopes of a registry: its ``"scope"`` list, or its keys that hold versions."""
+    if "scope" in config:
+        return tuple(config["scope"])
+    return tuple(key for key, value in config.items() if isinstance(value, dict) and "versions" in value)
+
+
+def instance_family(instance_type: str | None) -> str:
+    """``"m5"`` for ``ml.m5.xlarge`` (or ``ml_m5``); ``""`` for None or any other form
+    (SDK ``sagemaker.utils.get_instance_type_family``)."""
+    match = re.match(r"^ml[._]([a-z\d-]+)\.?\w*$", instance_type) if isinstance(instance_type, str) else None
+    return match.group(1) if match else ""
+
+
+def retrieve(
+    framework: str,
+    region: str,
+    version: str | None = None,
+    py_version: str | None = None,
+    instance_type: str | None = None,
+    image_scope: str | None = None,
+) -> str:
+    """The ECR URI of a SageMaker framework image (SDK ``sagemaker.image_uris.retrieve``).
+
+    Example: ``retrieve("<framework>", "us-east-1", "1.2-1", "py3", "ml.m5.xlarge", "training")``
+    -> ``<account>.dkr.ecr.us-east-1.amazonaws.com/<repository>:1.2-1-cpu-py3``.
+
+    Chosen as the SDK chooses:
+
+    - ``image_scope``: ``"training"``, ``"inference"`` or another scope of the registry; ignored
+      when the registry has one scope; None takes the registry's ``default_scope``, or the first
+      of its ``"scope"`` list when that is training and inference. An AWS Graviton
+      ``instance_type`` (``ml.c7g.*``, ...) selects the ``"inference_graviton"`` images.
+    - ``version``: a version of the scope or one of its ``version_aliases`` (the tag keeps the
+      alias: ``"1.13"`` -> ``1.13-gpu-py39``); the only version when there is one; when None, the
+      scope's ``"latest"`` alias or the higher of its first and last listed versions, which the
+      SDK finds only when ``image_scope`` is given (or the registry has no scopes).
+    - ``py_version``: required when the version has several, else the only one (or none).
+    - ``instance_type`` -> processor: ``local`` -> cpu, ``local_gpu`` -> gpu, an instance family
+      the registry names itself (``p3``), ``inf*`` -> inf, ``trn*`` -> trn, ``g*``/``p*`` -> gpu,
+      any other ``ml.*`` -> cpu; required only when the version has images for several processors.
+    - ``region`` -> the registry's account; the domain is the region's partition's DNS suffix.
+
+    Raises:
+        ImageArgumentError: (a ConfigurationError, so a ValueError) ``framework``,
+            ``image_scope``, ``version``, ``py_version``, ``region`` or ``instance_type`` that
+            the registry has no image for, or that it needs and was not given; the message names
+            the argument and the values allowed.
+        ConfigurationError: ``instance_type`` is not of the form ``ml.<family>.<size>``,
+            ``local`` or ``local_gpu``, or is a Graviton instance for a framework without
+            Graviton images.
+    """
+    config = config_for_framework(framework)
+    family = instance_family(instance_type)
+    if family in GRAVITON_FAMILIES:
+        if GRAVITON_SCOPE not in image_scopes(config):
+            raise ConfigurationError(
+                f"instance_type {instance_type!r} is an AWS Graviton (arm64) instance and SageMaker "
+                f"{framework} has no Graviton images; use an x86 instance type"
+            )
+        scope = GRAVITON_SCOPE
+    else:
+        scope = image_scope if image_scope is not None else config.get("default_scope")
+    scope, scope_config = _scope(framework, config, scope)
+    images = f"SageMaker {framework} {scope} images"
+
+    version = _version(config, scope_config, version, image_scope, images)
+    version_config = scope_config["versions"][scope_config.get("version_aliases", {}).get(version, version)]
+    images = f"SageMaker {framework} {version} {scope} images"
+    py_version = _py_version(version_config, py_version, images)
+    version_config = version_config.get(py_version) or version_config
+    registries = version_config.get("registries") or config.get("registries", {})
+    if region not in registries:
+        raise ImageArgumentError("region", region, registries, images)
+    processors = scope_config.get("processors") or version_config.get("processors")
+    processor = _processor(instance_type, processors, images)
+    if scope == GRAVITON_SCOPE and family and family not in GRAVITON_FAMILIES:
+        raise ImageArgumentError(
+            "instance_type", instance_type, sorted(GRAVITON_FAMILIES), images, use="use a Graviton instance family:"
+        )
+
+    parts = (
+        version_config.get("tag_prefix", version),
+        processor,
+        py_version,
+        (version_config.get("container_version") or {}).get(processor),
+    )
+    tag = "-".join(part for part in parts if part)
+    domain = partition_domain(region) or "amazonaws.com"
+    uri = f"{registries[region]}.dkr.ecr.{region}.{domain}/{version_config['repository']}"
+    return f"{uri}:{tag}" if tag else uri
+
+
+def _scope(framework: str, config: dict, scope: str | None) -> tuple[str, dict]:
+    """The image scope and its part of the registry (SDK ``_config_for_framework_and_scope``)."""
+    scopes = image_scopes(config)
+    if len(scopes) == 1:
+        scope = scopes[0]
+    elif scope is None and "scope" in config and set(scopes) == {"training", "inference"}:
+        scope = scopes[0]
+    if scope not in scopes:
+        raise ImageArgumentError("image_scope", scope, scopes, f"SageMaker {framework} images")
+    return scope, config if "scope" in config else config[scope]
+
+
+def _version(config: dict, scope_config: dict, version: str | None, image_scope: str | None, images: str) -> str:
+    """The version asked for, validated (SDK ``_validate_version_and_set_if_needed``)."""
+    versions, aliases = list(scope_config["versions"]), scope_config.get("version_aliases", {})
+    if len(versions) == 1 and version not in aliases:
+        return versions[0]
+    if version is None:
+        version = _latest_version(config, image_scope)
+    if version not in versions and version not in aliases:
+        raise ImageArgumentError("version", version, versions + list(aliases), images)
+    return version
+
+
+def _latest_version(config: dict, image_scope: str | None) -> str | None:
+    """The version taken when none is given (SDK ``_fetch_latest_version_from_config``): the
+    scope's ``"latest"`` alias, else the higher of the first and last versions listed; None
+    when the registry has scopes and ``image_scope`` is None."""
+    scoped = config.get(image_scope) if image_scope else None
+    scoped = scoped if isinstance(scoped, dict) else {}
+    if "latest" in scoped.get("version_aliases", {}):
+        return scoped["version_aliases"]["latest"]
+    if "versions" in config:
+        listed = list(config["versions"])
+        if len(listed) == 1:
+            return listed[0]
+        if "latest" in (listed[0], listed[-1]):
+            return None
+    elif "versions" in scoped:
+        listed = list(scoped["versions"])
+    else:
+        return None
+    first, last = listed[0], listed[-1]
+    if first.endswith(".x") and last.endswith(".x"):  # "1.x": one image per major version
+        return f"{max(int(first[:-2]), int(last[:-2]))}.x"
+    return max(first, last, key=_version_key)
+
+
+def _version_key(version: str) -> tuple[tuple[int, ...], int]:
+    """Orders ``"1.2-1"`` (release 1.2, post-release 1) as PEP 440 does."""
+    release, _, post = version.partition("-")
+    numbers = [int(number) for number in release.split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers), int(post) if post else -1
+
+
+def _py_version(version_config: dict, py_version: str | None, images: str) -> str | None:
+    """The Python version of the image (SDK ``_validate_py_version_and_set_if_needed``)."""
+    available = version_config.get("py_versions") if "repository" in version_config else list(version_config)
+    if not available:
+        return None
+    if py_version is None and len(available) == 1:
+        return available[0]
+    if py_version not in available:
+        raise ImageArgumentError("py_version", py_version, available, images)
+    return py_version
+
+
+def _processor(instance_type: str | None, available: list[str] | None, images: str) -> str | None:
+    """The processor part of the tag for ``instance_type`` (SDK ``_processor``)."""
+    if not available:
+        return None
+    if not instance_type:
+        if len(available) == 1:
+            return available[0]
+        raise ImageArgumentError("instance_type", None, available, images, use="use an instance type with processor")
+    if instance_type.startswith("local"):
+        processor = "cpu" if instance_type == "local" else "gpu"
+    elif instance_type.startswith("neuron"):
+        processor = "neuron"
+    else:
+        family = instance_family(instance_type)
+        if not family:
+            raise ConfigurationError(
+                f"instance_type {instance_type!r} is not a SageMaker instance type: use ml.<family>.<size> "
+                f"(e.g. ml.m5.xlarge), local or local_gpu"
+            )
+        if family in available:
+            processor = family
+        elif family.startswith(("inf", "trn")):
+            processor = family[:3]
+        elif family[0] in "gp":
+            processor = "gpu"
+        else:
+            processor = "cpu"
+    if processor not in available:
+        raise ImageArgumentError(
+            "instance_type", instance_type, available, f"{images} (no {processor} image)",
+            use="use an instance type with processor",
+        )
+    return processor
+

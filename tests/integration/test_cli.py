@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from smflow.local import launcher
+
 from .conftest import free_port
 
 pytestmark = pytest.mark.integration
@@ -45,3 +47,11 @@ def test_busy_port_is_a_clear_error(tmp_path):
         result = run("local", "up", "--port", port, "--state-dir", str(tmp_path / "s"))
     assert result.returncode == 1
     assert f"port {port} on 127.0.0.1 is in use" in result.stderr and "--port" in result.stderr
+
+
+def test_the_command_line_defaults_are_the_launchers():
+    """``smflow local`` parses its arguments without importing the runtime; its defaults are the
+    launcher's."""
+    from smflow import cli
+
+    assert (cli.DEFAULT_HOST, cli.DEFAULT_PORT) == (launcher.DEFAULT_HOST, launcher.DEFAULT_PORT)

@@ -18,7 +18,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from smflow.local.backend import Executors
+from smflow.local.services.sagemaker.backend import Executors
 from smflow.local.server import LocalRuntime
 
 REGION = "us-east-1"

@@ -2,13 +2,16 @@ import json
 
 import pytest
 
-from smflow import builders
+from smflow import builders, frameworks
 from smflow.errors import ConfigurationError
-from smflow.image_uris import parse_image_uri, sklearn_image_uri
+from smflow.frameworks import script_mode
+from smflow.image_uris import parse_image_uri
+
+sklearn_image_uri = frameworks.get("sklearn").image_uri
 
 
 def test_script_mode_hyperparameters_are_json_encoded_like_the_sdk():
-    encoded = builders.script_mode_hyperparameters(
+    encoded = script_mode.script_mode_hyperparameters(
         {"max_leaf_nodes": 30, "criterion": "gini", "lr": 0.1},
         program="scikit_learn_iris.py",
         submit_directory="s3://b/job/source/sourcedir.tar.gz",
@@ -93,7 +96,8 @@ def test_sklearn_image_uris():
     assert sklearn_image_uri("cn-north-1", "0.23-1").startswith(
         "450853457545.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-scikit-learn:0.23-1")
     ref = parse_image_uri(sklearn_image_uri("eu-west-1"))
-    assert ref.is_sklearn and ref.region == "eu-west-1" and ref.framework_version == "1.2-1"
+    assert frameworks.for_image(sklearn_image_uri("eu-west-1")) == (frameworks.get("sklearn"), "1.2-1")
+    assert ref.region == "eu-west-1" and ref.framework_version == "1.2-1"
     with pytest.raises(ConfigurationError, match="framework_version '9.9'"):
         sklearn_image_uri("us-east-1", "9.9")
     with pytest.raises(ConfigurationError, match="region 'mars-1'"):

@@ -213,11 +213,11 @@ def test_a_retried_deploy_updates_an_endpoint_left_update_rollback_failed(client
 def test_deploy_timeout_bounds_the_whole_call_not_each_wait(client, monkeypatch):
     """deploy(timeout=100) onto an endpoint still Updating: the wait for it to settle and the wait
     for InService share the 100 s."""
-    import smflow.client as client_module
+    from smflow.resources import base, endpoints
     from smflow.waiting import Deadline
 
     now = [0.0]
-    monkeypatch.setattr(client_module.Deadline, "after",
+    monkeypatch.setattr(Deadline, "after",
                         classmethod(lambda cls, timeout: Deadline(now[0] + timeout, lambda: now[0])))
     timeouts = []
 
@@ -226,7 +226,8 @@ def test_deploy_timeout_bounds_the_whole_call_not_each_wait(client, monkeypatch)
         now[0] += 40.0  # this wait took 40 s
         return describe()
 
-    monkeypatch.setattr(client_module, "wait_for", fake_wait_for)
+    for module in (base, endpoints):  # the InService wait (base) and the settle wait (endpoints)
+        monkeypatch.setattr(module, "wait_for", fake_wait_for)
     with Stubber(client.sagemaker) as stub:
         stub.add_response("describe_endpoint_config", endpoint_config_description())
         stub.add_response("describe_endpoint", endpoint_description("Updating", "old"))

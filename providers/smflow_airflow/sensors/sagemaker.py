@@ -32,7 +32,7 @@ from smflow_airflow.links.sagemaker import (
     SageMakerTrainingJobLink,
     SageMakerTransformJobLink,
 )
-from smflow_airflow.operators.sagemaker import default_deferrable
+from smflow_airflow.operators.base import default_deferrable
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

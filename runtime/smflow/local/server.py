@@ -3,19 +3,21 @@ CloudWatch Logs, so that unmodified AWS clients work with ``AWS_ENDPOINT_URL`` p
 
 Routing (:class:`Dispatcher`, a WSGI app):
 
-- ``X-Amz-Target: SageMaker.<Operation>`` -> the SageMaker API (:class:`protocol.SageMakerApi`);
+- ``X-Amz-Target: SageMaker.<Operation>`` -> the SageMaker API
+  (:class:`smflow.local.services.sagemaker.responses.SageMakerApi`);
 - other requests signed for service ``sagemaker`` (credential scope
   ``.../<region>/sagemaker/aws4_request``), and unsigned ``POST /endpoints/<name>/invocations``
-  -> SageMaker Runtime InvokeEndpoint (:class:`protocol.RuntimeApi`);
+  -> SageMaker Runtime InvokeEndpoint (:class:`smflow.local.services.runtime.responses.RuntimeApi`);
 - everything else -> moto's server app (S3 with path-style addressing, STS, CloudWatch Logs),
-  whose S3 and Logs state is saved under the state directory (:mod:`persistence`). moto answers
-  other AWS services too, in memory only; its admin API (``/moto-api``) is refused, since its
-  reset would erase the saved state.
+  whose S3 and Logs state is saved under the state directory
+  (:mod:`smflow.local.state.moto_persistence`). moto answers other AWS services too, in memory
+  only; its admin API (``/moto-api``) is refused, since its reset would erase the saved state.
 
-InvokeEndpoint is the runtime's hot path: :class:`_RequestHandler` answers it straight from the
-HTTP request handler (same routing and the same :meth:`protocol.RuntimeApi.answer`, without WSGI
-objects) and keeps the connection open for the client's next request. Every other request goes
-through werkzeug's WSGI handling unchanged.
+InvokeEndpoint is the runtime's hot path: the server's request handler
+(:func:`smflow.local.services.runtime.handler.request_handler`) answers it straight from the HTTP
+request (same routing and the same ``RuntimeApi.answer``, without WSGI objects) and keeps the
+connection open for the client's next request. Every other request goes through werkzeug's WSGI
+handling unchanged.
 
 Use :class:`LocalRuntime` from code and tests (``start()`` returns the URL, ``stop()``), or
 :func:`serve` for a foreground server that stops on SIGTERM/SIGINT. Run it as
@@ -25,28 +27,27 @@ Use :class:`LocalRuntime` from code and tests (``start()`` returns the URL, ``st
 from __future__ import annotations
 
 import argparse
-import email.utils
 import json
 import logging
 import signal
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from smflow.local import http11
 from smflow.local.aws import DEFAULT_REGION, LocalAws
-from smflow.local.backend import DEFAULT_DEPLOYMENT_TIMEOUT, Executors, SageMakerBackend
-from smflow.local.persistence import MotoPersistence, PersistentMotoApp
-from smflow.local.protocol import INVOCATIONS_PATH, RuntimeApi, SageMakerApi, signing_service
+from smflow.local.services.protocol import signing_service
+from smflow.local.services.runtime.handler import request_handler
+from smflow.local.services.runtime.responses import INVOCATIONS_PATH, RuntimeApi
+from smflow.local.services.sagemaker.backend import DEFAULT_DEPLOYMENT_TIMEOUT, Executors, SageMakerBackend
+from smflow.local.services.sagemaker.responses import SageMakerApi
+from smflow.local.state.moto_persistence import MotoPersistence, PersistentMotoApp
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path(".smflow") / "state"
-_WERKZEUG_LOG = logging.getLogger("werkzeug")
 
 
 class Dispatcher:
@@ -71,94 +72,6 @@ class Dispatcher:
                 INVOCATIONS_PATH.match(environ.get("PATH_INFO", "")):
             return self.runtime(environ, start_response)
         return self.moto(environ, start_response)
-
-
-def _request_handler(base: type[WSGIRequestHandler]) -> type[WSGIRequestHandler]:
-    """``base`` (werkzeug's handler, or moto's subclass of it) plus the InvokeEndpoint fast path."""
-
-    class _RequestHandler(base):  # type: ignore[misc, valid-type]
-        # Kept-alive connections that stay idle this long (seconds) are closed.
-        timeout = 300
-
-        def parse_request(self) -> bool:
-            """The headers of InvokeEndpoint requests are parsed without the email package (a
-            third of the runtime's time per call); every other request as werkzeug does."""
-            if self.raw_requestline.startswith(b"POST /endpoints/"):
-                return http11.parse_request(self, super().parse_request)
-            return super().parse_request()
-
-        def run_wsgi(self) -> None:
-            runtime = getattr(self.server, "smflow_runtime_api", None)
-            if runtime is None or not _answer_invocation(self, runtime):
-                super().run_wsgi()
-
-    return _RequestHandler
-
-
-def _answer_invocation(handler: Any, runtime: RuntimeApi) -> bool:
-    """Answer an InvokeEndpoint request directly; False (nothing read, nothing written) when
-    the request is anything else, or needs what only the WSGI path handles (query string,
-    percent-encoded path, chunked body, ``Expect: 100-continue``).
-
-    Routing is the :class:`Dispatcher`'s: a request carrying ``X-Amz-Target`` or signed for
-    another service is not InvokeEndpoint.
-    """
-    path = handler.path
-    if handler.command != "POST" or not path.startswith("/endpoints/") or "?" in path or "%" in path \
-            or INVOCATIONS_PATH.match(path) is None:
-        return False
-    # werkzeug's view of the headers: names case-insensitive, several values joined by commas,
-    # folded lines unfolded (one pass over the message: its own lookups scan every line)
-    values: dict[str, list[str]] = {}
-    for name, value in handler.headers.items():
-        if "_" in name:
-            return False  # moto's handler maps underscored names onto dashed ones: its path decides
-        values.setdefault(name.lower(), []).append(value.replace("\r\n", ""))
-    view = {name: found[0] if len(found) == 1 else ",".join(found) for name, found in values.items()}
-    if "x-amz-target" in view or "transfer-encoding" in view or "expect" in view:
-        return False
-
-    def header(name: str) -> str | None:
-        return view.get(name.lower())
-
-    service = signing_service({"HTTP_AUTHORIZATION": header("Authorization") or ""})
-    if service not in (None, "sagemaker"):
-        return False
-    length_text = view.get("content-length") or "0"
-    if not length_text.isdigit():
-        return False
-
-    length = int(length_text)
-    request_body = handler.rfile.read(length) if length else b""  # all of it: the connection stays open
-    if len(request_body) < length:
-        handler.close_connection = True
-        return True  # the client went away mid-request
-    status, response_headers, body = runtime.answer("POST", path, header, lambda: request_body)
-    lines = [f"HTTP/1.1 {status} {handler.responses.get(status, ('',))[0]}",
-             f"Server: {handler.version_string()}", f"Date: {_http_date()}"]
-    lines += [f"{name}: {value}" for name, value in response_headers]
-    lines.append(f"Content-Length: {len(body)}")
-    if handler.close_connection:
-        lines.append("Connection: close")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-    handler.wfile.write(head + body if len(body) <= 262144 else head)
-    if len(body) > 262144:
-        handler.wfile.write(body)
-    if _WERKZEUG_LOG.level == logging.NOTSET or _WERKZEUG_LOG.isEnabledFor(logging.INFO):
-        handler.log_request(status, len(body))  # werkzeug's access log line, when it is on
-    return True
-
-
-_date_cache: tuple[int, str] = (0, "")
-
-
-def _http_date() -> str:
-    """The HTTP Date header value, computed once per second."""
-    global _date_cache
-    now = int(time.time())
-    if _date_cache[0] != now:
-        _date_cache = (now, email.utils.formatdate(now, usegmt=True))
-    return _date_cache[1]
 
 
 class LocalRuntime:
@@ -209,7 +122,7 @@ class LocalRuntime:
             from moto.moto_server.werkzeug_app import MotoRequestHandler as base_handler
         except ImportError:  # pragma: no cover - older moto
             base_handler = WSGIRequestHandler
-        request_handler = _request_handler(base_handler)
+        handler = request_handler(base_handler)
 
         self._stopped.clear()
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -220,7 +133,7 @@ class LocalRuntime:
             dispatcher = Dispatcher(None, None, PersistentMotoApp(
                 DomainDispatcherApplication(create_backend_app), persistence))
             self._server = make_server(self.host, self.port, dispatcher, threaded=True,
-                                       request_handler=request_handler)
+                                       request_handler=handler)
             port = self._server.server_address[1]
             self.url = f"http://{_url_host(self.host)}:{port}"
             self.backend = SageMakerBackend(

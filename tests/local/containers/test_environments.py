@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from smflow.image_uris import sklearn_image_uri
+from smflow.image_uris import retrieve
 from smflow.local.containers.environments import UnsupportedImageError, resolve_environment
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
@@ -18,7 +18,7 @@ def test_digest_uri_runs_in_the_local_scikit_learn_environment():
     environment = resolve_environment(f"{US_EAST_1}@{DIGEST}")
 
     assert (environment.name, environment.python) == ("sklearn", sys.executable)
-    assert resolve_environment(sklearn_image_uri("us-isob-east-1")).name == "sklearn"
+    assert resolve_environment(retrieve("sklearn", "us-isob-east-1", "1.2-1")).name == "sklearn"
 
 
 def test_other_repositories_by_digest_are_refused_with_a_reason():

@@ -30,7 +30,7 @@ import pytest
 from sklearn import datasets
 
 from smflow.archives import make_tar_gz
-from smflow.image_uris import sklearn_image_uri
+from smflow.image_uris import retrieve
 from smflow.local.aws import ACCOUNT_ID, LocalAws
 from smflow.local.executors import training
 from smflow.local.executors.training import LOG_GROUP, TrainingRun
@@ -39,7 +39,7 @@ from smflow.local.support.files import safe_extract_tar
 from smflow.local.support.processes import group_members, start_time
 
 REGION = "us-east-1"
-IMAGE = sklearn_image_uri(REGION, "1.2-1")
+IMAGE = retrieve("sklearn", REGION, "1.2-1")
 SCRIPTS = Path(__file__).parents[1] / "scripts"
 TERMINAL = {"Completed", "Failed", "Stopped"}
 

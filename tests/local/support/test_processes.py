@@ -12,7 +12,9 @@ import time
 
 import pytest
 
-from smflow.local.store import PROCESS_FIELD, ResourceStore, recover_after_restart
+from smflow.local.services.sagemaker.models import PROCESS_FIELD
+from smflow.local.state.recovery import recover_after_restart
+from smflow.local.state.store import ResourceStore
 from smflow.local.support import processes
 from smflow.local.support.processes import group_members, is_running, start_time, terminate_group
 

@@ -14,7 +14,7 @@ the job's folder standing in for the container's ``/opt/ml``:
    child has its own process group, so stopping the job ends the whole process tree. The group's
    identity (process group id, pid and start time) is stored with the job while it runs, so that
    a runtime restarted after being killed ends the processes it left behind
-   (:func:`smflow.local.store.recover_after_restart`).
+   (:func:`smflow.local.state.recovery.recover_after_restart`).
 4. The child's output goes, line by line, to CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``,
    stream ``<TrainingJobName>/algo-1-<epoch seconds>``, which the SageMaker Python SDK tails).
 5. ``model/`` and ``output/data/`` are packed and uploaded to
@@ -63,7 +63,7 @@ from smflow.local.executors.base import (
     limit_reason,
     track_group,
 )
-from smflow.local.store import PROCESS_FIELD
+from smflow.local.services.sagemaker.models import PROCESS_FIELD
 from smflow.local.support.cloudwatch import LogShipper
 from smflow.local.support.files import download_s3_prefix, upload_file
 from smflow.local.support.processes import start_time
@@ -120,7 +120,7 @@ class TrainingRun(Run):
             TrainingStartTime, TrainingEndTime, FailureReason, ModelArtifacts,
             TrainingTimeInSeconds, BillableTimeInSeconds). Timestamps are epoch seconds (float).
             Calls are serialized; the terminal one comes last, after artifacts are uploaded.
-            One private field, ``_Process`` (:data:`smflow.local.store.PROCESS_FIELD`), is not
+            One private field, ``_Process`` (:data:`smflow.local.services.sagemaker.models.PROCESS_FIELD`), is not
             part of the description: ``{"ProcessGroupId", "ProcessId", "StartTime"}`` of the
             training process when it starts (StartTime in clock ticks after boot, see
             :func:`smflow.local.support.processes.start_time`; absent where there is no /proc), and

@@ -1,12 +1,14 @@
-"""The state model of the local SageMaker API, independent of the wire protocol.
+"""The operations of the local SageMaker API over its state model, independent of the wire protocol.
 
-:class:`SageMakerBackend` has one method per supported SageMaker operation. Methods take the
-operation's request members as keyword arguments (timestamps as epoch seconds or datetimes) and
-return its response as a dict (timestamps as epoch-second floats). Errors are
-:class:`SageMakerError` subclasses carrying SageMaker's error code, HTTP status and message; the
-messages follow what AWS answers (SageMaker API reference pages of each operation, and the
-SageMaker waiters in botocore's ``sagemaker/2017-07-24/waiters-2.json``: ``EndpointDeleted``
-succeeds on ``ValidationException``).
+:class:`SageMakerBackend` has one method per supported SageMaker operation (and SageMaker
+Runtime's InvokeEndpoint, which serves its endpoints). Methods take the operation's request
+members as keyword arguments (timestamps as epoch seconds or datetimes) and return its response
+as a dict (timestamps as epoch-second floats). The resources' records, transitions and answers
+are :mod:`.models`'s, stored in :class:`smflow.local.state.store.ResourceStore`. Errors are
+:mod:`.exceptions` (and :mod:`smflow.local.services.runtime.exceptions`) classes carrying the
+error code, HTTP status and message; the messages follow what AWS answers (SageMaker API
+reference pages of each operation, and the SageMaker waiters in botocore's
+``sagemaker/2017-07-24/waiters-2.json``: ``EndpointDeleted`` succeeds on ``ValidationException``).
 
 Work runs in executors, imported lazily so that this module stays importable on its own:
 training jobs in :class:`smflow.local.training.TrainingRun`, endpoints in
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 import json
 import logging
 import re
@@ -28,72 +29,34 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from smflow.local.aws import ACCOUNT_ID, LocalAws
-from smflow.local.store import ResourceStore, interrupted_job_fields, recover_after_restart
+from smflow.local.services.runtime.exceptions import ModelError, ValidationError
+from smflow.local.services.sagemaker.exceptions import ValidationException
+from smflow.local.services.sagemaker.models import (
+    JOBS,
+    Endpoint,
+    EndpointConfig,
+    Job,
+    Model,
+    Resource,
+    TrainingJob,
+    TransformJob,
+    epoch_seconds,
+)
+from smflow.local.state.recovery import recover_after_restart
+from smflow.local.state.store import ResourceStore
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DEPLOYMENT_TIMEOUT = 120.0  # seconds for Deployment.start
 DRAIN_TIMEOUT = 30.0  # seconds an old deployment may finish in-flight invocations after a switch
 DEFAULT_MAX_RESULTS = 10  # List* default page size (ListEndpoints, ListTransformJobs reference)
-TERMINAL_JOB_STATUSES = ("Completed", "Failed", "Stopped")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
-
-
-# --------------------------------------------------------------------------------------------
-# Errors
-# --------------------------------------------------------------------------------------------
-class SageMakerError(Exception):
-    """An error answered to the client: ``code`` (the AWS error code), HTTP ``status``, message.
-
-    ``fields`` holds extra members of the error shape (e.g. ModelError's OriginalStatusCode).
-    """
-
-    code = "InternalFailure"
-    status = 500
-
-    def __init__(self, message: str, **fields: Any):
-        super().__init__(message)
-        self.message = message
-        self.fields = fields
-
-
-class ValidationException(SageMakerError):
-    """SageMaker API: invalid input, or a model/endpoint config/endpoint/job that does not exist."""
-
-    code = "ValidationException"
-    status = 400
-
-
-class ResourceInUse(SageMakerError):
-    """SageMaker API: a training or transform job with this name already exists."""
-
-    code = "ResourceInUse"
-    status = 400
-
-
-class ValidationError(SageMakerError):
-    """SageMaker Runtime: invalid request, or the endpoint does not exist or is not in service."""
-
-    code = "ValidationError"
-    status = 400
-
-
-class ModelError(SageMakerError):
-    """SageMaker Runtime: the model server answered an error (HTTP 424)."""
-
-    code = "ModelError"
-    status = 424
-
-
-class InternalFailure(SageMakerError):
-    code = "InternalFailure"
-    status = 500
 
 
 # --------------------------------------------------------------------------------------------
@@ -271,71 +234,32 @@ class SageMakerBackend:
         ResourceConfig, or an algorithm resource, which runs only on AWS).
         """
         name = request["TrainingJobName"]
-        algorithm = request.get("AlgorithmSpecification") or {}
-        if not algorithm.get("TrainingImage"):
-            if algorithm.get("AlgorithmName"):
-                raise ValidationException(
-                    "AlgorithmSpecification.AlgorithmName is not supported by the smflow local "
-                    "runtime: set AlgorithmSpecification.TrainingImage to a SageMaker "
-                    "scikit-learn image instead."
-                )
-            raise ValidationException(
-                "AlgorithmSpecification.TrainingImage is required: set it to the training image "
-                "URI (a SageMaker scikit-learn image runs locally)."
-            )
-        if not request.get("ResourceConfig"):
-            raise ValidationException(
-                "ResourceConfig is required: give InstanceType, InstanceCount and VolumeSizeInGB "
-                '(e.g. {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}).'
-            )
-        now = time.time()
-        arn = self.arn("training-job", name)
-        record = {k: v for k, v in request.items() if k != "Tags"}
-        record.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
-        for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption",
-                     "EnableManagedSpotTraining"):
-            record.setdefault(flag, False)
-        record.update(
-            TrainingJobArn=arn,
-            TrainingJobStatus="InProgress",
-            SecondaryStatus="Starting",
-            SecondaryStatusTransitions=[
-                {"Status": "Starting", "StartTime": now,
-                 "StatusMessage": "Preparing the instances for training"}
-            ],
-            CreationTime=now,
-            LastModifiedTime=now,
-        )
-        if not self.store.insert("TrainingJob", name, record):
-            raise ResourceInUse(
-                "Training job names must be unique within an AWS account and region, and a "
-                f"training job with this name already exists ({arn})"
-            )
+        TrainingJob.check(request)
+        arn = self.arn(TrainingJob.arn_type, name)
+        record = TrainingJob.new(request, arn, time.time())
+        if not self.store.insert(TrainingJob.kind, name, record):
+            raise TrainingJob.name_taken(arn)
         work_dir = self._work_dir("training", name)
-        self._start_run("TrainingJob", record, work_dir,
+        self._start_run(TrainingJob, record, work_dir,
                         lambda on_update: self.executors.training_run(record, work_dir, self.aws, on_update))
         return {"TrainingJobArn": arn}
 
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         """DescribeTrainingJob. Raises ValidationException "Requested resource not found."."""
-        return self._public(self._get_job("TrainingJob", TrainingJobName))
+        return TrainingJob.describe(self._get_job(TrainingJob, TrainingJobName))
 
     def list_training_jobs(self, **request: Any) -> dict[str, Any]:
         """ListTrainingJobs: NameContains, StatusEquals, Creation/LastModifiedTime filters,
         SortBy (Name|CreationTime|Status, default CreationTime), SortOrder (default Ascending),
         MaxResults (default 10), NextToken. Returns ``TrainingJobSummaries`` (+ ``NextToken``)."""
-        return self._list(
-            "TrainingJob", "TrainingJobSummaries", request, default_order="Ascending",
-            fields=("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime",
-                    "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus"),
-        )
+        return self._list(TrainingJob, "TrainingJobSummaries", request)
 
     def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
         """StopTrainingJob: InProgress -> Stopping -> (the run ends) Stopped.
 
         Raises: ValidationException if the job does not exist or already ended.
         """
-        self._stop_job("TrainingJob", TrainingJobName)
+        self._stop_job(TrainingJob, TrainingJobName)
         return {}
 
     # ==================================================================== transform jobs ==
@@ -345,130 +269,84 @@ class SageMakerBackend:
         Raises: ResourceInUse (name taken), ValidationException (ModelName does not exist).
         """
         name = request["TransformJobName"]
-        model = self.store.get("Model", request["ModelName"])
+        model = self.store.get(Model.kind, request["ModelName"])
         if model is None:
-            raise ValidationException(f'Could not find model "{self.arn("model", request["ModelName"])}".')
-        now = time.time()
-        arn = self.arn("transform-job", name)
-        record = {k: v for k, v in request.items() if k != "Tags"}
-        record.update(TransformJobArn=arn, TransformJobStatus="InProgress", CreationTime=now,
-                      LastModifiedTime=now)
-        if not self.store.insert("TransformJob", name, record):
-            raise ResourceInUse(
-                "Job name must be unique within an AWS account and region, and a transform job "
-                f"with this name already exists ({arn})"
-            )
+            raise Model.not_found(self.arn(Model.arn_type, request["ModelName"]))
+        arn = self.arn(TransformJob.arn_type, name)
+        record = TransformJob.new(request, arn, time.time())
+        if not self.store.insert(TransformJob.kind, name, record):
+            raise TransformJob.name_taken(arn)
         work_dir = self._work_dir("transform", name)
         self._start_run(
-            "TransformJob", record, work_dir,
+            TransformJob, record, work_dir,
             lambda on_update: self.executors.transform_run(record, model, work_dir, self.aws, on_update),
         )
         return {"TransformJobArn": arn}
 
     def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
         """DescribeTransformJob. Raises ValidationException "Requested resource not found."."""
-        return self._public(self._get_job("TransformJob", TransformJobName))
+        return TransformJob.describe(self._get_job(TransformJob, TransformJobName))
 
     def list_transform_jobs(self, **request: Any) -> dict[str, Any]:
         """ListTransformJobs (same filters as ListTrainingJobs; SortOrder default Descending)."""
-        return self._list(
-            "TransformJob", "TransformJobSummaries", request, default_order="Descending",
-            fields=("TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime",
-                    "LastModifiedTime", "TransformJobStatus", "FailureReason"),
-        )
+        return self._list(TransformJob, "TransformJobSummaries", request)
 
     def stop_transform_job(self, TransformJobName: str) -> dict[str, Any]:
         """StopTransformJob: InProgress -> Stopping -> Stopped."""
-        self._stop_job("TransformJob", TransformJobName)
+        self._stop_job(TransformJob, TransformJobName)
         return {}
 
     # -------------------------------------------------------------------- job machinery --
-    def _get_job(self, kind: str, name: str) -> dict[str, Any]:
-        record = self.store.get(kind, name)
+    def _get_job(self, job: type[Job], name: str) -> dict[str, Any]:
+        record = self.store.get(job.kind, name)
         if record is None:
-            raise ValidationException("Requested resource not found.")
+            raise job.not_found()
         return record
 
-    def _start_run(self, kind: str, record: dict, work_dir: Path,
+    def _start_run(self, job: type[Job], record: dict, work_dir: Path,
                    factory: Callable[[Callable[[dict], None]], Any]) -> None:
-        name = record[f"{kind}Name"]
-        key = (kind, name.lower())
+        name = job.name_of(record)
+        key = (job.kind, name.lower())
         try:
             shutil.rmtree(work_dir, ignore_errors=True)
             work_dir.mkdir(parents=True, exist_ok=True)
-            run = factory(lambda fields: self._on_job_update(kind, name, fields))
+            run = factory(lambda fields: self._on_job_update(job, name, fields))
             with self._lock:
                 self._runs[key] = run
             run.start()
         except Exception as error:  # noqa: BLE001 - the job fails with the reason, the API call succeeds
-            logger.exception("could not start %s %s", kind, name)
+            logger.exception("could not start %s %s", job.kind, name)
             with self._lock:
                 self._runs.pop(key, None)
-            self._on_job_update(kind, name, self._failed_fields(kind, self.executors.failure_reason(error)))
+            self._on_job_update(job, name, job.failed(self.executors.failure_reason(error), time.time()))
 
-    @staticmethod
-    def _failed_fields(kind: str, reason: str) -> dict[str, Any]:
-        now = time.time()
-        if kind == "TrainingJob":
-            return {"TrainingJobStatus": "Failed", "SecondaryStatus": "Failed", "FailureReason": reason,
-                    "TrainingEndTime": now, "LastModifiedTime": now}
-        return {"TransformJobStatus": "Failed", "FailureReason": reason, "TransformEndTime": now,
-                "LastModifiedTime": now}
-
-    def _on_job_update(self, kind: str, name: str, fields: dict[str, Any]) -> None:
+    def _on_job_update(self, job: type[Job], name: str, fields: dict[str, Any]) -> None:
         """Merge an executor's progress into the stored job (the ``on_update`` callback)."""
         if self._closing:
             return
-        status_field = f"{kind}Status"
-
-        def change(current: dict[str, Any]) -> dict[str, Any] | None:
-            status = current.get(status_field)
-            if status in TERMINAL_JOB_STATUSES:
-                return None  # the job already ended; late updates change nothing
-            new = dict(fields)
-            if status == "Stopping" and new.get(status_field) == "InProgress":
-                new.pop(status_field)
-            new.setdefault("LastModifiedTime", time.time())
-            return new
-
-        updated = self.store.update(kind, name, change)
-        if updated is not None and updated.get(status_field) in TERMINAL_JOB_STATUSES:
+        updated = self.store.update(job.kind, name, lambda current: job.progress(current, fields))
+        if updated is not None and updated.get(job.status_field) in job.TERMINAL_STATUSES:
             with self._lock:
-                self._runs.pop((kind, name.lower()), None)
+                self._runs.pop((job.kind, name.lower()), None)
 
-    def _stop_job(self, kind: str, name: str) -> None:
-        record = self._get_job(kind, name)
-        status_field = f"{kind}Status"
-        status = record[status_field]
-        if status == "Stopping":
+    def _stop_job(self, job: type[Job], name: str) -> None:
+        record = self._get_job(job, name)
+        if not job.check_stoppable(record):
             return
-        if status != "InProgress":
-            what = "training job" if kind == "TrainingJob" else "transform job"
-            raise ValidationException(
-                f"The {what} {record[f'{kind}Name']} is {status} and cannot be stopped: only "
-                "InProgress jobs can be stopped."
-            )
-        fields: dict[str, Any] = {status_field: "Stopping", "LastModifiedTime": time.time()}
-        if kind == "TrainingJob":
-            fields["SecondaryStatus"] = "Stopping"
+        fields = job.stopping(time.time())
         # Only an InProgress job becomes Stopping (it may have ended since it was read).
-        updated = self.store.update(kind, name, lambda current: fields
-                                    if current.get(status_field) == "InProgress" else None)
-        if updated is None or updated.get(status_field) != "Stopping":
+        updated = self.store.update(job.kind, name, lambda current: fields
+                                    if current.get(job.status_field) == "InProgress" else None)
+        if updated is None or updated.get(job.status_field) != "Stopping":
             return
         with self._lock:
-            run = self._runs.get((kind, name.lower()))
+            run = self._runs.get((job.kind, name.lower()))
         if run is None:  # nothing is running (it never started): the stop is immediate
-            now = time.time()
-            done = {status_field: "Stopped", "LastModifiedTime": now}
-            if kind == "TrainingJob":
-                done.update(SecondaryStatus="Stopped", TrainingEndTime=now)
-            else:
-                done["TransformEndTime"] = now
-            self.store.update(kind, name, lambda current: done
-                              if current.get(status_field) == "Stopping" else None)
+            done = job.stopped(time.time())
+            self.store.update(job.kind, name, lambda current: done
+                              if current.get(job.status_field) == "Stopping" else None)
             return
-        self._thread(self._call_stop, run, kind, name, name=f"stop-{kind}-{name}")
+        self._thread(self._call_stop, run, job.kind, name, name=f"stop-{job.kind}-{name}")
 
     @staticmethod
     def _call_stop(run: Any, kind: str, name: str) -> None:
@@ -487,60 +365,34 @@ class SageMakerBackend:
         recognises).
         """
         name = request["ModelName"]
-        if not request.get("ExecutionRoleArn"):
-            raise ValidationException(
-                "ExecutionRoleArn is required: pass the ARN of an IAM role, e.g. "
-                "arn:aws:iam::123456789012:role/SageMakerRole (the local runtime accepts any "
-                "well-formed role ARN)."
-            )
-        primary, containers = request.get("PrimaryContainer"), request.get("Containers")
-        if bool(primary) == bool(containers):
-            raise ValidationException(
-                "Give exactly one of PrimaryContainer or Containers: the container (Image, "
-                "ModelDataUrl, Environment) that serves the model."
-            )
-        for index, container in enumerate([primary] if primary else containers):
-            if not container.get("Image") and not container.get("ModelPackageName"):
-                where = "PrimaryContainer" if primary else f"Containers[{index}]"
-                raise ValidationException(f"{where}.Image is required: the inference image URI.")
-        arn = self.arn("model", name)
-        record = {k: v for k, v in request.items() if k != "Tags"}
-        record.setdefault("EnableNetworkIsolation", False)
-        record.update(ModelArn=arn, CreationTime=time.time())
-        if not self.store.insert("Model", name, record):
-            raise ValidationException(f'Cannot create already existing model "{arn}".')
+        Model.check(request)
+        arn = self.arn(Model.arn_type, name)
+        if not self.store.insert(Model.kind, name, Model.new(request, arn, time.time())):
+            raise Model.name_taken(arn)
         return {"ModelArn": arn}
 
     def describe_model(self, ModelName: str) -> dict[str, Any]:
         """DescribeModel. Raises ValidationException 'Could not find model "<arn>".'."""
-        return self._public(self._get_model(ModelName))
+        return Model.describe(self._get_model(ModelName))
 
     def delete_model(self, ModelName: str) -> dict[str, Any]:
         """DeleteModel (endpoints already running it keep running, as on AWS)."""
-        if self.store.delete("Model", ModelName) is None:
-            raise ValidationException(f'Could not find model "{self.arn("model", ModelName)}".')
+        if self.store.delete(Model.kind, ModelName) is None:
+            raise Model.not_found(self.arn(Model.arn_type, ModelName))
         return {}
 
     def list_models(self, **request: Any) -> dict[str, Any]:
         """ListModels: NameContains, CreationTime filters, SortBy (Name|CreationTime),
         SortOrder (default Descending), MaxResults, NextToken. Returns ``Models``."""
-        return self._list("Model", "Models", request, default_order="Descending",
-                          fields=("ModelName", "ModelArn", "CreationTime"))
+        return self._list(Model, "Models", request)
 
     def _get_model(self, name: str) -> dict[str, Any]:
-        record = self.store.get("Model", name)
+        record = self.store.get(Model.kind, name)
         if record is None:
-            raise ValidationException(f'Could not find model "{self.arn("model", name)}".')
+            raise Model.not_found(self.arn(Model.arn_type, name))
         return record
 
     # =================================================================== endpoint configs ==
-    _UNSUPPORTED_CONFIG_FIELDS = {
-        "AsyncInferenceConfig": "asynchronous inference",
-        "ShadowProductionVariants": "shadow variants",
-        "ExplainerConfig": "SageMaker Clarify explainers",
-        "DataCaptureConfig": "data capture",
-    }
-
     def create_endpoint_config(self, **request: Any) -> dict[str, Any]:
         """CreateEndpointConfig. Returns ``{"EndpointConfigArn": ...}``.
 
@@ -549,58 +401,38 @@ class SageMakerBackend:
         capture); the name is taken.
         """
         name = request["EndpointConfigName"]
-        for member, feature in self._UNSUPPORTED_CONFIG_FIELDS.items():
-            if request.get(member):
-                raise ValidationException(
-                    f"{member} ({feature}) is not supported by the smflow local runtime: "
-                    "remove it to create a real-time endpoint configuration."
-                )
-        variants = []
-        seen: set[str] = set()
-        for variant in request["ProductionVariants"]:
-            self._get_model(variant["ModelName"])
-            if variant["VariantName"] in seen:
-                raise ValidationException(
-                    f"ProductionVariants: the variant name {variant['VariantName']!r} is used "
-                    "more than once; variant names must be unique within an endpoint configuration."
-                )
-            seen.add(variant["VariantName"])
-            variants.append({"InitialVariantWeight": 1.0, **variant})
-        arn = self.arn("endpoint-config", name)
-        record = {k: v for k, v in request.items() if k != "Tags"}
-        record.update(ProductionVariants=variants, EndpointConfigArn=arn, CreationTime=time.time())
-        if not self.store.insert("EndpointConfig", name, record):
-            raise ValidationException(f'Cannot create already existing endpoint configuration "{arn}".')
+        EndpointConfig.check(request)
+        variants = EndpointConfig.variants(request["ProductionVariants"], self._get_model)
+        arn = self.arn(EndpointConfig.arn_type, name)
+        if not self.store.insert(EndpointConfig.kind, name, EndpointConfig.new(request, variants, arn, time.time())):
+            raise EndpointConfig.name_taken(arn)
         return {"EndpointConfigArn": arn}
 
     def describe_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
         """DescribeEndpointConfig. Raises ValidationException
         'Could not find endpoint configuration "<arn>".'."""
-        return self._public(self._get_endpoint_config(EndpointConfigName))
+        return EndpointConfig.describe(self._get_endpoint_config(EndpointConfigName))
 
     def delete_endpoint_config(self, EndpointConfigName: str) -> dict[str, Any]:
         """DeleteEndpointConfig (endpoints already using it keep running, as on AWS)."""
-        if self.store.delete("EndpointConfig", EndpointConfigName) is None:
+        if self.store.delete(EndpointConfig.kind, EndpointConfigName) is None:
             self._get_endpoint_config(EndpointConfigName)
         return {}
 
     def list_endpoint_configs(self, **request: Any) -> dict[str, Any]:
         """ListEndpointConfigs (as ListModels). Returns ``EndpointConfigs``."""
-        return self._list("EndpointConfig", "EndpointConfigs", request, default_order="Descending",
-                          fields=("EndpointConfigName", "EndpointConfigArn", "CreationTime"))
+        return self._list(EndpointConfig, "EndpointConfigs", request)
 
     def _get_endpoint_config(self, name: str) -> dict[str, Any]:
-        record = self.store.get("EndpointConfig", name)
+        record = self.store.get(EndpointConfig.kind, name)
         if record is None:
-            raise ValidationException(
-                f'Could not find endpoint configuration "{self.arn("endpoint-config", name)}".'
-            )
+            raise EndpointConfig.not_found(self.arn(EndpointConfig.arn_type, name))
         return record
 
     def _variants_of(self, config: dict[str, Any]) -> list[dict[str, Any]]:
         """``[{"Variant": ProductionVariant, "Model": DescribeModel dict}]`` of a config."""
         return [
-            {"Variant": variant, "Model": self._public(self._get_model(variant["ModelName"]))}
+            {"Variant": variant, "Model": Model.describe(self._get_model(variant["ModelName"]))}
             for variant in config["ProductionVariants"]
         ]
 
@@ -614,20 +446,11 @@ class SageMakerBackend:
         """
         config = self._get_endpoint_config(EndpointConfigName)
         variants = self._variants_of(config)
-        now = time.time()
-        arn = self.arn("endpoint", EndpointName)
-        record = {
-            "EndpointName": EndpointName,
-            "EndpointArn": arn,
-            "EndpointConfigName": config["EndpointConfigName"],
-            "EndpointStatus": "Creating",
-            "CreationTime": now,
-            "LastModifiedTime": now,
-            "_Variants": variants,
-        }
+        arn = self.arn(Endpoint.arn_type, EndpointName)
+        record = Endpoint.new(EndpointName, arn, config["EndpointConfigName"], variants, time.time())
         with self._lock:
-            if not self.store.insert("Endpoint", EndpointName, record):
-                raise ValidationException(f'Cannot create already existing endpoint "{arn}".')
+            if not self.store.insert(Endpoint.kind, EndpointName, record):
+                raise Endpoint.name_taken(arn)
             state = _EndpointState(EndpointName)
             self._endpoints[EndpointName.lower()] = state
         self._thread(self._bring_up, state, config["EndpointConfigName"], variants, None,
@@ -636,7 +459,7 @@ class SageMakerBackend:
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
         """DescribeEndpoint. Raises ValidationException 'Could not find endpoint "<arn>".'."""
-        return self._public(self._get_endpoint(EndpointName))
+        return Endpoint.describe(self._get_endpoint(EndpointName))
 
     def update_endpoint(self, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
         """UpdateEndpoint without downtime: Updating (the old deployment keeps serving) -> the new
@@ -653,21 +476,10 @@ class SageMakerBackend:
         now = time.time()
         with self._lock:  # check and change the status atomically: one update at a time
             record = self._get_endpoint(EndpointName)
-            name, status, arn = record["EndpointName"], record["EndpointStatus"], record["EndpointArn"]
-            if status == "Failed":
-                raise ValidationException(
-                    f'Cannot update endpoint "{arn}" in status Failed: delete it and create it again.'
-                )
+            name = record["EndpointName"]
             state = self._endpoints.get(name.lower())
-            if status != "InService" or state is None or state.active is None:
-                raise ValidationException(f'Cannot update in-progress endpoint "{arn}".')
-            self.store.update("Endpoint", name, {
-                "EndpointStatus": "Updating",
-                "LastModifiedTime": now,
-                "FailureReason": None,
-                "PendingDeploymentSummary": {"EndpointConfigName": config["EndpointConfigName"],
-                                             "StartTime": now},
-            })
+            Endpoint.check_updatable(record, serving=state is not None and state.active is not None)
+            self.store.update(Endpoint.kind, name, Endpoint.updating(config["EndpointConfigName"], now))
         self._thread(self._switch_to, state, config["EndpointConfigName"], variants,
                      name=f"update-endpoint-{name}")
         return {"EndpointArn": record["EndpointArn"]}
@@ -686,16 +498,14 @@ class SageMakerBackend:
                 state.deleting = True
                 lives = [live for live in (state.active, state.pending) if live is not None]
                 state.active = state.pending = None
-            self.store.update("Endpoint", name, {"EndpointStatus": "Deleting", "LastModifiedTime": time.time()})
+            self.store.update(Endpoint.kind, name, Endpoint.deleting(time.time()))
         self._thread(self._finish_delete, state, lives, name=f"delete-endpoint-{name}")
         return {}
 
     def list_endpoints(self, **request: Any) -> dict[str, Any]:
         """ListEndpoints: NameContains, StatusEquals, time filters, SortBy (Name|CreationTime|
         Status), SortOrder (default Descending), MaxResults, NextToken. Returns ``Endpoints``."""
-        return self._list("Endpoint", "Endpoints", request, default_order="Descending",
-                          fields=("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime",
-                                  "EndpointStatus"))
+        return self._list(Endpoint, "Endpoints", request)
 
     def invoke_endpoint(
         self,
@@ -767,9 +577,9 @@ class SageMakerBackend:
 
     # -------------------------------------------------------------- endpoint machinery --
     def _get_endpoint(self, name: str) -> dict[str, Any]:
-        record = self.store.get("Endpoint", name) if _is_name(name) else None
+        record = self.store.get(Endpoint.kind, name) if _is_name(name) else None
         if record is None:
-            raise ValidationException(f'Could not find endpoint "{self.arn("endpoint", name)}".')
+            raise Endpoint.not_found(self.arn(Endpoint.arn_type, name))
         return record
 
     def _current(self, state: _EndpointState) -> bool:
@@ -811,27 +621,6 @@ class SageMakerBackend:
             raise
         return live
 
-    def _variant_summaries(self, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        now = time.time()
-        summaries = []
-        for item in variants:
-            variant, model = item["Variant"], item["Model"]
-            containers = [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers", [])
-            weight = float(variant.get("InitialVariantWeight", 1.0))
-            count = variant.get("InitialInstanceCount", 1)
-            summaries.append({
-                "VariantName": variant["VariantName"],
-                "DeployedImages": [
-                    {"SpecifiedImage": c["Image"], "ResolvedImage": c["Image"], "ResolutionTime": now}
-                    for c in containers if c.get("Image")
-                ],
-                "CurrentWeight": weight,
-                "DesiredWeight": weight,
-                "CurrentInstanceCount": count,
-                "DesiredInstanceCount": count,
-            })
-        return summaries
-
     def _bring_up(self, state: _EndpointState, config_name: str, variants: list[dict[str, Any]],
                   note: str | None) -> None:
         """Creating (or restarting) -> InService, or Failed with the reason."""
@@ -841,10 +630,7 @@ class SageMakerBackend:
             if self._current(state):
                 reason = self.executors.failure_reason(error)
                 logger.warning("endpoint %s failed: %s", state.name, reason)
-                self.store.update("Endpoint", state.name, {
-                    "EndpointStatus": "Failed", "FailureReason": reason, "LastModifiedTime": time.time(),
-                    "PendingDeploymentSummary": None,
-                })
+                self.store.update(Endpoint.kind, state.name, Endpoint.failed(reason, time.time()))
             return
         with state.lock:
             keep = not state.deleting and not self._closing
@@ -853,15 +639,7 @@ class SageMakerBackend:
         if not keep or not self._current(state):
             live.stop()
             return
-        self.store.update("Endpoint", state.name, {
-            "EndpointStatus": "InService",
-            "EndpointConfigName": config_name,
-            "ProductionVariants": self._variant_summaries(variants),
-            "FailureReason": note,
-            "LastModifiedTime": time.time(),
-            "PendingDeploymentSummary": None,
-            "_Variants": variants,
-        })
+        self.store.update(Endpoint.kind, state.name, Endpoint.in_service(config_name, variants, note, time.time()))
 
     def _switch_to(self, state: _EndpointState, config_name: str, variants: list[dict[str, Any]]) -> None:
         """Updating -> InService on ``config_name``; on failure RollingBack -> InService (old)."""
@@ -871,15 +649,8 @@ class SageMakerBackend:
             if self._current(state):
                 reason = self.executors.failure_reason(error)
                 logger.warning("update of endpoint %s failed, rolling back: %s", state.name, reason)
-                self.store.update("Endpoint", state.name,
-                                  {"EndpointStatus": "RollingBack", "LastModifiedTime": time.time()})
-                self.store.update("Endpoint", state.name, {
-                    "EndpointStatus": "InService",
-                    "FailureReason": f"Updating to endpoint configuration {config_name} failed and "
-                                     f"the endpoint was rolled back: {reason}",
-                    "LastModifiedTime": time.time(),
-                    "PendingDeploymentSummary": None,
-                })
+                self.store.update(Endpoint.kind, state.name, Endpoint.rolling_back(time.time()))
+                self.store.update(Endpoint.kind, state.name, Endpoint.rolled_back(config_name, reason, time.time()))
             return
         with state.lock:
             keep = not state.deleting and not self._closing
@@ -893,15 +664,7 @@ class SageMakerBackend:
             old.drain_and_stop()
         if not self._current(state):
             return
-        self.store.update("Endpoint", state.name, {
-            "EndpointStatus": "InService",
-            "EndpointConfigName": config_name,
-            "ProductionVariants": self._variant_summaries(variants),
-            "FailureReason": None,
-            "LastModifiedTime": time.time(),
-            "PendingDeploymentSummary": None,
-            "_Variants": variants,
-        })
+        self.store.update(Endpoint.kind, state.name, Endpoint.in_service(config_name, variants, None, time.time()))
 
     def _finish_delete(self, state: _EndpointState, lives: list[_Live]) -> None:
         for live in lives:
@@ -918,16 +681,15 @@ class SageMakerBackend:
         except OSError:
             pass
         with self._lock:
-            self.store.delete("Endpoint", state.name)
+            self.store.delete(Endpoint.kind, state.name)
             if self._endpoints.get(state.name.lower()) is state:
                 del self._endpoints[state.name.lower()]
 
     # ====================================================================== list helper ==
-    def _list(self, kind: str, result_key: str, request: dict[str, Any], *, default_order: str,
-              fields: Iterable[str]) -> dict[str, Any]:
+    def _list(self, resource: type[Resource], result_key: str, request: dict[str, Any]) -> dict[str, Any]:
+        kind = resource.kind
         name_field = f"{kind}Name"
-        status_field = {"TrainingJob": "TrainingJobStatus", "TransformJob": "TransformJobStatus",
-                        "Endpoint": "EndpointStatus"}.get(kind)
+        status_field = resource.status_field
         items = self.store.list(kind)
         contains = (request.get("NameContains") or "").lower()
         if contains:
@@ -953,21 +715,15 @@ class SageMakerBackend:
             items.sort(key=lambda i: (i.get(status_field, ""), i["CreationTime"], i[name_field]))
         else:
             items.sort(key=lambda i: (i["CreationTime"], i[name_field]))
-        if (request.get("SortOrder") or default_order) == "Descending":
+        if (request.get("SortOrder") or resource.list_order) == "Descending":
             items.reverse()
         page_size = int(request.get("MaxResults") or DEFAULT_MAX_RESULTS)
         offset = _decode_token(request.get("NextToken"), kind)
         page = items[offset: offset + page_size]
-        wanted = tuple(fields)
-        result: dict[str, Any] = {result_key: [{f: i[f] for f in wanted if f in i} for i in page]}
+        result: dict[str, Any] = {result_key: [resource.summary(i) for i in page]}
         if offset + page_size < len(items):
             result["NextToken"] = _encode_token(offset + page_size, kind)
         return result
-
-    @staticmethod
-    def _public(record: dict[str, Any]) -> dict[str, Any]:
-        """The Describe* payload: the record without the backend's private ``_`` fields."""
-        return {k: v for k, v in record.items() if not k.startswith("_")}
 
     # ==================================================================== lifecycle ==
     def restore(self, timeout: float | None = None) -> None:
@@ -985,17 +741,9 @@ class SageMakerBackend:
                 self._endpoints[name.lower()] = state
             shutil.rmtree(self._work_dir("endpoints", name), ignore_errors=True)
             variants = record.get("_Variants")
-            note = None
-            if record["EndpointStatus"] in ("Updating", "RollingBack") and record.get("PendingDeploymentSummary"):
-                pending = record["PendingDeploymentSummary"].get("EndpointConfigName")
-                note = (f"The smflow local runtime stopped while the endpoint was being updated to "
-                        f"endpoint configuration {pending}; the update was abandoned and the endpoint "
-                        f"runs endpoint configuration {record['EndpointConfigName']}.")
+            note = Endpoint.restart_note(record)
             if not variants:
-                self.store.update("Endpoint", name, {
-                    "EndpointStatus": "Failed", "LastModifiedTime": time.time(),
-                    "FailureReason": "The endpoint could not be restarted: its deployment was not recorded.",
-                })
+                self.store.update(Endpoint.kind, name, Endpoint.not_restartable(time.time()))
                 continue
             threads.append(self._thread(self._bring_up, state, record["EndpointConfigName"], variants, note,
                                         name=f"restart-endpoint-{name}"))
@@ -1015,7 +763,7 @@ class SageMakerBackend:
             states = list(self._endpoints.values())
         stoppers: list[threading.Thread] = []
         for (kind, name), run in runs.items():
-            self.store.update(kind, name, lambda current, kind=kind: interrupted_job_fields(kind, current))
+            self.store.update(kind, name, lambda current, job=JOBS[kind]: job.interrupted(current))
             stoppers.append(self._spawn(self._call_stop, run, kind, name))
         for state in states:
             with state.lock:
@@ -1041,19 +789,6 @@ class SageMakerBackend:
 # --------------------------------------------------------------------------------------------
 def _is_name(name: Any) -> bool:
     return isinstance(name, str) and _NAME.fullmatch(name) is not None
-
-
-def epoch_seconds(value: Any) -> float:
-    """Epoch seconds from a number, a datetime (naive = UTC) or an ISO 8601 string."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.timestamp()
-    raise ValidationException(f"not a timestamp: {value!r}")
 
 
 def _encode_token(offset: int, kind: str) -> str:

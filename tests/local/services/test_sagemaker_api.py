@@ -1,53 +1,20 @@
-"""The local runtime answers unmodified boto3 clients: S3, STS, CloudWatch Logs and the SageMaker
-resources (CRUD, errors, List* filters and pagination, endpoint lifecycle, InvokeEndpoint)."""
+"""The SageMaker API of the local runtime answers unmodified boto3 clients: resource CRUD and
+errors, List* filters and pagination, job and endpoint lifecycles (with the executor test doubles),
+and its JSON 1.1 wire protocol (validation against botocore's model, AWS-shaped errors,
+timestamps as epoch numbers)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
 import threading
 import time
 
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import FAST_WAIT, ROLE, create_config, create_fake_model
-
-
-def error_of(info: pytest.ExceptionInfo) -> tuple[str, str]:
-    error = info.value.response["Error"]
-    return error["Code"], error["Message"]
-
-
-# ------------------------------------------------------------------------ S3, STS, Logs --
-def test_s3_sts_and_logs_share_the_endpoint(runtime):
-    s3 = runtime.client("s3")
-    s3.create_bucket(Bucket="data-bucket")
-    s3.put_object(Bucket="data-bucket", Key="train/iris.csv", Body=b"5.1,3.5\n", ContentType="text/csv")
-    s3.put_object(Bucket="data-bucket", Key="train/more.csv", Body=b"4.9,3.0\n")
-    got = s3.get_object(Bucket="data-bucket", Key="train/iris.csv")
-    assert got["Body"].read() == b"5.1,3.5\n" and got["ContentType"] == "text/csv"
-    listed = s3.list_objects_v2(Bucket="data-bucket", Prefix="train/")
-    assert [o["Key"] for o in listed["Contents"]] == ["train/iris.csv", "train/more.csv"]
-    # path-style addressing against http://127.0.0.1:PORT
-    assert s3.meta.endpoint_url.startswith("http://127.0.0.1:")
-
-    assert runtime.client("sts").get_caller_identity()["Account"] == "123456789012"
-
-    logs = runtime.client("logs")
-    logs.create_log_group(logGroupName="/aws/sagemaker/TrainingJobs")
-    logs.create_log_stream(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName="job/algo-1-1")
-    now = int(time.time() * 1000)
-    logs.put_log_events(logGroupName="/aws/sagemaker/TrainingJobs", logStreamName="job/algo-1-1",
-                        logEvents=[{"timestamp": now, "message": "epoch 1"},
-                                   {"timestamp": now + 1, "message": "epoch 2"}])
-    events = logs.get_log_events(logGroupName="/aws/sagemaker/TrainingJobs",
-                                 logStreamName="job/algo-1-1", startFromHead=True)["events"]
-    assert [e["message"] for e in events] == ["epoch 1", "epoch 2"]
+from ..conftest import FAST_WAIT, ROLE, create_config, create_fake_model
+from ..wire import error_of, sagemaker_call
 
 
 # ------------------------------------------------------------------------------ models --
@@ -348,198 +315,75 @@ def test_failed_update_rolls_back_and_failed_create_reports_the_reason(fake_runt
     sm.get_waiter("endpoint_deleted").wait(EndpointName="broken", WaiterConfig=FAST_WAIT)
 
 
-def test_model_errors_come_back_as_model_error_424(fake_runtime):
+# ----------------------------------------------------------------- JSON 1.1 wire protocol --
+def test_errors_have_the_aws_json_shape(fake_runtime):
+    status, headers, body = sagemaker_call(fake_runtime.url, "DescribeModel", b'{"ModelName": "absent"}')
+    assert status == 400
+    assert headers["x-amzn-errortype"] == "ValidationException"
+    assert headers["content-type"] == "application/x-amz-json-1.1"
+    assert json.loads(body) == {
+        "__type": "ValidationException",
+        "message": 'Could not find model "arn:aws:sagemaker:us-east-1:123456789012:model/absent".',
+    }
+
+
+def test_timestamps_are_epoch_second_numbers_and_unknown_fields_are_not_sent(fake_runtime):
+    payload = json.dumps({"ModelName": "m", "ExecutionRoleArn": ROLE, "PrimaryContainer": {"Image": "i"}})
+    assert sagemaker_call(fake_runtime.url, "CreateModel", payload.encode())[0] == 200
+    status, _, body = sagemaker_call(fake_runtime.url, "DescribeModel", b'{"ModelName": "m"}')
+    described = json.loads(body)
+    assert status == 200 and isinstance(described["CreationTime"], float)
+    assert set(described) == {"ModelName", "ModelArn", "CreationTime", "ExecutionRoleArn",
+                              "PrimaryContainer", "EnableNetworkIsolation"}
+
+
+@pytest.mark.parametrize(
+    "operation, payload, code, fragment",
+    [
+        ("CreateModel", b'{"ExecutionRoleArn": "r"}', "ValidationException",
+         'Missing required parameter in input: "ModelName"'),
+        ("ListModels", b'{"MaxResults": "ten"}', "ValidationException", "Invalid type for parameter MaxResults"),
+        ("ListModels", b'{"MaxResults": 1000}', "ValidationException",
+         "Value 1000 at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 100"),
+        ("ListModels", b'{"SortBy": "Size"}', "ValidationException",
+         "Value 'Size' at 'sortBy' failed to satisfy constraint: Member must satisfy enum value set: "
+         "[Name, CreationTime]"),
+        ("DescribeModel", b'{"ModelName": "m", "Extra": 1}', "ValidationException", 'Unknown parameter in input: "Extra"'),
+        ("DescribeModel", b"{not json", "SerializationException", "not valid JSON"),
+        ("ListNotebookInstances", b"{}", "UnknownOperationException",
+         "SageMaker.ListNotebookInstances is not supported by the smflow local runtime"),
+        ("NoSuchOperation", b"{}", "UnknownOperationException",
+         "SageMaker.NoSuchOperation does not exist"),
+    ],
+)
+def test_invalid_requests_are_rejected_with_a_clear_error(fake_runtime, operation, payload, code, fragment):
+    status, headers, body = sagemaker_call(fake_runtime.url, operation, payload)
+    error = json.loads(body)
+    assert (status, headers["x-amzn-errortype"], error["__type"]) == (400, code, code)
+    assert fragment in error["message"]
+
+
+def test_constraint_errors_name_the_nested_field(fake_runtime):
     sm = fake_runtime.client("sagemaker")
-    smr = fake_runtime.client("sagemaker-runtime")
-    create_config(sm, "cfg", create_fake_model(sm, "m"), variant="primary-variant")
-    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
-    sm.get_waiter("endpoint_in_service").wait(EndpointName="ep", WaiterConfig=FAST_WAIT)
+    sm.create_model(ModelName="m", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i"})
     with pytest.raises(ClientError) as info:
-        smr.invoke_endpoint(EndpointName="ep", Body=b"1", ContentType="application/x-unsupported")
-    response = info.value.response
-    assert response["ResponseMetadata"]["HTTPStatusCode"] == 424
-    assert response["Error"]["Code"] == "ModelError"
-    assert response["OriginalStatusCode"] == 415
-    assert response["OriginalMessage"] == "unsupported content type: application/x-unsupported"
-    assert response["LogStreamArn"] == \
-        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/ep"
-    assert response["Error"]["Message"].startswith(
-        'Received client error (415) from primary with message "unsupported content type')
+        sm.create_endpoint_config(EndpointConfigName="cfg", ProductionVariants=[{
+            "VariantName": "bad variant!", "ModelName": "m", "InstanceType": "ml.m5.large",
+            "InitialInstanceCount": 1}])
+    error = info.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"].startswith("1 validation error detected: Value 'bad variant!' at "
+                                       "'productionVariants.1.member.variantName' failed to satisfy constraint")
+
     with pytest.raises(ClientError) as info:
-        smr.invoke_endpoint(EndpointName="ep", Body=b"1", ContentType="text/csv", TargetVariant="other")
-    assert error_of(info)[0] == "ValidationError" and "other" in error_of(info)[1]
-    answer = smr.invoke_endpoint(EndpointName="ep", Body=b"1", ContentType="text/csv",
-                                 TargetVariant="primary-variant")
-    assert answer["InvokedProductionVariant"] == "primary-variant"
+        sm.create_model(ModelName="bad_name", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "i"})
+    assert "at 'modelName' failed to satisfy constraint: Member must satisfy regular expression pattern" \
+        in info.value.response["Error"]["Message"]
 
 
-def _read_response(stream) -> tuple[int, dict[str, str], bytes]:
-    status = int(stream.readline().split()[1])
-    headers = {}
-    while (line := stream.readline()) not in (b"\r\n", b""):
-        name, _, value = line.decode("latin-1").partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return status, headers, stream.read(int(headers["content-length"]))
-
-
-def test_invocations_share_a_kept_alive_connection_even_after_a_refused_one(fake_runtime):
-    """InvokeEndpoint answers on a kept-alive connection; a refused request's body is consumed,
-    so the next request on the same connection is read from its own first byte."""
-    import socket
-    from urllib.parse import urlsplit
-
-    sm = fake_runtime.client("sagemaker")
-    create_config(sm, "cfg", create_fake_model(sm, "m", FAKE_TAG="kept"))
-    sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
-    sm.get_waiter("endpoint_in_service").wait(EndpointName="ep", WaiterConfig=FAST_WAIT)
-
-    def request(endpoint: str, body: bytes, **headers: str) -> bytes:
-        lines = [f"POST /endpoints/{endpoint}/invocations HTTP/1.1", "Host: local", "Content-Type: text/csv",
-                 f"Content-Length: {len(body)}", *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items())]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-
-    url = urlsplit(fake_runtime.url)
-    with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
-        stream = connection.makefile("rb")
-        connection.sendall(request("no-such-endpoint", b"POST /endpoints/ep/invocations HTTP/1.1\r\n\r\n")
-                           + request("ep", b"5.1,3.5", X_Amzn_SageMaker_Custom_Attributes="n=2")
-                           + request("ep", b"x" * 70000))
-        status, headers, body = _read_response(stream)
-        assert status == 400 and headers["x-amzn-errortype"] == "ValidationError"
-        assert json.loads(body)["Message"] == "Endpoint no-such-endpoint of account 123456789012 not found."
-        status, headers, body = _read_response(stream)
-        assert status == 200 and headers["x-amzn-invoked-production-variant"] == "AllTraffic"
-        assert json.loads(body) == {"tag": "kept", "body": "5.1,3.5", "accept": None, "custom_attributes": "n=2"}
-        status, _, body = _read_response(stream)
-        assert status == 200 and json.loads(body)["body"] == "x" * 70000
-        connection.sendall(request("ep", b"1", Connection="close"))
-        status, headers, _ = _read_response(stream)
-        assert status == 200 and headers.get("connection") == "close"
-        assert stream.read() == b""  # the runtime closed the connection as asked
-
-
-# ------------------------------------------------------------- python -m entry point --
-def test_module_entry_point_serves_until_sigterm(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "smflow.local.server", "--port", "0", "--state-dir", str(tmp_path / "state")],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-    )
-    try:
-        line = process.stdout.readline()
-        assert "ready at http://127.0.0.1:" in line, line
-        url = line.rsplit(" ", 1)[1].strip()
-        import boto3
-
-        s3 = boto3.session.Session(aws_access_key_id="a", aws_secret_access_key="b",
-                                   region_name="us-east-1").client("s3", endpoint_url=url)
-        s3.create_bucket(Bucket="kept-bucket")
-        s3.put_object(Bucket="kept-bucket", Key="k", Body=b"v")
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert list((tmp_path / "state" / "s3").glob("*/*/objects/*.data"))
-
-
-# ------------------------------------------------------------ the real executors, end to end --
-TRAIN_SCRIPT = '''
-import argparse, os
-import joblib
-import pandas as pd
-from sklearn.tree import DecisionTreeClassifier
-
-
-def model_fn(model_dir):
-    return joblib.load(os.path.join(model_dir, "model.joblib"))
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--max_leaf_nodes", type=int, default=None)
-    parser.add_argument("--model-dir", default=os.environ["SM_MODEL_DIR"])
-    parser.add_argument("--train", default=os.environ["SM_CHANNEL_TRAIN"])
-    args = parser.parse_args()
-    frames = [pd.read_csv(os.path.join(args.train, name), header=None) for name in os.listdir(args.train)]
-    data = pd.concat(frames)
-    model = DecisionTreeClassifier(max_leaf_nodes=args.max_leaf_nodes).fit(data.iloc[:, 1:], data.iloc[:, 0])
-    joblib.dump(model, os.path.join(args.model_dir, "model.joblib"))
-    print("trained on", len(data), "rows")
-'''
-
-
-@pytest.mark.integration
-def test_real_executors_train_deploy_invoke_transform_and_restart(runtime, tmp_path):
-    from smflow.image_uris import sklearn_image_uri
-    from smflow.local.files import make_tar_gz
-
-    image = sklearn_image_uri("us-east-1", "1.2-1")
-    s3, sm = runtime.client("s3"), runtime.client("sagemaker")
-    s3.create_bucket(Bucket="lifecycle")
-    rows = "\n".join(f"{label},{label * 2 + 0.1 * i},{label - 0.05 * i}" for label in (0, 1, 2) for i in range(8))
-    s3.put_object(Bucket="lifecycle", Key="data/train.csv", Body=rows.encode())
-    source = tmp_path / "source"
-    source.mkdir()
-    (source / "train.py").write_text(TRAIN_SCRIPT)
-    s3.upload_file(str(make_tar_gz(source, tmp_path / "sourcedir.tar.gz")), "lifecycle", "code/sourcedir.tar.gz")
-    submit = "s3://lifecycle/code/sourcedir.tar.gz"
-
-    sm.create_training_job(
-        TrainingJobName="e2e-train", RoleArn=ROLE,
-        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-        HyperParameters={"max_leaf_nodes": "10", "sagemaker_program": json.dumps("train.py"),
-                         "sagemaker_submit_directory": json.dumps(submit)},
-        InputDataConfig=[{"ChannelName": "train", "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri": "s3://lifecycle/data", "S3DataDistributionType": "FullyReplicated"}}}],
-        OutputDataConfig={"S3OutputPath": "s3://lifecycle/output"},
-        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
-        StoppingCondition={"MaxRuntimeInSeconds": 300})
-    sm.get_waiter("training_job_completed_or_stopped").wait(
-        TrainingJobName="e2e-train", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
-    job = sm.describe_training_job(TrainingJobName="e2e-train")
-    assert job["TrainingJobStatus"] == "Completed", job.get("FailureReason")
-    artifacts = job["ModelArtifacts"]["S3ModelArtifacts"]
-    assert artifacts == "s3://lifecycle/output/e2e-train/output/model.tar.gz"
-
-    environment = {"SAGEMAKER_PROGRAM": "train.py", "SAGEMAKER_SUBMIT_DIRECTORY": submit}
-    sm.create_model(ModelName="e2e-model", ExecutionRoleArn=ROLE,
-                    PrimaryContainer={"Image": image, "ModelDataUrl": artifacts, "Environment": environment})
-    create_config(sm, "e2e-config", "e2e-model")
-    sm.create_endpoint(EndpointName="e2e-endpoint", EndpointConfigName="e2e-config")
-    sm.get_waiter("endpoint_in_service").wait(EndpointName="e2e-endpoint",
-                                              WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
-    smr = runtime.client("sagemaker-runtime")
-    answer = smr.invoke_endpoint(EndpointName="e2e-endpoint", Body=b"4.1,1.9\n0.1,0.0",
-                                 ContentType="text/csv", Accept="application/json")
-    assert answer["InvokedProductionVariant"] == "AllTraffic"
-    assert json.loads(answer["Body"].read()) == [2, 0]
+def test_client_side_validation_off_still_gets_server_validation(fake_runtime):
+    sm = fake_runtime.client("sagemaker", parameter_validation=False)
     with pytest.raises(ClientError) as info:
-        smr.invoke_endpoint(EndpointName="e2e-endpoint", Body=b"1", ContentType="application/x-unknown")
-    assert info.value.response["Error"]["Code"] == "ModelError"
-    assert 400 <= info.value.response["OriginalStatusCode"] < 500
-
-    s3.put_object(Bucket="lifecycle", Key="batch/input.csv", Body=b"4.1,1.9\n2.1,0.9\n")
-    sm.create_transform_job(
-        TransformJobName="e2e-transform", ModelName="e2e-model",
-        TransformInput={"DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://lifecycle/batch"}},
-                        "ContentType": "text/csv", "SplitType": "Line"},
-        TransformOutput={"S3OutputPath": "s3://lifecycle/batch-output"},
-        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
-    sm.get_waiter("transform_job_completed_or_stopped").wait(
-        TransformJobName="e2e-transform", WaiterConfig={"Delay": 0.2, "MaxAttempts": 600})
-    transform = sm.describe_transform_job(TransformJobName="e2e-transform")
-    assert transform["TransformJobStatus"] == "Completed", transform.get("FailureReason")
-    output = s3.get_object(Bucket="lifecycle", Key="batch-output/input.csv.out")["Body"].read()
-    assert output.strip()
-
-    runtime.restart()  # the endpoint serves again as soon as the runtime is ready
-    smr = runtime.client("sagemaker-runtime")
-    answer = smr.invoke_endpoint(EndpointName="e2e-endpoint", Body=b"0.1,0.0", ContentType="text/csv",
-                                 Accept="application/json")
-    assert json.loads(answer["Body"].read()) == [0]
-
-    sm = runtime.client("sagemaker")
-    sm.delete_endpoint(EndpointName="e2e-endpoint")
-    sm.get_waiter("endpoint_deleted").wait(EndpointName="e2e-endpoint", WaiterConfig=FAST_WAIT)
+        sm.create_model(ExecutionRoleArn=ROLE)
+    assert info.value.response["Error"]["Code"] == "ValidationException"
+    assert "ModelName" in info.value.response["Error"]["Message"]

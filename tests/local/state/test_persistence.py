@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from smflow.local.server import LocalRuntime
 
-from .conftest import FAST_WAIT, ROLE, FakeExecutors, Runtime, create_config, create_fake_model
+from ..conftest import FAST_WAIT, ROLE, FakeExecutors, Runtime, create_config, create_fake_model
 
 
 @pytest.fixture

@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smflow.local.protocol import signing_service
-from smflow.local.store import atomic_write_bytes
+from smflow.local.services.protocol import signing_service
+from smflow.local.state.store import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 

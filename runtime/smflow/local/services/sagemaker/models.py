@@ -1,0 +1,560 @@
+"""The state model of the local SageMaker API: one class per resource kind.
+
+Each resource is stored as one record (:class:`smflow.local.state.store.ResourceStore`): its
+Describe* payload, timestamps as epoch-second floats, plus private fields whose names start with
+``_`` (never answered). A kind's class holds what is particular to it, as class attributes and
+class methods over those records:
+
+- the record a Create* request makes (:meth:`new`) and the checks done before (:meth:`check`);
+- its status transitions, each returning the fields to merge into the stored record (the
+  backend applies them under the store's lock);
+- what it answers: the Describe* payload (:meth:`Resource.describe`) and the members of its
+  List* summaries (:meth:`Resource.summary`);
+- the errors that name it (not found, name taken), worded as AWS words them (SageMaker API
+  reference of each operation).
+
+The classes keep no state of their own: the records are the state, so that they survive a
+restart (:mod:`smflow.local.state.recovery`). The operations over them are
+:class:`smflow.local.services.sagemaker.backend.SageMakerBackend`'s.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+from smflow.local.services.sagemaker.exceptions import ResourceInUse, ValidationException
+
+# A running job's private field (not in Describe* answers): the identity of its process group,
+# {"ProcessGroupId": int, "ProcessId": int, "StartTime": int (clock ticks after boot, field 22 of
+# /proc/<pid>/stat)}, written by the executor when its process starts.
+PROCESS_FIELD = "_Process"
+
+
+def epoch_seconds(value: Any) -> float:
+    """Epoch seconds from a number, a datetime (naive = UTC) or an ISO 8601 string.
+
+    Raises ValidationException for anything else.
+    """
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.timestamp()
+    raise ValidationException(f"not a timestamp: {value!r}")
+
+
+def _without_tags(request: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in request.items() if k != "Tags"}
+
+
+class Resource:
+    """What every resource kind declares.
+
+    Attributes:
+        kind: the store's kind, and the prefix of the ``<kind>Name``/``<kind>Arn`` members.
+        arn_type: the ARN's resource type (``arn:aws:sagemaker:...:<arn_type>/<name>``).
+        status_field: the member holding the status, if the kind has one (filters and sorts
+            List* by status).
+        summary_fields: the members of its List* summaries.
+        list_order: List*'s default SortOrder.
+    """
+
+    kind: ClassVar[str]
+    arn_type: ClassVar[str]
+    status_field: ClassVar[str | None] = None
+    summary_fields: ClassVar[tuple[str, ...]]
+    list_order: ClassVar[str] = "Descending"
+
+    @classmethod
+    def name_of(cls, record: Mapping[str, Any]) -> str:
+        return record[f"{cls.kind}Name"]
+
+    @staticmethod
+    def describe(record: Mapping[str, Any]) -> dict[str, Any]:
+        """The Describe* payload: the record without the backend's private ``_`` fields."""
+        return {k: v for k, v in record.items() if not k.startswith("_")}
+
+    @classmethod
+    def summary(cls, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The record's List* summary: those of :attr:`summary_fields` it has."""
+        return {f: record[f] for f in cls.summary_fields if f in record}
+
+
+# ------------------------------------------------------------------------------------------
+# Jobs: InProgress -> Completed | Failed, or InProgress -> Stopping -> Stopped
+# ------------------------------------------------------------------------------------------
+class Job(Resource):
+    """A training or transform job: its run ends in one of :attr:`TERMINAL_STATUSES`.
+
+    Attributes:
+        what: how messages name the kind ("training job").
+        end_time_field: the member set when the job ends.
+    """
+
+    TERMINAL_STATUSES: ClassVar[tuple[str, ...]] = ("Completed", "Failed", "Stopped")
+    RUNNING_STATUSES: ClassVar[tuple[str, ...]] = ("InProgress", "Stopping")
+    INTERRUPTED_REASON: ClassVar[str] = (
+        "The smflow local runtime stopped while this {what} was running (status {status}); "
+        "local jobs do not resume after a restart. Start a new {what} with a new name."
+    )
+
+    status_field: ClassVar[str]
+    what: ClassVar[str]
+    end_time_field: ClassVar[str]
+
+    @staticmethod
+    def not_found() -> ValidationException:
+        """The error of Describe*/Stop* for a job that does not exist."""
+        return ValidationException("Requested resource not found.")
+
+    @classmethod
+    def progress(cls, current: Mapping[str, Any], fields: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The fields to merge when the executor reports ``fields`` on the job ``current``.
+
+        None once the job has ended (late reports change nothing); a Stopping job stays
+        Stopping when the executor still says InProgress. LastModifiedTime defaults to now.
+        """
+        status = current.get(cls.status_field)
+        if status in cls.TERMINAL_STATUSES:
+            return None
+        new = dict(fields)
+        if status == "Stopping" and new.get(cls.status_field) == "InProgress":
+            new.pop(cls.status_field)
+        new.setdefault("LastModifiedTime", time.time())
+        return new
+
+    @classmethod
+    def failed(cls, reason: str, now: float) -> dict[str, Any]:
+        """InProgress -> Failed with ``reason`` (the job could not start)."""
+        return {cls.status_field: "Failed", "FailureReason": reason, cls.end_time_field: now,
+                "LastModifiedTime": now}
+
+    @classmethod
+    def check_stoppable(cls, record: Mapping[str, Any]) -> bool:
+        """Whether Stop* must move the job to Stopping: False when it already is.
+
+        Raises ValidationException when it is neither InProgress nor Stopping.
+        """
+        status = record[cls.status_field]
+        if status == "Stopping":
+            return False
+        if status != "InProgress":
+            raise ValidationException(
+                f"The {cls.what} {cls.name_of(record)} is {status} and cannot be stopped: only "
+                "InProgress jobs can be stopped."
+            )
+        return True
+
+    @classmethod
+    def stopping(cls, now: float) -> dict[str, Any]:
+        """InProgress -> Stopping (Stop*)."""
+        return {cls.status_field: "Stopping", "LastModifiedTime": now}
+
+    @classmethod
+    def stopped(cls, now: float) -> dict[str, Any]:
+        """Stopping -> Stopped, for a job whose run never started."""
+        return {cls.status_field: "Stopped", "LastModifiedTime": now, cls.end_time_field: now}
+
+    @classmethod
+    def interrupted(cls, job: Mapping[str, Any], now: float | None = None) -> dict[str, Any] | None:
+        """InProgress | Stopping -> Failed, when the runtime stopped under the job, with a
+        FailureReason that says so. None if the job was not running."""
+        status = job.get(cls.status_field)
+        if status not in cls.RUNNING_STATUSES:
+            return None
+        now = time.time() if now is None else now
+        fields: dict[str, Any] = {
+            cls.status_field: "Failed",
+            "FailureReason": cls.INTERRUPTED_REASON.format(what=cls.what, status=status),
+            "LastModifiedTime": now,
+            cls.end_time_field: now,
+        }
+        if PROCESS_FIELD in job:
+            fields[PROCESS_FIELD] = None  # the job's processes are ended (or about to be)
+        return fields
+
+
+class TrainingJob(Job):
+    """A training job (CreateTrainingJob). Its SecondaryStatus follows the status: Starting,
+    then the executor's Downloading/Training/Uploading, then Completed, Failed, Stopping or
+    Stopped, each recorded in SecondaryStatusTransitions."""
+
+    kind = "TrainingJob"
+    arn_type = "training-job"
+    status_field = "TrainingJobStatus"
+    summary_fields = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime",
+                      "LastModifiedTime", "TrainingJobStatus", "SecondaryStatus")
+    list_order = "Ascending"
+    what = "training job"
+    end_time_field = "TrainingEndTime"
+
+    @staticmethod
+    def check(request: Mapping[str, Any]) -> None:
+        """Raises ValidationException: no TrainingImage (an algorithm, which runs only on AWS,
+        or nothing), or no ResourceConfig."""
+        algorithm = request.get("AlgorithmSpecification") or {}
+        if not algorithm.get("TrainingImage"):
+            if algorithm.get("AlgorithmName"):
+                raise ValidationException(
+                    "AlgorithmSpecification.AlgorithmName is not supported by the smflow local "
+                    "runtime: set AlgorithmSpecification.TrainingImage to a SageMaker framework "
+                    "image URI instead (smflow.image_uris.retrieve gives it)."
+                )
+            raise ValidationException(
+                "AlgorithmSpecification.TrainingImage is required: set it to the training image "
+                "URI of a SageMaker framework (smflow.image_uris.retrieve gives it)."
+            )
+        if not request.get("ResourceConfig"):
+            raise ValidationException(
+                "ResourceConfig is required: give InstanceType, InstanceCount and VolumeSizeInGB "
+                '(e.g. {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}).'
+            )
+
+    @staticmethod
+    def new(request: Mapping[str, Any], arn: str, now: float) -> dict[str, Any]:
+        """The record of a new job: the request (without Tags) with SageMaker's defaults,
+        InProgress/Starting."""
+        record = _without_tags(request)
+        record.setdefault("StoppingCondition", {"MaxRuntimeInSeconds": 86400})
+        for flag in ("EnableNetworkIsolation", "EnableInterContainerTrafficEncryption",
+                     "EnableManagedSpotTraining"):
+            record.setdefault(flag, False)
+        record.update(
+            TrainingJobArn=arn,
+            TrainingJobStatus="InProgress",
+            SecondaryStatus="Starting",
+            SecondaryStatusTransitions=[
+                {"Status": "Starting", "StartTime": now,
+                 "StatusMessage": "Preparing the instances for training"}
+            ],
+            CreationTime=now,
+            LastModifiedTime=now,
+        )
+        return record
+
+    @staticmethod
+    def name_taken(arn: str) -> ResourceInUse:
+        return ResourceInUse(
+            "Training job names must be unique within an AWS account and region, and a "
+            f"training job with this name already exists ({arn})"
+        )
+
+    @classmethod
+    def failed(cls, reason: str, now: float) -> dict[str, Any]:
+        return {**super().failed(reason, now), "SecondaryStatus": "Failed"}
+
+    @classmethod
+    def stopping(cls, now: float) -> dict[str, Any]:
+        return {**super().stopping(now), "SecondaryStatus": "Stopping"}
+
+    @classmethod
+    def stopped(cls, now: float) -> dict[str, Any]:
+        return {**super().stopped(now), "SecondaryStatus": "Stopped"}
+
+    @classmethod
+    def interrupted(cls, job: Mapping[str, Any], now: float | None = None) -> dict[str, Any] | None:
+        fields = super().interrupted(job, now)
+        if fields is None:
+            return None
+        now = fields["LastModifiedTime"]
+        fields["SecondaryStatus"] = "Failed"
+        transitions = [dict(t) for t in job.get("SecondaryStatusTransitions") or []]
+        if transitions and "EndTime" not in transitions[-1]:
+            transitions[-1]["EndTime"] = now
+        transitions.append({"Status": "Failed", "StartTime": now, "EndTime": now,
+                            "StatusMessage": fields["FailureReason"]})
+        fields["SecondaryStatusTransitions"] = transitions
+        return fields
+
+
+class TransformJob(Job):
+    """A batch transform job (CreateTransformJob) of an existing model."""
+
+    kind = "TransformJob"
+    arn_type = "transform-job"
+    status_field = "TransformJobStatus"
+    summary_fields = ("TransformJobName", "TransformJobArn", "CreationTime", "TransformEndTime",
+                      "LastModifiedTime", "TransformJobStatus", "FailureReason")
+    what = "transform job"
+    end_time_field = "TransformEndTime"
+
+    @staticmethod
+    def new(request: Mapping[str, Any], arn: str, now: float) -> dict[str, Any]:
+        """The record of a new job: the request (without Tags), InProgress."""
+        record = _without_tags(request)
+        record.update(TransformJobArn=arn, TransformJobStatus="InProgress", CreationTime=now,
+                      LastModifiedTime=now)
+        return record
+
+    @staticmethod
+    def name_taken(arn: str) -> ResourceInUse:
+        return ResourceInUse(
+            "Job name must be unique within an AWS account and region, and a transform job "
+            f"with this name already exists ({arn})"
+        )
+
+
+# Job kind -> its class.
+JOBS: dict[str, type[Job]] = {TrainingJob.kind: TrainingJob, TransformJob.kind: TransformJob}
+
+
+# ------------------------------------------------------------------------------------------
+# Models and endpoint configurations: created, described, deleted; no status
+# ------------------------------------------------------------------------------------------
+class Model(Resource):
+    """A model (CreateModel): the container(s) that serve it."""
+
+    kind = "Model"
+    arn_type = "model"
+    summary_fields = ("ModelName", "ModelArn", "CreationTime")
+
+    @staticmethod
+    def check(request: Mapping[str, Any]) -> None:
+        """Raises ValidationException: ExecutionRoleArn missing; neither or both of
+        PrimaryContainer/Containers; a container without Image (or ModelPackageName)."""
+        if not request.get("ExecutionRoleArn"):
+            raise ValidationException(
+                "ExecutionRoleArn is required: pass the ARN of an IAM role, e.g. "
+                "arn:aws:iam::123456789012:role/SageMakerRole (the local runtime accepts any "
+                "well-formed role ARN)."
+            )
+        primary, containers = request.get("PrimaryContainer"), request.get("Containers")
+        if bool(primary) == bool(containers):
+            raise ValidationException(
+                "Give exactly one of PrimaryContainer or Containers: the container (Image, "
+                "ModelDataUrl, Environment) that serves the model."
+            )
+        for index, container in enumerate([primary] if primary else containers):
+            if not container.get("Image") and not container.get("ModelPackageName"):
+                where = "PrimaryContainer" if primary else f"Containers[{index}]"
+                raise ValidationException(f"{where}.Image is required: the inference image URI.")
+
+    @staticmethod
+    def new(request: Mapping[str, Any], arn: str, now: float) -> dict[str, Any]:
+        record = _without_tags(request)
+        record.setdefault("EnableNetworkIsolation", False)
+        record.update(ModelArn=arn, CreationTime=now)
+        return record
+
+    @staticmethod
+    def containers(model: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The model's containers: ``[PrimaryContainer]`` or ``Containers``."""
+        return [model["PrimaryContainer"]] if model.get("PrimaryContainer") else model.get("Containers", [])
+
+    @staticmethod
+    def not_found(arn: str) -> ValidationException:
+        """The SageMaker Python SDK recognises this wording."""
+        return ValidationException(f'Could not find model "{arn}".')
+
+    @staticmethod
+    def name_taken(arn: str) -> ValidationException:
+        """The SageMaker Python SDK recognises this wording (it reuses the model)."""
+        return ValidationException(f'Cannot create already existing model "{arn}".')
+
+
+class EndpointConfig(Resource):
+    """An endpoint configuration (CreateEndpointConfig): production variants, each a model."""
+
+    kind = "EndpointConfig"
+    arn_type = "endpoint-config"
+    summary_fields = ("EndpointConfigName", "EndpointConfigArn", "CreationTime")
+    # Members of features that run only on AWS -> how messages name them.
+    UNSUPPORTED_FIELDS: ClassVar[dict[str, str]] = {
+        "AsyncInferenceConfig": "asynchronous inference",
+        "ShadowProductionVariants": "shadow variants",
+        "ExplainerConfig": "SageMaker Clarify explainers",
+        "DataCaptureConfig": "data capture",
+    }
+
+    @classmethod
+    def check(cls, request: Mapping[str, Any]) -> None:
+        """Raises ValidationException for a feature that runs only on AWS (async inference,
+        shadow variants, explainers, data capture)."""
+        for member, feature in cls.UNSUPPORTED_FIELDS.items():
+            if request.get(member):
+                raise ValidationException(
+                    f"{member} ({feature}) is not supported by the smflow local runtime: "
+                    "remove it to create a real-time endpoint configuration."
+                )
+
+    @staticmethod
+    def variants(production_variants: Iterable[Mapping[str, Any]],
+                 check_model: Callable[[str], Any]) -> list[dict[str, Any]]:
+        """The variants to record (InitialVariantWeight defaults to 1.0), in order.
+
+        ``check_model(name)`` raises when a variant's model does not exist. Raises
+        ValidationException when a variant name is used twice.
+        """
+        variants = []
+        seen: set[str] = set()
+        for variant in production_variants:
+            check_model(variant["ModelName"])
+            if variant["VariantName"] in seen:
+                raise ValidationException(
+                    f"ProductionVariants: the variant name {variant['VariantName']!r} is used "
+                    "more than once; variant names must be unique within an endpoint configuration."
+                )
+            seen.add(variant["VariantName"])
+            variants.append({"InitialVariantWeight": 1.0, **variant})
+        return variants
+
+    @staticmethod
+    def new(request: Mapping[str, Any], variants: list[dict[str, Any]], arn: str, now: float) -> dict[str, Any]:
+        record = _without_tags(request)
+        record.update(ProductionVariants=variants, EndpointConfigArn=arn, CreationTime=now)
+        return record
+
+    @staticmethod
+    def not_found(arn: str) -> ValidationException:
+        return ValidationException(f'Could not find endpoint configuration "{arn}".')
+
+    @staticmethod
+    def name_taken(arn: str) -> ValidationException:
+        return ValidationException(f'Cannot create already existing endpoint configuration "{arn}".')
+
+
+# ------------------------------------------------------------------------------------------
+# Endpoints: Creating -> InService | Failed; InService -> Updating -> InService, or
+# Updating -> RollingBack -> InService (old config); -> Deleting -> gone
+# ------------------------------------------------------------------------------------------
+class Endpoint(Resource):
+    """An endpoint (CreateEndpoint) serving an endpoint configuration's variants.
+
+    Its private ``_Variants`` field holds what it serves, ``[{"Variant": ProductionVariant,
+    "Model": DescribeModel payload}]``, so that a restarted runtime starts it again even if the
+    config or the models were deleted since (as AWS keeps serving them).
+    """
+
+    kind = "Endpoint"
+    arn_type = "endpoint"
+    status_field = "EndpointStatus"
+    summary_fields = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
+
+    @staticmethod
+    def new(name: str, arn: str, config_name: str, variants: list[dict[str, Any]], now: float) -> dict[str, Any]:
+        """A new endpoint, Creating."""
+        return {
+            "EndpointName": name,
+            "EndpointArn": arn,
+            "EndpointConfigName": config_name,
+            "EndpointStatus": "Creating",
+            "CreationTime": now,
+            "LastModifiedTime": now,
+            "_Variants": variants,
+        }
+
+    @staticmethod
+    def not_found(arn: str) -> ValidationException:
+        """Also what botocore's ``endpoint_deleted`` waiter waits for."""
+        return ValidationException(f'Could not find endpoint "{arn}".')
+
+    @staticmethod
+    def name_taken(arn: str) -> ValidationException:
+        return ValidationException(f'Cannot create already existing endpoint "{arn}".')
+
+    @staticmethod
+    def check_updatable(record: Mapping[str, Any], serving: bool) -> None:
+        """Raises ValidationException unless the endpoint is InService and ``serving``."""
+        status, arn = record["EndpointStatus"], record["EndpointArn"]
+        if status == "Failed":
+            raise ValidationException(
+                f'Cannot update endpoint "{arn}" in status Failed: delete it and create it again.'
+            )
+        if status != "InService" or not serving:
+            raise ValidationException(f'Cannot update in-progress endpoint "{arn}".')
+
+    @staticmethod
+    def variant_summaries(variants: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
+        """DescribeEndpoint's ProductionVariants for ``_Variants``."""
+        summaries = []
+        for item in variants:
+            variant, model = item["Variant"], item["Model"]
+            weight = float(variant.get("InitialVariantWeight", 1.0))
+            count = variant.get("InitialInstanceCount", 1)
+            summaries.append({
+                "VariantName": variant["VariantName"],
+                "DeployedImages": [
+                    {"SpecifiedImage": c["Image"], "ResolvedImage": c["Image"], "ResolutionTime": now}
+                    for c in Model.containers(model) if c.get("Image")
+                ],
+                "CurrentWeight": weight,
+                "DesiredWeight": weight,
+                "CurrentInstanceCount": count,
+                "DesiredInstanceCount": count,
+            })
+        return summaries
+
+    @classmethod
+    def in_service(cls, config_name: str, variants: list[dict[str, Any]], note: str | None,
+                   now: float) -> dict[str, Any]:
+        """Creating | Updating -> InService on ``config_name``; ``note`` becomes the
+        FailureReason (None clears it)."""
+        return {
+            "EndpointStatus": "InService",
+            "EndpointConfigName": config_name,
+            "ProductionVariants": cls.variant_summaries(variants, now),
+            "FailureReason": note,
+            "LastModifiedTime": now,
+            "PendingDeploymentSummary": None,
+            "_Variants": variants,
+        }
+
+    @staticmethod
+    def failed(reason: str, now: float) -> dict[str, Any]:
+        """Creating -> Failed: the deployment did not start."""
+        return {"EndpointStatus": "Failed", "FailureReason": reason, "LastModifiedTime": now,
+                "PendingDeploymentSummary": None}
+
+    @staticmethod
+    def not_restartable(now: float) -> dict[str, Any]:
+        """-> Failed at a restart: nothing recorded what it served."""
+        return {"EndpointStatus": "Failed", "LastModifiedTime": now,
+                "FailureReason": "The endpoint could not be restarted: its deployment was not recorded."}
+
+    @staticmethod
+    def updating(config_name: str, now: float) -> dict[str, Any]:
+        """InService -> Updating to ``config_name`` (the old deployment keeps serving)."""
+        return {
+            "EndpointStatus": "Updating",
+            "LastModifiedTime": now,
+            "FailureReason": None,
+            "PendingDeploymentSummary": {"EndpointConfigName": config_name, "StartTime": now},
+        }
+
+    @staticmethod
+    def rolling_back(now: float) -> dict[str, Any]:
+        """Updating -> RollingBack: the new deployment did not start."""
+        return {"EndpointStatus": "RollingBack", "LastModifiedTime": now}
+
+    @staticmethod
+    def rolled_back(config_name: str, reason: str, now: float) -> dict[str, Any]:
+        """RollingBack -> InService on the old config, FailureReason saying why."""
+        return {
+            "EndpointStatus": "InService",
+            "FailureReason": f"Updating to endpoint configuration {config_name} failed and "
+                             f"the endpoint was rolled back: {reason}",
+            "LastModifiedTime": now,
+            "PendingDeploymentSummary": None,
+        }
+
+    @staticmethod
+    def deleting(now: float) -> dict[str, Any]:
+        """-> Deleting (the record goes once the deployments stopped)."""
+        return {"EndpointStatus": "Deleting", "LastModifiedTime": now}
+
+    @staticmethod
+    def restart_note(record: Mapping[str, Any]) -> str | None:
+        """The FailureReason of an endpoint restarted while it was being updated (the update
+        is abandoned: it comes back on its current config), else None."""
+        if record["EndpointStatus"] in ("Updating", "RollingBack") and record.get("PendingDeploymentSummary"):
+            pending = record["PendingDeploymentSummary"].get("EndpointConfigName")
+            return (f"The smflow local runtime stopped while the endpoint was being updated to "
+                    f"endpoint configuration {pending}; the update was abandoned and the endpoint "
+                    f"runs endpoint configuration {record['EndpointConfigName']}.")
+        return None

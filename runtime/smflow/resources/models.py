@@ -1,0 +1,190 @@
+"""Models: ``create_model`` (CreateModel, SDK ``Model`` / ``FrameworkModel``), from a training
+job, from existing model data, or from a raw request; an identical model is reused, a different
+one is never overwritten."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from smflow import builders, frameworks, naming, states
+from smflow.errors import ConfigurationError
+from smflow.packaging import SOURCE_ARCHIVE, PackedCode, pack_code, upload_packed
+from smflow.resources.base import ClientBase, field_differences, split_s3_uri
+
+
+class Models(ClientBase):
+    """The model calls of :class:`smflow.client.SageMakerClient`."""
+
+    def create_model(
+        self,
+        *,
+        model_name: str | None = None,
+        training_job_name: str | None = None,
+        model_data: str | None = None,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        image_uri: str | None = None,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        role: str | None = None,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        config: Mapping[str, Any] | None = None,
+    ) -> dict:
+        """Create a model (boto3 ``create_model``) from a training job, from existing model data
+        (the SDK docs, "Deploy an Endpoint from Model Data": ``model_data`` S3 URI of a model.tar.gz
+        plus an inference ``entry_point``), or from a raw request ``config``.
+
+        The container gets ``SAGEMAKER_PROGRAM`` / ``SAGEMAKER_SUBMIT_DIRECTORY``: from the
+        training job's script unless a new ``entry_point`` is given. A new entry point (with
+        ``source_dir``) is packed like the SDK and uploaded to ``s3://<default bucket>/
+        <model_name>/model-code-<sha256 of the packed files, 16 hex>/sourcedir.tar.gz``: never over
+        a training job's code (``<job>/source/``) nor another model's, and the same code gives
+        the same URI, so calling again with the same arguments is idempotent.
+
+        The image is ``image_uri``; else, from a training job, the job's training image; else the
+        inference image of ``framework`` (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) at
+        ``framework_version`` (None: its default version). Without ``model_name``, a model from
+        model data is named after its image's repository and a timestamp, as the SDK's ``Model``.
+
+        The model is looked up first (boto3 ``describe_model``): one that exists with the same
+        PrimaryContainer (Image, ModelDataUrl, Environment including SAGEMAKER_PROGRAM and the
+        code URI) is reused and nothing is uploaded; one that exists with another container is
+        an error, it is never changed.
+
+        Returns: ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
+        Raises:
+            ConfigurationError: missing or conflicting arguments; no training job named
+                ``training_job_name`` or one still running; ``model_name`` taken by a model with
+                another container (the fix: a new model_name, or delete that model).
+            ResourceFailedError: the training job ended Failed or Stopped.
+        """
+        if config is not None:
+            request = builders.coerce_to_shape(config, "CreateModel")
+            request.setdefault("ExecutionRoleArn", self.role_arn(role))
+            return self._create_or_reuse_model(request)
+        if bool(training_job_name) == bool(model_data):
+            raise ConfigurationError("pass exactly one of training_job_name or model_data (or a raw config)")
+        program = submit_directory = None
+        if training_job_name:
+            job = self._describe_or_none(self.sagemaker.describe_training_job, TrainingJobName=training_job_name)
+            if job is None:
+                raise ConfigurationError(
+                    f"TrainingJob {training_job_name!r} not found; check training_job_name"
+                )
+            if states.TRAINING_JOB.check(job) is not states.Outcome.SUCCEEDED:
+                raise ConfigurationError(
+                    f"TrainingJob {training_job_name!r} is {states.TRAINING_JOB.status(job)}, it has no model "
+                    "data yet; wait for it (wait_for_training_job) before create_model"
+                )
+            model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
+            image_uri = image_uri or job["AlgorithmSpecification"]["TrainingImage"]
+            found = frameworks.for_image(job["AlgorithmSpecification"].get("TrainingImage", ""))
+            chosen = frameworks.get(framework) if framework else found[0] if found else _framework(None)
+            hyperparameters = job.get("HyperParameters", {})
+            program = _json_value(hyperparameters.get("sagemaker_program"))
+            submit_directory = _json_value(hyperparameters.get("sagemaker_submit_directory"))
+            model_name = model_name or training_job_name
+        else:
+            if not entry_point:
+                raise ConfigurationError(
+                    "entry_point is required with model_data: the inference script with model_fn"
+                )
+            if not str(model_data).startswith("s3://"):
+                raise ConfigurationError(f"model_data must be an s3:// URI of a model.tar.gz, got {model_data!r}")
+            chosen = _framework(framework)
+            image_uri = image_uri or chosen.image_uri(self.region_name, framework_version, image_scope="inference")
+            model_name = model_name or naming.timestamped_name(naming.base_name_from_image(image_uri, "model"))
+        naming.validate_name(model_name, "model_name")
+        code: _ModelCode | None = None
+        if entry_point:
+            code = self._pack_model_code(model_name, entry_point=entry_point, source_dir=source_dir)
+            program, submit_directory = code.program, code.s3_uri
+        if not program:
+            raise ConfigurationError(
+                f"training job {training_job_name!r} has no sagemaker_program; pass entry_point"
+            )
+        env = chosen.hosting_environment(program=program, submit_directory=submit_directory, region=self.region_name)
+        env.update(environment or {})
+        request = builders.model_request(
+            model_name=model_name, image_uri=image_uri, model_data=model_data,
+            role=self.role_arn(role), environment=env, tags=tags,
+        )
+        return self._create_or_reuse_model(request, code)
+
+    def _pack_model_code(self, model_name: str, *, entry_point: str, source_dir: str | None) -> _ModelCode:
+        """Pack the inference code (as for training) without uploading it; its S3 URI is named
+        after its content. An ``s3://`` source_dir is used as it is."""
+        packed = pack_code(entry_point=entry_point, source_dir=source_dir)
+        if packed.archive is None:
+            return _ModelCode(packed, packed.s3_uri)
+        bucket = self.default_bucket()
+        return _ModelCode(packed, f"s3://{bucket}/{model_name}/model-code-{packed.digest()}/{SOURCE_ARCHIVE}")
+
+    def _create_or_reuse_model(self, request: dict, code: _ModelCode | None = None) -> dict:
+        from smflow.summaries import model_summary
+
+        name = request["ModelName"]
+        existing = self._describe_or_none(self.sagemaker.describe_model, ModelName=name)
+        if existing is not None:
+            differing = _container_differences(request.get("PrimaryContainer") or {},
+                                               existing.get("PrimaryContainer") or {})
+            wanted_containers, have_containers = request.get("Containers"), existing.get("Containers") or []
+            if wanted_containers is not None and (
+                len(wanted_containers) != len(have_containers)
+                or any(_container_differences(w, h) for w, h in zip(wanted_containers, have_containers))
+            ):
+                differing.append("Containers")
+            if differing:
+                raise ConfigurationError(
+                    f"model_name {name!r} already exists with another container (different "
+                    f"{', '.join(differing)}); pass a new model_name (or delete model {name!r} first)"
+                )
+            self.log(f"Model {name} already exists with the same container; reusing it")
+            return model_summary(existing)
+        if code is not None:
+            bucket, key = split_s3_uri(code.s3_uri)
+            upload_packed(self.s3, code.packed, bucket=bucket, key=key)
+        self.sagemaker.create_model(**request)
+        self.log(f"Created model {name}")
+        return model_summary(self.sagemaker.describe_model(ModelName=name))
+
+
+# ---------------------------------------------------------------------- helpers
+def _framework(name: str | None) -> frameworks.Framework:
+    """The framework whose conventions a script-mode model follows (default
+    :data:`smflow.frameworks.DEFAULT_FRAMEWORK`). Raises ConfigurationError (unknown; named)."""
+    return frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
+
+
+def _json_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else value
+
+
+@dataclass(frozen=True)
+class _ModelCode:
+    packed: PackedCode
+    s3_uri: str  # where it is (an s3:// source_dir) or will be uploaded
+
+    @property
+    def program(self) -> str:
+        return self.packed.program
+
+
+def _container_differences(wanted: Mapping[str, Any], have: Mapping[str, Any]) -> list[str]:
+    """The PrimaryContainer fields in which an existing model differs from a CreateModel
+    request: Image, ModelDataUrl, every Environment variable, and any other field the request
+    sets."""
+    keys = sorted({"Image", "ModelDataUrl"} | (set(wanted) - {"Environment"}))
+    names = [key for key in keys if wanted.get(key) != have.get(key)]
+    return names + field_differences({"Environment": wanted.get("Environment") or {}},
+                                {"Environment": have.get("Environment") or {}})

@@ -1,0 +1,340 @@
+"""Training jobs: ``train`` (CreateTrainingJob, SDK ``Estimator.fit``), ``attach``
+(SDK ``Estimator.attach``), their waits and ``stop_training_job``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from smflow import builders, frameworks, naming, states
+from smflow.errors import ConfigurationError
+from smflow.frameworks.script_mode import encode_hyperparameters
+from smflow.logs import TRAINING_LOG_GROUP, LogTail
+from smflow.naming import ActionIfJobExists
+from smflow.packaging import upload_code
+from smflow.resources.base import (
+    ClientBase,
+    completion_message,
+    error_code,
+    field_differences,
+    s3_path,
+    split_s3_uri,
+    stop_ignoring_ended,
+)
+from smflow.waiting import Backoff, Deadline
+
+TRAINING_JOB_BASE_NAME = "training-job"  # the SDK's name prefix for a job whose image is unknown
+
+
+class TrainingJobs(ClientBase):
+    """The training-job calls of :class:`smflow.client.SageMakerClient`."""
+
+    def describe_training_job(self, job_name: str) -> dict:
+        """boto3 ``describe_training_job``."""
+        return self.sagemaker.describe_training_job(TrainingJobName=job_name)
+
+    def prepare_training_job(
+        self,
+        *,
+        job_name: str,
+        entry_point: str,
+        source_dir: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        image_uri: str | None = None,
+        role: str | None = None,
+        instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+        instance_count: int = 1,
+        volume_size: int = builders.DEFAULT_VOLUME_SIZE,
+        inputs: str | Mapping[str, Any] | None = None,
+        output_path: str | None = None,
+        code_location: str | None = None,
+        max_run: int = builders.DEFAULT_MAX_RUN,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> dict:
+        """Upload the code and return the CreateTrainingJob request (SDK ``Estimator.fit``).
+
+        The code goes to ``<code_location or s3://<default bucket>>/<job_name>/source/
+        sourcedir.tar.gz``; model artifacts to ``<output_path>/<job_name>/output/``.
+        ``volume_size`` is in GB, ``max_run`` in seconds; integer arguments may be digit strings
+        (``"1"``, as templating renders them).
+
+        ``framework`` (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) decides the image
+        (unless ``image_uri`` is given), the script-mode hyperparameters and how many instances
+        one job may use; ``framework_version`` None is the framework's default version.
+
+        Raises:
+            ConfigurationError: missing code, an unknown framework or version, more instances
+                than the framework trains on, an integer argument that is not one (named),
+                ``code_location`` not an s3:// URI.
+        """
+        chosen = _framework(framework, instance_count)
+        output_path = output_path or f"s3://{self.default_bucket()}/"
+        code_bucket, code_prefix = split_s3_uri(code_location) if code_location else (self.default_bucket(), "")
+        code = upload_code(
+            self.s3,
+            entry_point=entry_point,
+            source_dir=source_dir,
+            bucket=code_bucket,
+            key_prefix=f"{code_prefix}/{job_name}".strip("/"),
+        )
+        return builders.training_job_request(
+            job_name=job_name,
+            image_uri=image_uri or chosen.image_uri(self.region_name, framework_version, instance_type=instance_type),
+            role=self.role_arn(role),
+            hyperparameters=chosen.training_hyperparameters(
+                hyperparameters,
+                program=code.program,
+                submit_directory=code.s3_uri,
+                region=self.region_name,
+                job_name=job_name,
+            ),
+            inputs=inputs,
+            output_path=output_path,
+            instance_type=instance_type,
+            instance_count=instance_count,
+            volume_size=volume_size,
+            max_run=max_run,
+            environment=environment,
+            tags=tags,
+        )
+
+    def _training_preview(
+        self, *, hyperparameters, image_uri, instance_type, instance_count, inputs, output_path,
+    ) -> dict:
+        """The parts of the CreateTrainingJob request that SDK-style arguments make and that
+        decide whether an existing job is the one asked for; built without uploading anything."""
+        preview: dict[str, Any] = {
+            "AlgorithmSpecification": {"TrainingImage": image_uri},
+            "ResourceConfig": {
+                "InstanceType": instance_type,
+                "InstanceCount": builders.as_int(instance_count, "instance_count"),
+            },
+        }
+        if hyperparameters is not None:  # encoded as the request will be (see _hyperparameter_value)
+            preview["HyperParameters"] = encode_hyperparameters(hyperparameters)
+        if inputs is not None:
+            preview["InputDataConfig"] = builders.input_data_config(inputs)
+        if output_path:
+            preview["OutputDataConfig"] = {"S3OutputPath": output_path}
+        return preview
+
+    def train(
+        self,
+        *,
+        entry_point: str | None = None,
+        source_dir: str | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        framework: str | None = None,
+        framework_version: str | None = None,
+        image_uri: str | None = None,
+        role: str | None = None,
+        instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
+        instance_count: int = 1,
+        volume_size: int = builders.DEFAULT_VOLUME_SIZE,
+        inputs: str | Mapping[str, Any] | None = None,
+        output_path: str | None = None,
+        code_location: str | None = None,
+        max_run: int = builders.DEFAULT_MAX_RUN,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        job_name: str | None = None,
+        base_job_name: str | None = None,
+        idempotency_key: str | None = None,
+        action_if_job_exists: ActionIfJobExists = "attach",
+        config: Mapping[str, Any] | None = None,
+        wait: bool = True,
+        logs: bool = True,
+        timeout: float | None = None,
+    ) -> dict:
+        """Start (or find) a training job and, by default, wait for it.
+
+        Either SDK-style arguments (``entry_point``, ``source_dir``, ``hyperparameters``,
+        ``framework_version``, ``instance_type``, ``inputs``, ``output_path``, ``max_run``
+        seconds, ``volume_size`` GB, as the SageMaker Python SDK's estimators), or ``config``: a raw
+        CreateTrainingJob request (boto3 ``create_training_job``), as Airflow's Amazon provider
+        accepts. The job name is ``job_name``; else ``<base>-<hash of idempotency_key>`` (stable
+        across retries); else ``<base>-<timestamp>`` like the SDK.
+
+        ``inputs`` is a dict of channel name -> S3 URI (or Channel dict), or one S3 URI, which
+        becomes the channel named ``train``, "the default train channel" of the SDK's framework docs: the
+        script reads it from ``SM_CHANNEL_TRAIN``. The SageMaker Python SDK v2
+        names that channel ``training`` instead; pass ``{"training": uri}`` for a script written
+        for that.
+
+        When a job of that name exists (``action_if_job_exists="attach"``, see
+        ``_resolve_job``): a Stopping job is waited for; a Completed or InProgress job is reused
+        only if it matches this call (user hyperparameters without the ``sagemaker_*`` ones,
+        channel name -> S3Uri, TrainingImage, output S3 path, instance type and count; arguments
+        left None, or fields absent from ``config``, are not compared); otherwise, and after a
+        Failed or Stopped job, ``<name>-2`` (``-3``...) is started. This is decided before any
+        code is uploaded.
+
+        Returns: the DescribeTrainingJob payload (after waiting, when ``wait``).
+        Raises:
+            ConfigurationError: a bad argument (named in the message).
+            JobExistsError: the job exists and ``action_if_job_exists="fail"``.
+            ResourceFailedError: the job ended Failed or Stopped (carries FailureReason).
+            WaitTimeoutError: still running after ``timeout`` seconds.
+        """
+        deadline = Deadline.after(timeout)
+        if config is not None:
+            request = builders.coerce_to_shape(config, "CreateTrainingJob")
+            image = (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
+            name = request.get("TrainingJobName") or self._job_name(
+                job_name, base_job_name, idempotency_key, naming.base_name_from_image(image, TRAINING_JOB_BASE_NAME)
+            )
+            wanted = _training_fields(request)
+        else:
+            if not entry_point:
+                raise ConfigurationError("entry_point is required (or pass a raw request as config)")
+            request = None
+            image_uri = image_uri or _framework(framework, instance_count).image_uri(
+                self.region_name, framework_version, instance_type=instance_type
+            )
+            name = self._job_name(job_name, base_job_name, idempotency_key,
+                                  naming.base_name_from_image(image_uri, TRAINING_JOB_BASE_NAME))
+            wanted = _training_fields(self._training_preview(
+                hyperparameters=hyperparameters, image_uri=image_uri, instance_type=instance_type,
+                instance_count=instance_count, inputs=inputs, output_path=output_path,
+            ))
+
+        name, existing = self._resolve_job(
+            name,
+            lambda candidate: self._describe_or_none(
+                self.sagemaker.describe_training_job, TrainingJobName=candidate
+            ),
+            states.TRAINING_JOB,
+            action_if_job_exists,
+            differences=lambda found: field_differences(wanted, _training_fields(found)),
+            timeout=timeout,
+        )
+        if existing is None:
+            if request is None:
+                request = self.prepare_training_job(
+                    job_name=name,
+                    entry_point=entry_point,
+                    source_dir=source_dir,
+                    hyperparameters=hyperparameters,
+                    framework=framework,
+                    framework_version=framework_version,
+                    image_uri=image_uri,
+                    role=role,
+                    instance_type=instance_type,
+                    instance_count=instance_count,
+                    volume_size=volume_size,
+                    inputs=inputs,
+                    output_path=output_path,
+                    code_location=code_location,
+                    max_run=max_run,
+                    environment=environment,
+                    tags=tags,
+                )
+            else:
+                request = {**request, "TrainingJobName": name}
+                request.setdefault("RoleArn", self.role_arn(role))
+            try:
+                self.sagemaker.create_training_job(**request)
+                self.log(f"Created training job {name}")
+            except ClientError as error:
+                if error_code(error) != "ResourceInUse":
+                    raise
+                self.log(f"Training job {name} was created concurrently; attaching to it")
+        if not wait:
+            return self.describe_training_job(name)
+        return self.wait_for_training_job(name, logs=logs, timeout=deadline.remaining())
+
+    def attach(self, job_name: str, *, wait: bool = True, logs: bool = True, timeout: float | None = None) -> dict:
+        """Attach to an existing training job (SDK ``Estimator.attach``): if it is in
+        progress, wait and stream its logs; return its description.
+
+        Raises:
+            ConfigurationError: no such job.
+            ResourceFailedError: the job ended Failed or Stopped.
+        """
+        description = self._describe_or_none(self.sagemaker.describe_training_job, TrainingJobName=job_name)
+        if description is None:
+            raise ConfigurationError(f"training job {job_name!r} not found; check job_name")
+        if wait:
+            return self.wait_for_training_job(job_name, logs=logs, timeout=timeout)
+        states.TRAINING_JOB.check(description)
+        return description
+
+    def wait_for_training_job(
+        self, job_name: str, *, logs: bool = True, timeout: float | None = None, backoff: Backoff | None = None
+    ) -> dict:
+        """Wait until the job is Completed, streaming its CloudWatch log lines to ``log``.
+
+        Raises: ConfigurationError (no such job), ResourceFailedError (Failed/Stopped, with
+            FailureReason), WaitTimeoutError.
+        """
+        tail = LogTail(self.logs, job_name, self.log, TRAINING_LOG_GROUP) if logs else None
+        description = self.wait_for_resource(states.TRAINING_JOB.kind, job_name, log_tail=tail,
+                                              timeout=timeout, backoff=backoff)
+        self.log(completion_message(states.TRAINING_JOB.kind, job_name, description))
+        return description
+
+    def stop_training_job(self, job_name: str) -> None:
+        """boto3 ``stop_training_job``; a job that already ended is left as it is."""
+        stop_ignoring_ended(self.sagemaker.stop_training_job, TrainingJobName=job_name)
+
+
+# ---------------------------------------------------------------------- helpers
+def _framework(name: str | None, instance_count: Any) -> frameworks.Framework:
+    """The framework a script-mode job runs on (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`),
+    once ``instance_count`` is known to be one it trains on.
+
+    Raises: ConfigurationError (unknown framework, too many instances, not an integer; named)."""
+    chosen = frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
+    chosen.check_instance_count(builders.as_int(instance_count, "instance_count"))
+    return chosen
+
+
+def _hyperparameter_value(value: Any) -> str:
+    """A hyperparameter as the training script receives it, so that ``30``, ``"30"`` and the
+    SDK's JSON-encoded ``'"30"'`` compare equal (the toolkit JSON-decodes every value)."""
+    decoded = value
+    if isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            return value
+    return decoded if isinstance(decoded, str) else json.dumps(decoded, sort_keys=True, default=str)
+
+
+def _channel_uris(channels: list[dict] | None) -> dict[str, str | None]:
+    return {
+        channel.get("ChannelName"): channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
+        for channel in channels or []
+    }
+
+
+def _training_fields(request: Mapping[str, Any]) -> dict[str, Any]:
+    """What decides whether an existing training job is the one a request asks for, read the
+    same way from a CreateTrainingJob request and a DescribeTrainingJob payload: user
+    HyperParameters (not ``sagemaker_*``), channel name -> S3Uri, TrainingImage, S3OutputPath,
+    InstanceType, InstanceCount. A field the request does not set is absent."""
+    fields: dict[str, Any] = {}
+    if request.get("HyperParameters") is not None:
+        fields["HyperParameters"] = {
+            str(key): _hyperparameter_value(value)
+            for key, value in request["HyperParameters"].items() if not str(key).startswith("sagemaker_")
+        }
+    if request.get("InputDataConfig") is not None:
+        fields["InputDataConfig"] = _channel_uris(request["InputDataConfig"])
+    image = (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
+    if image:
+        fields["TrainingImage"] = image
+    output = (request.get("OutputDataConfig") or {}).get("S3OutputPath")
+    if output:
+        fields["S3OutputPath"] = s3_path(output)
+    resources = request.get("ResourceConfig") or {}
+    for key in ("InstanceType", "InstanceCount"):
+        if resources.get(key) is not None:
+            fields[key] = resources[key]
+    return fields
