@@ -1,5 +1,6 @@
 """Transitional alias of :mod:`smflow.local.executors.hosting` for the modules that still import
-this path (backend.py, tests/local/conftest.py); remove once they import the new one."""
+this path (services/sagemaker/backend.py, tests/local/conftest.py); remove once they import the
+new one."""
 
 from smflow.local.executors.hosting import (  # noqa: F401
     FORK_SERVER,
