@@ -1,4 +1,4 @@
-"""Overrides input_fn, predict_fn and output_fn (seed document 001, "Serve a Model").
+"""Overrides input_fn, predict_fn and output_fn (the SageMaker Python SDK docs, "Serve a Model").
 
 The model is model_dir/weights.json ({"weights": [...]}, a linear scorer; NumPy only, so the
 server starts fast). input_fn reads "application/x-pipes" (rows separated by ';', fields by '|');

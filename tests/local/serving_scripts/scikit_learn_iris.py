@@ -1,4 +1,4 @@
-"""The Iris blog's entry point (seed document 002): training under the main guard, model_fn only.
+"""The Iris blog's entry point ("Amazon SageMaker adds Scikit-Learn support"): training under the main guard, model_fn only.
 
 Serving relies on the model server's default input_fn, predict_fn and output_fn.
 """

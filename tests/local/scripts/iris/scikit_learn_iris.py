@@ -1,5 +1,5 @@
 """The Iris DecisionTree script of the "Amazon SageMaker adds Scikit-Learn support" blog post
-(seed 002), with today's APIs: ``DataFrame.iloc`` for ``.ix`` and ``joblib`` for
+with today's APIs: ``DataFrame.iloc`` for ``.ix`` and ``joblib`` for
 ``sklearn.externals.joblib``."""
 
 import argparse

@@ -29,17 +29,18 @@ import numpy as np
 import pytest
 from sklearn import datasets
 
-from smflow.image_uris import sklearn_image_uri
-from smflow.local import training
+from smflow.archives import make_tar_gz
+from smflow.image_uris import retrieve
 from smflow.local.aws import ACCOUNT_ID, LocalAws
-from smflow.local.files import make_tar_gz, safe_extract_tar
-from smflow.local.processes import group_members, start_time
+from smflow.local.executors import training
+from smflow.local.executors.training import LOG_GROUP, TrainingRun
 from smflow.local.server import LocalRuntime
-from smflow.local.training import LOG_GROUP, TrainingRun
+from smflow.local.support.files import safe_extract_tar
+from smflow.local.support.processes import group_members, start_time
 
 REGION = "us-east-1"
-IMAGE = sklearn_image_uri(REGION, "1.2-1")
-SCRIPTS = Path(__file__).parent / "scripts"
+IMAGE = retrieve("sklearn", REGION, "1.2-1")
+SCRIPTS = Path(__file__).parents[1] / "scripts"
 TERMINAL = {"Completed", "Failed", "Stopped"}
 
 

@@ -1,4 +1,4 @@
-"""The per-instance concurrency cap of model servers (smflow.local.hosting): how many requests an
+"""The per-instance concurrency cap of model servers (smflow.local.executors.hosting.instances): how many requests an
 instance serves at once (``SAGEMAKER_MODEL_SERVER_WORKERS``), and the strict-FIFO gate that
 admits the others in arrival order.
 
@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from smflow.local import hosting
-from smflow.local.hosting import ModelServerError, _FifoGate, model_server_workers
+from smflow.local.executors.hosting import instances
+from smflow.local.executors.hosting.instances import ModelServerError, _FifoGate, model_server_workers
 
 WAIT = 10.0  # seconds: a bound on waits that should end at once (never reached when passing)
 
@@ -65,11 +65,11 @@ class Waiter:
 
 # ---------------------------------------------------------------------------- model_server_workers
 def test_workers_default_to_the_number_of_cpus(monkeypatch):
-    monkeypatch.setattr(hosting.os, "cpu_count", lambda: 3)
+    monkeypatch.setattr(instances.os, "cpu_count", lambda: 3)
     assert model_server_workers({}, "m") == 3
     assert model_server_workers({"SAGEMAKER_MODEL_SERVER_WORKERS": ""}, "m") == 3
     assert model_server_workers({"SAGEMAKER_MODEL_SERVER_WORKERS": "  "}, "m") == 3
-    monkeypatch.setattr(hosting.os, "cpu_count", lambda: None)  # unknown: one at a time
+    monkeypatch.setattr(instances.os, "cpu_count", lambda: None)  # unknown: one at a time
     assert model_server_workers({}, "m") == 1
 
 
@@ -205,7 +205,7 @@ def test_a_turn_that_comes_as_the_wait_times_out_is_kept(monkeypatch):
         def __getattr__(self, name):
             return getattr(threading, name)
 
-    monkeypatch.setattr(hosting, "threading", Threading())
+    monkeypatch.setattr(instances, "threading", Threading())
     assert gate.acquire(0.01) is True
     monkeypatch.undo()
     assert len(gate._waiting) == 0

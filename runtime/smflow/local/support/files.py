@@ -12,7 +12,6 @@ import os
 import tarfile
 from pathlib import Path
 
-from smflow.archives import make_tar_gz  # noqa: F401  (re-exported: the executors pack with it)
 from smflow.local.aws import split_s3_uri
 
 

@@ -1,4 +1,4 @@
-"""Batch transform (smflow.local.transform.TransformRun) with real model servers and moto S3."""
+"""Batch transform (smflow.local.executors.transform.TransformRun) with real model servers and moto S3."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import boto3
 import pytest
 
 from smflow.local.aws import LocalAws
+from smflow.local.executors.transform import TransformRun, relative_name
 from smflow.local.server import LocalRuntime
-from smflow.local.transform import TransformRun, relative_name
 
-_SUPPORT_PATH = Path(__file__).resolve().parent / "serving_scripts" / "support.py"
+_SUPPORT_PATH = Path(__file__).resolve().parents[1] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)
 support = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(support)

@@ -1,4 +1,4 @@
-"""smflow.local.http11: request heads parsed by llhttp give a handler exactly what the standard
+"""smflow.local.support.http11: request heads parsed by llhttp give a handler exactly what the standard
 ``BaseHTTPRequestHandler.parse_request`` gives it, and anything unusual is left to the standard
 parser with nothing consumed."""
 
@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from smflow.local import http11
+from smflow.local.support import http11
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

@@ -1,4 +1,4 @@
-"""Endpoint hosting (smflow.local.hosting.Deployment) with real model-server processes.
+"""Endpoint hosting (smflow.local.executors.hosting.Deployment) with real model-server processes.
 
 S3 is moto's server on 127.0.0.1, reached through LocalAws like the runtime's own executors.
 """
@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 
 from smflow.local.aws import LocalAws
+from smflow.local.executors.hosting import Deployment, ModelServerError, VariantNotFoundError
 from smflow.local.server import LocalRuntime
-from smflow.local.hosting import Deployment, ModelServerError, VariantNotFoundError
 
-_SUPPORT_PATH = Path(__file__).resolve().parent / "serving_scripts" / "support.py"
+_SUPPORT_PATH = Path(__file__).resolve().parents[2] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)
 support = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(support)

@@ -1,6 +1,7 @@
-"""The local scikit-learn model server (smflow.local.model_server), run as real processes.
+"""The local model server (smflow.local.containers.serving) with scikit-learn's contract
+(smflow.local.containers.frameworks.sklearn), run as real processes.
 
-Behaviour checked against seed document 001 ("SageMaker Scikit-learn Model Server") and AWS's
+Behaviour checked against the SageMaker Python SDK docs ("SageMaker Scikit-learn Model Server") and AWS's
 scikit-learn container: model_fn is required, input_fn/predict_fn/output_fn default to NPY/JSON/
 CSV <-> NumPy and model.predict, user overrides and transform_fn replace them, 415/406 for
 unsupported types, 500 with the message when user code raises.
@@ -22,16 +23,17 @@ import numpy as np
 import pytest
 
 from smflow import codecs
-from smflow.local import model_server
+from smflow.local.containers.frameworks import sklearn
+from smflow.local.containers.serving import handlers
 
-_SUPPORT_PATH = Path(__file__).resolve().parent / "serving_scripts" / "support.py"
+_SUPPORT_PATH = Path(__file__).resolve().parents[2] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)
 support = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(support)
 
 
 class ServerProcess:
-    """``python -m smflow.local.model_server`` serving one entry point."""
+    """``python -m smflow.local.containers.serving`` serving one entry point."""
 
     def __init__(self, root: Path, program: str, model_dir: Path, env: dict | None = None):
         self.root = root
@@ -45,7 +47,9 @@ class ServerProcess:
                 [
                     sys.executable,
                     "-m",
-                    "smflow.local.model_server",
+                    "smflow.local.containers.serving",
+                    "--framework",
+                    "sklearn",
                     "--model-dir",
                     str(model_dir),
                     "--code-dir",
@@ -284,7 +288,9 @@ def test_missing_entry_point_names_it(tmp_path):
         [
             sys.executable,
             "-m",
-            "smflow.local.model_server",
+            "smflow.local.containers.serving",
+            "--framework",
+            "sklearn",
             "--model-dir",
             str(tmp_path),
             "--code-dir",
@@ -309,35 +315,35 @@ class _Doubler:
         return np.asarray(rows) * 2
 
 
-def _handlers(default_accept: str) -> model_server.Handlers:
-    return model_server.Handlers(
+def _handlers(default_accept: str) -> handlers.Handlers:
+    return handlers.Handlers(
         model=_Doubler(),
         transform_fn=None,
-        input_fn=model_server.default_input_fn,
-        predict_fn=model_server.default_predict_fn,
-        output_fn=model_server.default_output_fn,
+        input_fn=sklearn.default_input_fn,
+        predict_fn=sklearn.default_predict_fn,
+        output_fn=sklearn.default_output_fn,
         execution_parameters_fn=None,
         default_accept=default_accept,
     )
 
 
 def test_default_accept_comes_from_sagemaker_default_invocations_accept():
-    reply = model_server.handle_invocation(_handlers("text/csv"), b"[[1, 2]]", "application/json", "*/*")
+    reply = handlers.handle_invocation(_handlers("text/csv"), b"[[1, 2]]", "application/json", "*/*")
     assert (reply.status, reply.content_type, reply.body) == (200, "text/csv", b"2.0,4.0\n")
 
 
 def test_accept_list_uses_the_first_supported_type():
-    reply = model_server.handle_invocation(
+    reply = handlers.handle_invocation(
         _handlers("application/json"), b"1,2\n", "text/csv", "image/png, text/csv;q=0.9, application/json"
     )
     assert (reply.status, reply.content_type) == (200, "text/csv")
 
 
 def test_json_and_csv_inputs_become_float32_like_the_container():
-    assert model_server.default_input_fn("[[1, 2]]", "application/json").dtype == np.float32
-    assert model_server.default_input_fn("1,2\n", "text/csv").dtype == np.float32
+    assert sklearn.default_input_fn("[[1, 2]]", "application/json").dtype == np.float32
+    assert sklearn.default_input_fn("1,2\n", "text/csv").dtype == np.float32
     assert (
-        model_server.default_input_fn(_npy(np.array([[1, 2]], dtype=np.int64)), codecs.NPY).dtype == np.int64
+        sklearn.default_input_fn(_npy(np.array([[1, 2]], dtype=np.int64)), codecs.NPY).dtype == np.int64
     )
 
 

@@ -1,4 +1,4 @@
-"""Model servers forked from the fork server (smflow.local.hosting.ForkServer) versus started as
+"""Model servers forked from the fork server (smflow.local.executors.hosting.fork_server.ForkServer) versus started as
 fresh processes (``SMFLOW_MODEL_SERVER_FORK=0``, and the fallbacks).
 
 The model is ``serving_scripts/fork_probe/probe.py``: it answers with what its process sees
@@ -26,15 +26,15 @@ import boto3
 import pytest
 
 from smflow.local.aws import LocalAws
-from smflow.local.hosting import FORK_ENV, FORK_SERVER, Deployment, ModelServerError, PreparedModel
+from smflow.local.executors.hosting import FORK_ENV, FORK_SERVER, Deployment, ModelServerError, PreparedModel
 from smflow.local.server import LocalRuntime
 
-_SUPPORT_PATH = Path(__file__).resolve().parent / "serving_scripts" / "support.py"
+_SUPPORT_PATH = Path(__file__).resolve().parents[2] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)
 support = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(support)
 
-PROBE = Path(__file__).resolve().parent / "serving_scripts" / "fork_probe" / "probe.py"
+PROBE = Path(__file__).resolve().parents[2] / "serving_scripts" / "fork_probe" / "probe.py"
 BUCKET = "fork-server-tests"
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc")
@@ -64,12 +64,12 @@ def running(pid: int) -> bool:
 
 
 def is_model_server(pid: int, fork_server: bool = False) -> bool:
-    """``pid`` runs ``python -m smflow.local.model_server`` (with ``--fork-server``, if asked)."""
+    """``pid`` runs ``python -m smflow.local.containers.serving`` (with ``--fork-server``, if asked)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except FileNotFoundError:
         return False
-    return b"smflow.local.model_server" in argv and (not fork_server or b"--fork-server" in argv)
+    return b"smflow.local.containers.serving" in argv and (not fork_server or b"--fork-server" in argv)
 
 
 def is_fork_server(pid: int, runtime_pid: int | None = None) -> bool:
@@ -323,7 +323,7 @@ def test_requirements_txt_runs_in_a_fresh_process_with_its_packages(tmp_path, aw
 
 def _prepared(tmp_path: Path, python: str = sys.executable) -> PreparedModel:
     return PreparedModel(model_name="m", model_dir=tmp_path, code_dir=tmp_path, site_dir=None,
-                         environment={}, python=python)
+                         environment={}, python=python, framework="sklearn")
 
 
 def test_another_interpreter_or_forking_off_is_not_forked(tmp_path, monkeypatch):
@@ -458,7 +458,7 @@ from pathlib import Path
 # This process adopts orphans and never reaps them, as a runtime running as a container's PID 1 does.
 assert ctypes.CDLL("libc.so.6").prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
 from smflow.local.aws import LocalAws
-from smflow.local.hosting import Deployment
+from smflow.local.executors.hosting import Deployment
 
 url, code_dir, work_dir = sys.argv[1:]
 model = {"ModelName": "orphan", "PrimaryContainer": {

@@ -1,4 +1,4 @@
-"""smflow.local.processes: is_running (live processes, exited children, gone pids); start_time,
+"""smflow.local.support.processes: is_running (live processes, exited children, gone pids); start_time,
 group_members and terminate_group (identifying and ending a process group left behind by a killed
 runtime); and store recovery ending a running job's recorded process group."""
 
@@ -12,9 +12,11 @@ import time
 
 import pytest
 
-from smflow.local import processes
-from smflow.local.processes import group_members, is_running, start_time, terminate_group
-from smflow.local.store import PROCESS_FIELD, ResourceStore, recover_after_restart
+from smflow.local.services.sagemaker.models import PROCESS_FIELD
+from smflow.local.state.recovery import recover_after_restart
+from smflow.local.state.store import ResourceStore
+from smflow.local.support import processes
+from smflow.local.support.processes import group_members, is_running, start_time, terminate_group
 
 linux_only = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc (Linux)")
 

@@ -1,0 +1,714 @@
+"""Local executor of SageMaker training jobs (CreateTrainingJob / StopTrainingJob).
+
+One :class:`TrainingRun` runs one training job the way a SageMaker training instance does, with
+the job's folder standing in for the container's ``/opt/ml``:
+
+1. The image decides the environment (:func:`smflow.local.containers.environments.resolve_environment`).
+2. ``input/config/{hyperparameters,inputdataconfig,resourceconfig}.json`` are written and each
+   channel's S3 prefix is downloaded into ``input/data/<channel>/`` (File input mode).
+3. AWS's training toolkit (``sagemaker_training``, the training contract of SageMaker's framework
+   containers) runs in a child process of the environment's Python (in a per-job venv layered
+   over it, so that pip installs stay in the job): it downloads and unpacks
+   ``sagemaker_submit_directory``, installs ``requirements.txt`` with pip, sets the ``SM_*``
+   variables and runs the entry point with the hyperparameters as command-line arguments. The
+   child has its own process group, so stopping the job ends the whole process tree. The group's
+   identity (process group id, pid and start time) is stored with the job while it runs, so that
+   a runtime restarted after being killed ends the processes it left behind
+   (:func:`smflow.local.state.recovery.recover_after_restart`).
+4. The child's output goes, line by line, to CloudWatch Logs (group ``/aws/sagemaker/TrainingJobs``,
+   stream ``<TrainingJobName>/algo-1-<epoch seconds>``, which the SageMaker Python SDK tails).
+5. ``model/`` and ``output/data/`` are packed and uploaded to
+   ``<S3OutputPath>/<TrainingJobName>/output/{model,output}.tar.gz`` (``output.tar.gz`` only when
+   the script wrote output data); a failed job's FailureReason is ``AlgorithmError: ...`` from the
+   toolkit's ``output/failure`` file and the script's traceback, at most 1024 characters.
+
+Statuses follow DescribeTrainingJob (SageMaker API reference: DescribeTrainingJob,
+SecondaryStatusTransition, StopTrainingJob, StoppingCondition).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from smflow.archives import make_tar_gz
+from smflow.local.aws import LocalAws
+from smflow.local.containers import contract
+from smflow.local.containers.environments import (
+    LocalEnvironment,
+    UnsupportedImageError,
+    resolve_environment,
+    supported_images,
+)
+from smflow.local.executors.base import (
+    FAILURE_REASON_MAX_CHARS,
+    STOP_GRACE_SECONDS,
+    Run,
+    kill_group,
+    limit_reason,
+    track_group,
+)
+from smflow.local.services.sagemaker.models import PROCESS_FIELD
+from smflow.local.support.cloudwatch import LogShipper
+from smflow.local.support.files import download_s3_prefix, upload_file
+from smflow.local.support.processes import start_time
+
+logger = logging.getLogger(__name__)
+
+LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+HOST = contract.CURRENT_HOST
+DEFAULT_STOP_GRACE_SECONDS = STOP_GRACE_SECONDS
+_POLL_SECONDS = 0.1
+_OUTPUT_TAIL_LINES = 200
+
+# SecondaryStatus -> StatusMessage, worded like SageMaker's (SecondaryStatusTransition).
+_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+}
+
+# Environment variables of the runtime's own process that must not reach the job: AWS settings
+# would point the job's boto3 elsewhere than the runtime; pip locations would send
+# requirements.txt installs out of the job's venv; PYTHONPATH and VIRTUAL_ENV belong to the
+# runtime, not to the image's environment.
+_DROPPED_ENV_PREFIXES = contract.CONTAINER_ENV_PREFIXES
+_DROPPED_ENV_NAMES = frozenset(
+    {"PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PIP_TARGET", "PIP_PREFIX", "PIP_USER", "PIP_ROOT"}
+)
+
+
+class _JobFailed(Exception):
+    """Ends the job Failed; ``str(error)`` is the FailureReason."""
+
+
+class _StopRequested(Exception):
+    """The job was stopped (StopTrainingJob or MaxRuntimeInSeconds) before it finished."""
+
+
+class TrainingRun(Run):
+    """Runs one training job in a background thread.
+
+    Args:
+        description: the DescribeTrainingJob-shaped dict made from CreateTrainingJob
+            (TrainingJobName, TrainingJobArn, AlgorithmSpecification, HyperParameters,
+            InputDataConfig, OutputDataConfig, ResourceConfig, StoppingCondition, Environment...).
+        work_dir: the job's folder; it becomes ``SAGEMAKER_BASE_DIR`` (the relocated ``/opt/ml``).
+        aws: clients bound to the local runtime (S3 for data and artifacts, Logs for the output).
+        on_update: called with the changed top-level fields of the description (TrainingJobStatus,
+            SecondaryStatus, SecondaryStatusTransitions, LastModifiedTime, and when known
+            TrainingStartTime, TrainingEndTime, FailureReason, ModelArtifacts,
+            TrainingTimeInSeconds, BillableTimeInSeconds). Timestamps are epoch seconds (float).
+            Calls are serialized; the terminal one comes last, after artifacts are uploaded.
+            One private field, ``_Process`` (:data:`smflow.local.services.sagemaker.models.PROCESS_FIELD`), is not
+            part of the description: ``{"ProcessGroupId", "ProcessId", "StartTime"}`` of the
+            training process when it starts (StartTime in clock ticks after boot, see
+            :func:`smflow.local.support.processes.start_time`; absent where there is no /proc), and
+            None once that process group has been ended. The backend stores it with the job.
+        stop_grace_seconds: time between SIGTERM and SIGKILL when the job is stopped.
+    """
+
+    kind = "training"
+
+    def __init__(
+        self,
+        description: dict,
+        work_dir: pathlib.Path,
+        aws: LocalAws,
+        on_update: Callable[[dict], None],
+        *,
+        stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
+    ):
+        super().__init__(description["TrainingJobName"], on_update)
+        self._description = description
+        self._name: str = description["TrainingJobName"]
+        self._work_dir = pathlib.Path(work_dir).resolve()
+        self._aws = aws
+        self._stop_grace_seconds = stop_grace_seconds
+
+        self._lock = threading.RLock()
+        self._process: subprocess.Popen | None = None
+        self._stop_kind: str | None = None  # None, "user" or "max_runtime"
+        self._stop_time: float | None = None
+        self._terminal = False
+        self._status = description.get("TrainingJobStatus", "InProgress")
+        self._transitions: list[dict] = [dict(t) for t in description.get("SecondaryStatusTransitions") or []]
+        self._training_start: float | None = None
+        self._uploading = False  # training ended well: the job completes, stop() is a no-op
+        # The training process's identity, published as _Process; None once its group is ended.
+        self._process_record: dict[str, int] | None = None
+        self._process_record_changed = False
+
+    # -- public API -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """StopTrainingJob: the job goes Stopping, its processes get SIGTERM then SIGKILL after the
+        grace period, the model saved so far is uploaded, and the job ends Stopped. Nothing changes
+        once the job has ended, is already stopping, or is uploading the artifacts of a finished
+        training (it then completes).
+
+        Returns when the job thread has ended (so a runtime shutting down leaves no training
+        process behind), or after ``stop_grace_seconds`` + 60 seconds.
+        """
+        self._request_stop("user")
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(self._stop_grace_seconds + 60)
+
+    # -- job flow -------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        if self._terminal:  # stopped before it started
+            return
+        try:
+            self._run_job()
+        except _StopRequested:
+            self._finish_stopped(upload_model=False)
+        except _JobFailed as error:
+            self._finish_failed(str(error))
+        except Exception as error:  # noqa: BLE001 - the job must never stay InProgress
+            logger.exception("training job %s: unexpected error", self._name)
+            self._finish_failed(
+                f"InternalServerError: the smflow local runtime could not run the training job: "
+                f"{type(error).__name__}: {error}"
+            )
+        finally:
+            self._kill_process_group(signal.SIGKILL)
+
+    def _run_job(self) -> None:
+        with self._lock:
+            if not self._transitions or self._transitions[-1]["Status"] != "Starting":
+                self._enter("Starting")
+            else:
+                self._transitions[-1]["StatusMessage"] = _MESSAGES["Starting"]
+                self._publish()
+        self._raise_if_stopping()
+
+        image = (self._description.get("AlgorithmSpecification") or {}).get("TrainingImage")
+        if not image:
+            raise _JobFailed(
+                "ClientError: AlgorithmSpecification.TrainingImage is missing (algorithm resources are "
+                f"not supported by the smflow local runtime): {supported_images()}"
+            )
+        try:
+            environment = resolve_environment(image)
+        except UnsupportedImageError as error:
+            raise _JobFailed(str(error)) from None
+        channels = _file_mode_channels(self._description)
+        _check_resource_config(self._description.get("ResourceConfig") or {})
+
+        self._write_config(channels)
+
+        with self._lock:
+            self._raise_if_stopping()
+            self._training_start = time.time()
+            self._enter("Downloading", TrainingStartTime=self._training_start)
+        for channel in channels:
+            self._raise_if_stopping()
+            self._download_channel(channel)
+        self._raise_if_stopping()
+
+        exit_code, output_tail = self._train(environment)
+
+        with self._lock:
+            stopped = self._stop_kind is not None
+            if not stopped and exit_code == 0:
+                self._uploading = True
+                self._enter("Uploading")
+        if stopped:
+            self._finish_stopped(upload_model=True)
+            return
+        if exit_code != 0:
+            self._finish_failed(self._failure_reason(exit_code, output_tail))
+            return
+        artifacts = self._upload_artifacts()
+        self._finish("Completed", "Completed", **artifacts)
+
+    # -- preparation ----------------------------------------------------------------------------
+
+    @property
+    def _input_config_dir(self) -> pathlib.Path:
+        return self._work_dir / "input" / "config"
+
+    @property
+    def _model_dir(self) -> pathlib.Path:
+        return self._work_dir / "model"
+
+    @property
+    def _output_data_dir(self) -> pathlib.Path:
+        return self._work_dir / "output" / "data"
+
+    @property
+    def _private_dir(self) -> pathlib.Path:
+        """The runtime's own files for this job (archives, the job's venv), beside ``/opt/ml``'s."""
+        return self._work_dir / ".smflow"
+
+    def _write_config(self, channels: list[dict]) -> None:
+        """Write ``input/config/*.json`` as SageMaker does for a training container."""
+        folders = (self._input_config_dir, self._model_dir, self._output_data_dir, self._work_dir / "code")
+        for folder in folders:
+            folder.mkdir(parents=True, exist_ok=True)
+        resource = self._description.get("ResourceConfig") or {}
+        instance_type = resource.get("InstanceType", "local")
+        input_data_config = {}
+        for channel in channels:
+            entry = {
+                "TrainingInputMode": "File",
+                "S3DistributionType": channel["DataSource"]["S3DataSource"].get(
+                    "S3DistributionType", "FullyReplicated"
+                ),
+                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
+            }
+            if channel.get("ContentType"):
+                entry["ContentType"] = channel["ContentType"]
+            input_data_config[channel["ChannelName"]] = entry
+        resource_config = {
+            "current_host": HOST,
+            "current_instance_type": instance_type,
+            "current_group_name": "homogeneousCluster",
+            "hosts": [HOST],
+            "instance_groups": [
+                {"instance_group_name": "homogeneousCluster", "instance_type": instance_type, "hosts": [HOST]}
+            ],
+            "network_interface_name": "eth0",
+        }
+        files = {
+            "hyperparameters.json": self._description.get("HyperParameters") or {},
+            "inputdataconfig.json": input_data_config,
+            "resourceconfig.json": resource_config,
+        }
+        for name, content in files.items():
+            (self._input_config_dir / name).write_text(json.dumps(content, indent=2), encoding="utf-8")
+
+    def _download_channel(self, channel: dict) -> None:
+        name = channel["ChannelName"]
+        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        target = self._work_dir / "input" / "data" / name
+        try:
+            download_s3_prefix(self._aws.client("s3"), uri, target)
+        except FileNotFoundError:
+            raise _JobFailed(
+                f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source '
+                f"of channel {name!r}. Upload the data first or correct InputDataConfig S3Uri."
+            ) from None
+        except ValueError as error:  # malformed URI or a key escaping the channel folder
+            raise _JobFailed(f"ClientError: channel {name!r}: {error}") from None
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in {"NoSuchBucket", "AccessDenied", "404", "403"}:
+                raise
+            raise _JobFailed(
+                f'ClientError: could not download channel {name!r} from "{uri}": {error}'
+            ) from None
+
+    # -- the training process -------------------------------------------------------------------
+
+    def _job_python(self, environment: LocalEnvironment) -> pathlib.Path:
+        """A per-job virtual environment layered over the image's environment.
+
+        SageMaker's toolkit installs ``requirements.txt`` with ``<python> -m pip install`` into
+        the container's environment. Locally that environment is shared by every job and by the
+        runtime itself, so each job gets its own venv whose ``site-packages`` comes first and whose
+        ``.pth`` file adds the environment's site directories after it: pip sees the image's
+        packages as installed ("Requirement already satisfied"), installs anything new or pinned
+        to another version into the job's venv (it never uninstalls outside that venv), and the
+        job imports its own versions first. The runtime's environment is never written to.
+        """
+        venv_dir = self._private_dir / "venv"
+        created = subprocess.run(
+            [environment.python, "-m", "venv", "--without-pip", str(venv_dir)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if created.returncode != 0:
+            raise RuntimeError(f"could not create the job's Python environment: {created.stderr.strip()}")
+        site_packages = next(venv_dir.glob("lib/python*/site-packages"))
+        lines = [f"import site; site.addsitedir({path!r})" for path in _site_dirs(environment.python)]
+        (site_packages / "_smflow_environment.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return venv_dir / "bin" / "python"
+
+    def _child_env(self, job_python: pathlib.Path) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(_DROPPED_ENV_PREFIXES) and key not in _DROPPED_ENV_NAMES
+        }
+        venv_bin = str(job_python.parent)
+        env["PATH"] = os.pathsep.join(filter(None, [venv_bin, env.get("PATH")]))
+        env["VIRTUAL_ENV"] = str(job_python.parent.parent)
+        env.update({str(k): str(v) for k, v in (self._description.get("Environment") or {}).items()})
+        env.update(self._aws.subprocess_env())
+        env.update(
+            {
+                "SAGEMAKER_BASE_DIR": str(self._work_dir),
+                "TRAINING_JOB_NAME": self._name,
+                "TRAINING_JOB_ARN": self._description.get("TrainingJobArn", ""),
+                # The toolkit's own S3 endpoint setting (sagemaker_training.params.S3_ENDPOINT_URL).
+                "S3_ENDPOINT_URL": self._aws.endpoint_url,
+                # Credentials and endpoint come from the environment only, as in a container.
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+                # Set in SageMaker's framework images: output reaches the logs line by line.
+                "PYTHONUNBUFFERED": "TRUE",
+                "PYTHONDONTWRITEBYTECODE": "TRUE",
+                # The toolkit waits until every host name resolves ("algo-1" does not resolve
+                # here); this is its switch for single-machine local runs.
+                "SM_STUDIO_LOCAL_MODE": "True",
+            }
+        )
+        return env
+
+    def _train(self, environment: LocalEnvironment) -> tuple[int, list[str]]:
+        """Run the toolkit's trainer (the ``train`` command of SageMaker's framework images);
+        returns (exit code, last lines of output)."""
+        code_dir = self._work_dir / "code"
+        with self._lock:
+            self._raise_if_stopping()
+            self._enter("Training", message="Downloading the training image")
+        job_python = self._job_python(environment)
+        command = [str(job_python), "-m", "sagemaker_training.cli.train"]
+        shipper = LogShipper(self._aws.client("logs"), LOG_GROUP)
+        add_line = shipper.stream(f"{self._name}/{HOST}-{int(time.time())}")
+        shipper.start()
+        tail: deque[str] = deque(maxlen=_OUTPUT_TAIL_LINES)
+        try:
+            with self._lock:
+                self._raise_if_stopping()
+                self._process = subprocess.Popen(
+                    command,
+                    cwd=code_dir,
+                    env=self._child_env(job_python),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # its own process group (pgid == pid)
+                )
+                track_group(self._process.pid)
+                started = start_time(self._process.pid)  # None without /proc, or if it died
+                if started is not None:
+                    self._set_process_record(
+                        {"ProcessGroupId": self._process.pid, "ProcessId": self._process.pid, "StartTime": started}
+                    )
+                self._transitions[-1]["StatusMessage"] = _MESSAGES["Training"]
+                self._publish()
+            process = self._process
+            reader = threading.Thread(
+                target=_pump_lines, args=(process.stdout, (add_line, tail.append)), daemon=True
+            )
+            reader.start()
+            exit_code = self._wait(process)
+            # The job ends when its main process does, as a container does: end stragglers too.
+            self._kill_process_group(signal.SIGKILL)
+            with self._lock:
+                self._set_process_record(None)  # published with the next update
+            reader.join(timeout=10)
+        finally:
+            shipper.close()
+        return exit_code, list(tail)
+
+    def _wait(self, process: subprocess.Popen) -> int:
+        """Wait for the process, enforcing StopTrainingJob and StoppingCondition.MaxRuntimeInSeconds."""
+        max_runtime = (self._description.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
+        terminated = killed = False
+        while True:
+            try:
+                return process.wait(timeout=_POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
+            now = time.time()
+            started = self._training_start
+            if max_runtime and started is not None and now - started > float(max_runtime):
+                self._request_stop("max_runtime")
+            with self._lock:
+                stop_time = self._stop_time
+            if stop_time is None:
+                continue
+            if not terminated:
+                self._kill_process_group(signal.SIGTERM)
+                terminated = True
+            elif not killed and now - stop_time >= self._stop_grace_seconds:
+                self._kill_process_group(signal.SIGKILL)
+                killed = True
+
+    def _kill_process_group(self, sig: signal.Signals) -> None:
+        process = self._process
+        if process is None:
+            return
+        kill_group(process.pid, sig)
+
+    # -- stopping -------------------------------------------------------------------------------
+
+    def _request_stop(self, kind: str) -> None:
+        with self._lock:
+            if self._terminal or self._stop_kind is not None or self._uploading:
+                return
+            self._stop_kind = kind
+            self._status = "Stopping"
+            self._stop_time = time.time()
+            if self._thread is None:  # stopped before start(): nothing runs, end at once
+                self._finish_stopped(upload_model=False)
+                return
+            if kind == "max_runtime":
+                limit = self._description["StoppingCondition"]["MaxRuntimeInSeconds"]
+                message = f"Stopping the training job: it exceeded MaxRuntimeInSeconds ({limit} s)"
+            else:
+                message = _MESSAGES["Stopping"]
+            self._enter("Stopping", message=message)
+
+    def _raise_if_stopping(self) -> None:
+        if self._stop_kind is not None:
+            raise _StopRequested()
+
+    def _set_process_record(self, record: dict[str, int] | None) -> None:
+        """Change the ``_Process`` field sent with the next update (call with the lock held)."""
+        if record != self._process_record:
+            self._process_record = record
+            self._process_record_changed = True
+
+    # -- endings --------------------------------------------------------------------------------
+
+    def _finish_stopped(self, upload_model: bool) -> None:
+        artifacts: dict[str, Any] = {}
+        if upload_model and self._model_dir.is_dir():
+            artifacts = self._upload_artifacts()
+        if self._stop_kind == "max_runtime":
+            limit = self._description["StoppingCondition"]["MaxRuntimeInSeconds"]
+            self._finish(
+                "Stopped",
+                "MaxRuntimeExceeded",
+                message=f"Training job stopped: it ran longer than MaxRuntimeInSeconds ({limit} s)",
+                **artifacts,
+            )
+        else:
+            self._finish("Stopped", "Stopped", **artifacts)
+
+    def _finish_failed(self, reason: str) -> None:
+        self._finish("Failed", "Failed", FailureReason=limit_reason(reason))
+
+    def _finish(self, status: str, secondary: str, message: str | None = None, **fields: Any) -> None:
+        with self._lock:
+            if self._terminal:
+                return
+            self._terminal = True
+            self._status = status
+            self._set_process_record(None)  # a job that ended is never recovered
+            now = time.time()
+            if self._training_start is not None:
+                seconds = max(1, math.ceil(now - self._training_start))
+                fields.update(
+                    TrainingEndTime=now, TrainingTimeInSeconds=seconds, BillableTimeInSeconds=seconds
+                )
+            self._enter(secondary, message=message, now=now, terminal=True, **fields)
+
+    # -- status bookkeeping ---------------------------------------------------------------------
+
+    def _enter(
+        self,
+        secondary: str,
+        message: str | None = None,
+        now: float | None = None,
+        terminal: bool = False,
+        **fields: Any,
+    ) -> None:
+        """Close the current SecondaryStatusTransition, open ``secondary`` and publish."""
+        now = time.time() if now is None else now
+        if self._transitions and "EndTime" not in self._transitions[-1]:
+            self._transitions[-1]["EndTime"] = now
+        transition = {"Status": secondary, "StartTime": now, "StatusMessage": message or _MESSAGES[secondary]}
+        if terminal:
+            transition["EndTime"] = now
+        self._transitions.append(transition)
+        self._publish(now=now, SecondaryStatus=secondary, **fields)
+
+    def _publish(self, now: float | None = None, **fields: Any) -> None:
+        update = {
+            "TrainingJobStatus": self._status,
+            "SecondaryStatus": self._transitions[-1]["Status"] if self._transitions else "Starting",
+            "SecondaryStatusTransitions": [dict(t) for t in self._transitions],
+            "LastModifiedTime": time.time() if now is None else now,
+        }
+        if self._process_record_changed:
+            update[PROCESS_FIELD] = self._process_record
+            self._process_record_changed = False
+        update.update(fields)
+        self._report(update)
+
+    # -- artifacts ------------------------------------------------------------------------------
+
+    def _upload_artifacts(self) -> dict[str, Any]:
+        """Pack and upload model/ (always) and output/data/ (when not empty)."""
+        output_path = (self._description.get("OutputDataConfig") or {}).get("S3OutputPath")
+        if not output_path:
+            raise _JobFailed(
+                "ClientError: OutputDataConfig.S3OutputPath is missing; set the job's output_path"
+            )
+        prefix = f"{output_path.rstrip('/')}/{self._name}/output"
+        s3 = self._aws.client("s3")
+        self._model_dir.mkdir(parents=True, exist_ok=True)
+        model_archive = make_tar_gz(self._model_dir, self._private_dir / "model.tar.gz")
+        uploads = [(model_archive, f"{prefix}/model.tar.gz")]
+        if self._output_data_dir.is_dir() and any(self._output_data_dir.iterdir()):
+            output_archive = make_tar_gz(self._output_data_dir, self._private_dir / "output.tar.gz")
+            uploads.append((output_archive, f"{prefix}/output.tar.gz"))
+        for archive, uri in uploads:
+            try:
+                upload_file(s3, archive, uri)
+            except (ValueError, BotoCoreError, ClientError, S3UploadFailedError) as error:
+                raise _JobFailed(
+                    f'ClientError: could not upload "{uri}" (OutputDataConfig.S3OutputPath '
+                    f'"{output_path}"): {error}. Check that the bucket exists.'
+                ) from None
+        return {"ModelArtifacts": {"S3ModelArtifacts": uploads[0][1]}}
+
+    # -- failure reason -------------------------------------------------------------------------
+
+    def _failure_reason(self, exit_code: int, output_tail: list[str]) -> str:
+        """``AlgorithmError: ...`` from the toolkit's ``output/failure`` file and the script's own
+        error lines (the framework images run scripts without capturing their stderr, so the
+        toolkit's ``ErrorMessage`` is empty; the traceback from the logs fills it)."""
+        failure_file = self._work_dir / "output" / "failure"
+        failure = ""
+        if failure_file.is_file():
+            failure = failure_file.read_text(encoding="utf-8", errors="replace").strip()
+        error_lines = "\n".join(_script_error_lines(output_tail))
+        suffix = f", exit code: {exit_code}"
+        if failure and 'ErrorMessage ""' in failure and error_lines:
+            before, _, after = failure.partition('ErrorMessage ""')
+            return _fit("AlgorithmError: " + before + 'ErrorMessage "', error_lines, '"' + after + suffix)
+        if failure:
+            return _fit("AlgorithmError: ", failure, suffix)
+        return _fit("AlgorithmError: ", error_lines or "the training process ended with an error", suffix)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _file_mode_channels(description: dict) -> list[dict]:
+    """The InputDataConfig channels, checked to be File-mode S3Prefix channels.
+
+    Raises:
+        _JobFailed: another input mode or data source (the local runtime only downloads files).
+    """
+    default_mode = (description.get("AlgorithmSpecification") or {}).get("TrainingInputMode", "File")
+    channels = description.get("InputDataConfig") or []
+    for channel in channels:
+        name = channel.get("ChannelName", "?")
+        mode = channel.get("InputMode") or default_mode
+        if mode != "File":
+            raise _JobFailed(
+                f"ClientError: channel {name!r} uses TrainingInputMode {mode!r}; the smflow local "
+                "runtime supports only 'File' (set input_mode='File' on the estimator or TrainingInput)."
+            )
+        source = (channel.get("DataSource") or {}).get("S3DataSource")
+        if not source:
+            raise _JobFailed(
+                f"ClientError: channel {name!r} has no DataSource.S3DataSource; the smflow local runtime "
+                "reads channels from S3 only."
+            )
+        data_type = source.get("S3DataType", "S3Prefix")
+        if data_type != "S3Prefix":
+            raise _JobFailed(
+                f"ClientError: channel {name!r} uses S3DataType {data_type!r}; the smflow local runtime "
+                "supports only 'S3Prefix' (give the channel an S3 prefix)."
+            )
+        if channel.get("CompressionType", "None") != "None":
+            raise _JobFailed(
+                f"ClientError: channel {name!r} sets CompressionType {channel['CompressionType']!r}, "
+                "which SageMaker allows only in Pipe mode; remove it for File mode."
+            )
+    return channels
+
+
+def _check_resource_config(resource: dict) -> None:
+    count = int(resource.get("InstanceCount", 1))
+    if count != 1:
+        raise _JobFailed(
+            f"ClientError: ResourceConfig.InstanceCount is {count}; the smflow local runtime trains on "
+            "one instance (set instance_count=1)."
+        )
+
+
+_SITE_DIRS_PROGRAM = (
+    "import json, site\n"
+    "user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []\n"
+    "print(json.dumps(user + site.getsitepackages()))\n"
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _site_dirs(python: str) -> tuple[str, ...]:
+    """The site-packages folders of the interpreter ``python`` (its environment's packages), in
+    the order that interpreter searches them."""
+    found = subprocess.run(
+        [python, "-c", _SITE_DIRS_PROGRAM],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return tuple(json.loads(found.stdout))
+
+
+def _pump_lines(stream, sinks: Iterable[Callable[[str], None]]) -> None:
+    """Forward each line of ``stream`` (bytes) to every sink as it arrives."""
+    sinks = tuple(sinks)
+    with stream:
+        for raw in iter(lambda: stream.readline(65536), b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            for sink in sinks:
+                sink(line)
+
+
+_TOOLKIT_LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+
+
+def _script_error_lines(output_tail: list[str]) -> list[str]:
+    """The script's last traceback (or, without one, its last lines) before the toolkit's report."""
+    end = len(output_tail)
+    for index in range(len(output_tail) - 1, -1, -1):
+        if "Reporting training FAILURE" in output_tail[index]:
+            end = index
+            break
+    lines = output_tail[:end]
+    for index in range(len(lines) - 1, -1, -1):
+        if lines[index].startswith("Traceback (most recent call last):"):
+            block = [line for line in lines[index:] if not _TOOLKIT_LOG_LINE.match(line)]
+            return [line for line in block if line.strip()]
+    own = [line for line in lines if line.strip() and not _TOOLKIT_LOG_LINE.match(line)]
+    return own[-5:]
+
+
+def _fit(prefix: str, middle: str, suffix: str, limit: int = FAILURE_REASON_MAX_CHARS) -> str:
+    """``prefix + middle + suffix`` within ``limit`` characters, shortening ``middle`` from its
+    start (the exception line is at its end) and, if still needed, ``suffix`` from its end."""
+    if len(prefix) + len(middle) + len(suffix) <= limit:
+        return prefix + middle + suffix
+    if len(suffix) > limit // 4:
+        suffix = suffix[: limit // 4 - 3] + "..."
+    room = limit - len(prefix) - len(suffix) - 3
+    if room <= 0:
+        return limit_reason(prefix + middle + suffix, limit)
+    return prefix + "..." + middle[-room:] + suffix
