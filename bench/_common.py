@@ -206,12 +206,12 @@ def cmdline(pid: int) -> list[str]:
 
 def model_server_pids(runtime_pid: int) -> list[int]:
     """The model-server processes of a runtime: its children running
-    ``smflow.local.model_server`` (started as fresh processes) and the children of its fork
+    ``smflow.local.containers.serving`` (started as fresh processes) and the children of its fork
     server (``model_server --fork-server``), which are forked from it."""
     found: list[int] = []
     for child in children_of(runtime_pid):
         command = cmdline(child)
-        if "smflow.local.model_server" not in command:
+        if "smflow.local.containers.serving" not in command:
             continue
         if "--fork-server" in command:
             found += children_of(child)

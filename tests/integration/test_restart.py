@@ -13,7 +13,7 @@ from smflow import naming
 from smflow.errors import ResourceFailedError
 from smflow.examples import iris
 from smflow.local import launcher
-from smflow.local.processes import group_members, is_running, start_time
+from smflow.local.support.processes import group_members, is_running, start_time
 
 from .conftest import Runtime
 

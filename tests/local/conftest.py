@@ -90,7 +90,7 @@ class FakeDeployment:
         registry.append(self)
 
     def start(self, timeout: float = 120.0) -> None:
-        from smflow.local.hosting import ModelServerError
+        from smflow.local.executors.hosting import ModelServerError
 
         assert self.work_dir.is_dir()
         self.start_began = time.monotonic()
@@ -103,7 +103,7 @@ class FakeDeployment:
         self.started = True
 
     def invoke(self, body, content_type, accept, target_variant=None, custom_attributes=None):
-        from smflow.local.hosting import InvocationResult
+        from smflow.local.executors.hosting import InvocationResult
 
         if not self.started or self.stopped:
             raise AssertionError("invoked a deployment that is not serving")

@@ -105,9 +105,9 @@ if __name__ == "__main__":
 @pytest.mark.integration
 def test_real_executors_train_deploy_invoke_transform_and_restart(runtime, tmp_path):
     from smflow.archives import make_tar_gz
-    from smflow.image_uris import sklearn_image_uri
+    from smflow.image_uris import retrieve
 
-    image = sklearn_image_uri("us-east-1", "1.2-1")
+    image = retrieve("sklearn", "us-east-1", "1.2-1")
     s3, sm = runtime.client("s3"), runtime.client("sagemaker")
     s3.create_bucket(Bucket="lifecycle")
     rows = "\n".join(f"{label},{label * 2 + 0.1 * i},{label - 0.05 * i}" for label in (0, 1, 2) for i in range(8))

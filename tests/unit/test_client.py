@@ -7,7 +7,7 @@ import tarfile
 
 import boto3
 import pytest
-from botocore.stub import ANY, Stubber
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from smflow.client import SageMakerClient

@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from smflow.local.processes import is_running
+from smflow.local.support.processes import is_running
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9510

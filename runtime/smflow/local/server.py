@@ -37,7 +37,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from smflow.local.aws import DEFAULT_REGION, LocalAws
+from smflow.local.support.aws import DEFAULT_REGION, LocalAws
 from smflow.local.services.protocol import signing_service
 from smflow.local.services.runtime.handler import request_handler
 from smflow.local.services.runtime.responses import INVOCATIONS_PATH, RuntimeApi

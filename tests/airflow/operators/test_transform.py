@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from smflow.client import SageMakerClient
 from smflow.errors import ResourceFailedError
 from smflow_airflow.operators.sagemaker import SageMakerBatchTransformOperator
 

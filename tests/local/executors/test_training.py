@@ -31,7 +31,7 @@ from sklearn import datasets
 
 from smflow.archives import make_tar_gz
 from smflow.image_uris import retrieve
-from smflow.local.aws import ACCOUNT_ID, LocalAws
+from smflow.local.support.aws import ACCOUNT_ID, LocalAws
 from smflow.local.executors import training
 from smflow.local.executors.training import LOG_GROUP, TrainingRun
 from smflow.local.server import LocalRuntime

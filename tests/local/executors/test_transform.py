@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from smflow.local.aws import LocalAws
+from smflow.local.support.aws import LocalAws
 from smflow.local.executors.transform import TransformRun, relative_name
 from smflow.local.server import LocalRuntime
 

@@ -47,7 +47,7 @@ from boto3.exceptions import S3UploadFailedError
 from botocore.exceptions import BotoCoreError, ClientError
 
 from smflow.archives import make_tar_gz
-from smflow.local.aws import LocalAws
+from smflow.local.support.aws import LocalAws
 from smflow.local.containers import contract
 from smflow.local.containers.environments import (
     LocalEnvironment,

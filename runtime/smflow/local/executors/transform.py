@@ -44,7 +44,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smflow.local.aws import LocalAws, split_s3_uri
+from smflow.local.support.aws import LocalAws, split_s3_uri
 from smflow.local.executors.base import FAILURE_REASON_MAX_CHARS, Run
 from smflow.local.executors.hosting.errors import ModelServerError
 from smflow.local.executors.hosting.instances import ModelServerProcess, start_servers

@@ -17,7 +17,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from smflow.local.processes import terminate_group
+from smflow.local.support.processes import terminate_group
 from smflow.local.services.sagemaker.models import JOBS, PROCESS_FIELD, Endpoint
 from smflow.local.state.store import ResourceStore
 
@@ -36,7 +36,7 @@ def end_leftover_processes(kind: str, job: Mapping[str, Any],
     Uses the job's ``_Process`` field (:data:`smflow.local.services.sagemaker.models.PROCESS_FIELD`):
     if that process group is still alive and its leader's start time matches (so a recycled pid
     is never signalled), the group gets SIGTERM, up to ``timeout`` seconds to exit, then SIGKILL
-    (:func:`smflow.local.processes.terminate_group`).
+    (:func:`smflow.local.support.processes.terminate_group`).
     Returns True if the group was signalled. Does nothing (returns False) for jobs that are not
     ``InProgress``/``Stopping``, without a recorded process, with an unreadable record (logged),
     or where there is no /proc (non-Linux systems).

@@ -12,7 +12,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from smflow.local.aws import split_s3_uri
+from smflow.local.support.aws import split_s3_uri
 
 
 class UnsafeArchiveError(ValueError):

@@ -16,7 +16,7 @@ import boto3
 import numpy as np
 import pytest
 
-from smflow.local.aws import LocalAws
+from smflow.local.support.aws import LocalAws
 from smflow.local.executors.hosting import Deployment, ModelServerError, VariantNotFoundError
 from smflow.local.server import LocalRuntime
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from smflow.local.aws import LocalAws
+from smflow.local.support.aws import LocalAws
 from smflow.local.executors.hosting import FORK_ENV, FORK_SERVER, Deployment, ModelServerError, PreparedModel
 from smflow.local.server import LocalRuntime
 
@@ -457,7 +457,7 @@ from pathlib import Path
 
 # This process adopts orphans and never reaps them, as a runtime running as a container's PID 1 does.
 assert ctypes.CDLL("libc.so.6").prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
-from smflow.local.aws import LocalAws
+from smflow.local.support.aws import LocalAws
 from smflow.local.executors.hosting import Deployment
 
 url, code_dir, work_dir = sys.argv[1:]

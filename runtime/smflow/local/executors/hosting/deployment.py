@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from smflow.local.aws import LocalAws
+from smflow.local.support.aws import LocalAws
 from smflow.local.executors.hosting.errors import ModelServerError, VariantNotFoundError
 from smflow.local.executors.hosting.instances import ModelServerProcess, start_servers
 from smflow.local.executors.hosting.models import prepare_model

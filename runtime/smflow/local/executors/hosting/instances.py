@@ -32,7 +32,7 @@ from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 
-from smflow.local.aws import LocalAws
+from smflow.local.support.aws import LocalAws
 from smflow.local.containers import contract
 from smflow.local.executors.base import stop_process
 from smflow.local.executors.hosting.errors import ModelServerError

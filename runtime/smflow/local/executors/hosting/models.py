@@ -25,7 +25,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from smflow.local.aws import LocalAws, split_s3_uri
+from smflow.local.support.aws import LocalAws, split_s3_uri
 from smflow.local.containers import contract
 from smflow.local.containers.environments import UnsupportedImageError, resolve_environment
 from smflow.local.executors.hosting.errors import ModelServerError

@@ -3,7 +3,7 @@ straight from the HTTP request: the runtime's hot path.
 
 An InvokeEndpoint request is routed as :class:`smflow.local.server.Dispatcher` routes it and
 answered by the same :meth:`.responses.RuntimeApi.answer`, without building WSGI request and
-response objects; its headers are parsed by :func:`smflow.local.http11.parse_request` rather than
+response objects; its headers are parsed by :func:`smflow.local.support.http11.parse_request` rather than
 the email package, and the connection stays open for the client's next request. Every other
 request (and an InvokeEndpoint request with a query string, a percent-encoded path, a chunked
 body or ``Expect: 100-continue``) goes through werkzeug's WSGI handling unchanged. The previous
@@ -19,7 +19,7 @@ from typing import Any
 
 from werkzeug.serving import WSGIRequestHandler
 
-from smflow.local import http11
+from smflow.local.support import http11
 from smflow.local.services.protocol import signing_service
 from smflow.local.services.runtime.responses import INVOCATIONS_PATH, RuntimeApi
 

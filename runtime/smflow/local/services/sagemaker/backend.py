@@ -11,9 +11,9 @@ reference pages of each operation, and the SageMaker waiters in botocore's
 ``sagemaker/2017-07-24/waiters-2.json``: ``EndpointDeleted`` succeeds on ``ValidationException``).
 
 Work runs in executors, imported lazily so that this module stays importable on its own:
-training jobs in :class:`smflow.local.training.TrainingRun`, endpoints in
-:class:`smflow.local.hosting.Deployment`, batch transform in
-:class:`smflow.local.transform.TransformRun`. Each runs in its own daemon thread; several jobs
+training jobs in :class:`smflow.local.executors.training.TrainingRun`, endpoints in
+:class:`smflow.local.executors.hosting.Deployment`, batch transform in
+:class:`smflow.local.executors.transform.TransformRun`. Each runs in its own daemon thread; several jobs
 and endpoints run at once.
 """
 
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smflow.local.aws import ACCOUNT_ID, LocalAws
+from smflow.local.support.aws import ACCOUNT_ID, LocalAws
 from smflow.local.services.runtime.exceptions import ModelError, ValidationError
 from smflow.local.services.sagemaker.exceptions import ValidationException
 from smflow.local.services.sagemaker.models import (
@@ -65,33 +65,33 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
 class Executors:
     """Factories of the objects that do the work. Subclass to substitute test doubles.
 
-    The defaults import ``smflow.local.training``, ``hosting`` and ``transform`` when first used.
+    The defaults import ``smflow.local.executors.training``, ``hosting`` and ``transform`` when first used.
     """
 
     def training_run(self, description: dict, work_dir: Path, aws: LocalAws,
                      on_update: Callable[[dict], None]) -> Any:
-        from smflow.local.hosting import warm_up_model_servers
-        from smflow.local.training import TrainingRun
+        from smflow.local.executors.hosting import warm_up_model_servers
+        from smflow.local.executors.training import TrainingRun
 
         warm_up_model_servers()  # a deploy or a transform usually follows: libraries imported by then
         return TrainingRun(description, work_dir, aws, on_update)
 
     def deployment(self, endpoint_name: str, variants: list[tuple[dict, dict]], work_dir: Path,
                    aws: LocalAws) -> Any:
-        from smflow.local.hosting import Deployment
+        from smflow.local.executors.hosting import Deployment
 
         return Deployment(endpoint_name, variants, work_dir, aws)
 
     def transform_run(self, description: dict, model: dict, work_dir: Path, aws: LocalAws,
                       on_update: Callable[[dict], None]) -> Any:
-        from smflow.local.transform import TransformRun
+        from smflow.local.executors.transform import TransformRun
 
         return TransformRun(description, model, work_dir, aws, on_update)
 
     def close(self) -> None:
         """Stop what the executors share between jobs and endpoints (the model servers' fork
         server), once every executor has stopped."""
-        hosting = sys.modules.get("smflow.local.hosting")
+        hosting = sys.modules.get("smflow.local.executors.hosting")
         if hosting is not None:
             hosting.FORK_SERVER.shutdown()
 
@@ -99,10 +99,10 @@ class Executors:
         """The FailureReason for an exception raised while starting or running work."""
         user_facing: list[type] = []
         try:
-            from smflow.local.environments import UnsupportedImageError
+            from smflow.local.containers.environments import UnsupportedImageError
 
             user_facing.append(UnsupportedImageError)
-            from smflow.local.hosting import ModelServerError
+            from smflow.local.executors.hosting import ModelServerError
 
             user_facing.append(ModelServerError)
         except ImportError:  # pragma: no cover - hosting not installed yet
