@@ -61,8 +61,8 @@ def validate_name(name: str, field: str = "name") -> str:
 
 def base_name_from_image(image_uri: str | None, default: str) -> str:
     """The job name prefix the SageMaker Python SDK derives from an image (``base_name_from_image``):
-    the image's repository name (``.../sagemaker-scikit-learn:1.2-1-cpu-py3`` ->
-    ``sagemaker-scikit-learn``), or ``default`` without an image."""
+    the image's repository name (``<account>.dkr.ecr.<region>.amazonaws.com/my-trainer:1.0`` ->
+    ``my-trainer``), or ``default`` without an image."""
     if not image_uri:
         return default
     repository = image_uri.split("@", 1)[0].rsplit("/", 1)[-1].split(":", 1)[0]
