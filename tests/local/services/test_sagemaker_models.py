@@ -79,7 +79,8 @@ def test_endpoint_transitions_and_private_fields():
     variants = [{"Variant": {"VariantName": "AllTraffic", "InitialInstanceCount": 2},
                  "Model": {"PrimaryContainer": {"Image": "img"}}}]
     record = {**Endpoint.new("Ep", "arn", "cfg", variants, 1.0), **Endpoint.updating("cfg-2", 2.0)}
-    assert Endpoint.describe(record).keys() == record.keys() - {"_Variants"}
+    # private fields and cleared (None) members are not answered
+    assert Endpoint.describe(record).keys() == record.keys() - {"_Variants", "FailureReason"}
     with pytest.raises(ValidationException, match="Cannot update in-progress endpoint"):
         Endpoint.check_updatable(record, serving=True)
     assert "updated to endpoint configuration cfg-2" in Endpoint.restart_note(record)

@@ -56,6 +56,13 @@ logger = logging.getLogger(__name__)
 DEFAULT_DEPLOYMENT_TIMEOUT = 120.0  # seconds for Deployment.start
 DRAIN_TIMEOUT = 30.0  # seconds an old deployment may finish in-flight invocations after a switch
 DEFAULT_MAX_RESULTS = 10  # List* default page size (ListEndpoints, ListTransformJobs reference)
+# Seconds CreateEndpoint, UpdateEndpoint and DeleteEndpoint wait for their transition before
+# answering. A local endpoint's model servers usually answer /ping (or are gone) well within it,
+# so the first DescribeEndpoint of a client that sleeps its polling interval before looking (the
+# SageMaker Python SDK: 30 s) or looks once and then sleeps (botocore's waiters, the AWS CLI,
+# Airflow's Amazon provider) already finds InService (or the endpoint gone). Slower transitions
+# answer as before, Creating/Updating/Deleting, and go on in the background.
+SETTLE_TIMEOUT = 2.0
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
 
 
@@ -174,6 +181,8 @@ class SageMakerBackend:
     Call :meth:`restore` once the HTTP server answers (restarted endpoints download their model
     through it), and :meth:`shutdown` before the server stops.
     """
+
+    settle_timeout: float = SETTLE_TIMEOUT  # see SETTLE_TIMEOUT; 0 answers at once
 
     def __init__(
         self,
@@ -439,7 +448,8 @@ class SageMakerBackend:
     # ========================================================================= endpoints ==
     def create_endpoint(self, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
         """CreateEndpoint: Creating -> (the Deployment starts, in the background) -> InService,
-        or Failed with FailureReason. Returns ``{"EndpointArn": ...}``.
+        or Failed with FailureReason. Returns ``{"EndpointArn": ...}`` once the endpoint is
+        InService or Failed, or after :attr:`settle_timeout` seconds (still Creating).
 
         Raises ValidationException: the config or one of its models does not exist; the name is
         taken (case-insensitively).
@@ -453,8 +463,9 @@ class SageMakerBackend:
                 raise Endpoint.name_taken(arn)
             state = _EndpointState(EndpointName)
             self._endpoints[EndpointName.lower()] = state
-        self._thread(self._bring_up, state, config["EndpointConfigName"], variants, None,
-                     name=f"create-endpoint-{EndpointName}")
+        thread = self._thread(self._bring_up, state, config["EndpointConfigName"], variants, None,
+                              name=f"create-endpoint-{EndpointName}")
+        thread.join(self.settle_timeout)
         return {"EndpointArn": arn}
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
@@ -465,7 +476,7 @@ class SageMakerBackend:
         """UpdateEndpoint without downtime: Updating (the old deployment keeps serving) -> the new
         Deployment starts -> traffic switches -> the old one stops -> InService on the new
         config. If the new deployment fails: RollingBack -> InService on the old config with
-        FailureReason set.
+        FailureReason set. Answers once InService again, or after :attr:`settle_timeout` seconds.
 
         Raises ValidationException: endpoint or config (or one of its models) not found; the
         endpoint is not InService.
@@ -480,13 +491,15 @@ class SageMakerBackend:
             state = self._endpoints.get(name.lower())
             Endpoint.check_updatable(record, serving=state is not None and state.active is not None)
             self.store.update(Endpoint.kind, name, Endpoint.updating(config["EndpointConfigName"], now))
-        self._thread(self._switch_to, state, config["EndpointConfigName"], variants,
-                     name=f"update-endpoint-{name}")
+        thread = self._thread(self._switch_to, state, config["EndpointConfigName"], variants,
+                              name=f"update-endpoint-{name}")
+        thread.join(self.settle_timeout)
         return {"EndpointArn": record["EndpointArn"]}
 
     def delete_endpoint(self, EndpointName: str) -> dict[str, Any]:
         """DeleteEndpoint: Deleting -> (deployments stop, in the background) -> gone, after which
-        DescribeEndpoint raises ValidationException (botocore's ``endpoint_deleted`` waiter)."""
+        DescribeEndpoint raises ValidationException (botocore's ``endpoint_deleted`` waiter).
+        Answers once the endpoint is gone, or after :attr:`settle_timeout` seconds (Deleting)."""
         with self._lock:
             record = self._get_endpoint(EndpointName)
             name = record["EndpointName"]
@@ -499,7 +512,8 @@ class SageMakerBackend:
                 lives = [live for live in (state.active, state.pending) if live is not None]
                 state.active = state.pending = None
             self.store.update(Endpoint.kind, name, Endpoint.deleting(time.time()))
-        self._thread(self._finish_delete, state, lives, name=f"delete-endpoint-{name}")
+        thread = self._thread(self._finish_delete, state, lives, name=f"delete-endpoint-{name}")
+        thread.join(self.settle_timeout)
         return {}
 
     def list_endpoints(self, **request: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ restart (:mod:`smflow.local.state.recovery`). The operations over them are
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -53,6 +54,27 @@ def _without_tags(request: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in request.items() if k != "Tags"}
 
 
+def with_defaults(value: Any, defaults: Any) -> Any:
+    """``value`` completed with ``defaults``, as SageMaker fills in the members a request left out.
+
+    ``defaults`` mirrors the shape of the answer: a dict's members are added when missing (a
+    dict default is merged into a present dict, or added whole), and a one-item list's item is
+    applied to every item of a present list. ``value`` is not modified.
+    """
+    if isinstance(defaults, dict) and isinstance(value, dict):
+        completed = dict(value)
+        for key, default in defaults.items():
+            if key not in completed or completed[key] is None:
+                if not isinstance(default, list):  # a list's item defaults need a list
+                    completed[key] = copy.deepcopy(default)
+            else:
+                completed[key] = with_defaults(completed[key], default)
+        return completed
+    if isinstance(defaults, list) and isinstance(value, list) and defaults:
+        return [with_defaults(item, defaults[0]) for item in value]
+    return value
+
+
 class Resource:
     """What every resource kind declares.
 
@@ -63,6 +85,9 @@ class Resource:
             List* by status).
         summary_fields: the members of its List* summaries.
         list_order: List*'s default SortOrder.
+        answer_defaults: the members SageMaker answers for a member the request left out
+            (see :func:`with_defaults`), added by :meth:`describe` only, so that the executors
+            see the request as it was sent.
     """
 
     kind: ClassVar[str]
@@ -70,15 +95,18 @@ class Resource:
     status_field: ClassVar[str | None] = None
     summary_fields: ClassVar[tuple[str, ...]]
     list_order: ClassVar[str] = "Descending"
+    answer_defaults: ClassVar[dict[str, Any]] = {}
 
     @classmethod
     def name_of(cls, record: Mapping[str, Any]) -> str:
         return record[f"{cls.kind}Name"]
 
-    @staticmethod
-    def describe(record: Mapping[str, Any]) -> dict[str, Any]:
-        """The Describe* payload: the record without the backend's private ``_`` fields."""
-        return {k: v for k, v in record.items() if not k.startswith("_")}
+    @classmethod
+    def describe(cls, record: Mapping[str, Any]) -> dict[str, Any]:
+        """The Describe* payload: the record without the backend's private ``_`` fields, with
+        :attr:`answer_defaults` for the members the request left out."""
+        public = {k: v for k, v in record.items() if not k.startswith("_") and v is not None}
+        return with_defaults(public, cls.answer_defaults)
 
     @classmethod
     def summary(cls, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -193,6 +221,35 @@ class TrainingJob(Job):
     list_order = "Ascending"
     what = "training job"
     end_time_field = "TrainingEndTime"
+    # DescribeTrainingJob's members for what CreateTrainingJob left out (API reference,
+    # DescribeTrainingJob response syntax and the S3DataSource/Channel/OutputDataConfig shapes).
+    # The SageMaker Python SDK's Estimator.attach reads OutputDataConfig.KmsKeyId with [...].
+    answer_defaults = {
+        "AlgorithmSpecification": {"TrainingInputMode": "File", "EnableSageMakerMetricsTimeSeries": False},
+        "InputDataConfig": [{"CompressionType": "None", "RecordWrapperType": "None"}],
+        "OutputDataConfig": {"KmsKeyId": "", "CompressionType": "GZIP"},
+        "ResourceConfig": {"VolumeSizeInGB": 30},
+        "HyperParameters": {},
+        "EnableNetworkIsolation": False,
+        "EnableInterContainerTrafficEncryption": False,
+        "EnableManagedSpotTraining": False,
+    }
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any]) -> dict[str, Any]:
+        """DescribeTrainingJob: as :meth:`Resource.describe`; S3 channels also answer their
+        S3DataDistributionType (FullyReplicated when left out)."""
+        answer = super().describe(record)
+        channels = []
+        for channel in answer.get("InputDataConfig") or []:
+            source = (channel.get("DataSource") or {}).get("S3DataSource")
+            if source is not None and "S3DataDistributionType" not in source:
+                channel = {**channel, "DataSource": {**channel["DataSource"], "S3DataSource": {
+                    **source, "S3DataDistributionType": "FullyReplicated"}}}
+            channels.append(channel)
+        if "InputDataConfig" in answer:
+            answer["InputDataConfig"] = channels
+        return answer
 
     @staticmethod
     def check(request: Mapping[str, Any]) -> None:
@@ -283,6 +340,14 @@ class TransformJob(Job):
                       "LastModifiedTime", "TransformJobStatus", "FailureReason")
     what = "transform job"
     end_time_field = "TransformEndTime"
+    # DescribeTransformJob's members for what CreateTransformJob left out (API reference,
+    # TransformInput/TransformOutput/DataProcessing shapes: their documented defaults).
+    answer_defaults = {
+        "TransformInput": {"CompressionType": "None", "SplitType": "None"},
+        "TransformOutput": {"AssembleWith": "None", "KmsKeyId": ""},
+        "DataProcessing": {"InputFilter": "$", "OutputFilter": "$", "JoinSource": "None"},
+        "Environment": {},
+    }
 
     @staticmethod
     def new(request: Mapping[str, Any], arn: str, now: float) -> dict[str, Any]:
@@ -313,6 +378,21 @@ class Model(Resource):
     kind = "Model"
     arn_type = "model"
     summary_fields = ("ModelName", "ModelArn", "CreationTime")
+    # DescribeModel's members for what CreateModel left out (ContainerDefinition: Mode
+    # SingleModel, an empty Environment).
+    answer_defaults = {
+        "PrimaryContainer": {"Mode": "SingleModel", "Environment": {}},
+        "Containers": [{"Mode": "SingleModel", "Environment": {}}],
+        "EnableNetworkIsolation": False,
+    }
+
+    @classmethod
+    def describe(cls, record: Mapping[str, Any]) -> dict[str, Any]:
+        answer = super().describe(record)
+        for member in ("PrimaryContainer", "Containers"):  # only the one the model has
+            if not record.get(member):
+                answer.pop(member, None)
+        return answer
 
     @staticmethod
     def check(request: Mapping[str, Any]) -> None:
