@@ -387,3 +387,30 @@ def test_client_side_validation_off_still_gets_server_validation(fake_runtime):
         sm.create_model(ExecutionRoleArn=ROLE)
     assert info.value.response["Error"]["Code"] == "ValidationException"
     assert "ModelName" in info.value.response["Error"]["Message"]
+
+
+# -------------------------------------------------------------------------------- tags --
+def test_tags_of_a_resource_are_added_listed_and_deleted(fake_runtime):
+    """AddTags/ListTags/DeleteTags (the SageMaker Python SDK's Estimator.attach lists the job's
+    tags); Create* Tags are the first tags."""
+    sm = fake_runtime.client("sagemaker")
+    arn = sm.create_model(ModelName="tagged", ExecutionRoleArn=ROLE, PrimaryContainer={"Image": "img:1"},
+                          Tags=[{"Key": "team", "Value": "ml"}])["ModelArn"]
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "ml"}]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "team", "Value": "data"}, {"Key": "stage", "Value": "dev"}])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "team", "Value": "data"}, {"Key": "stage", "Value": "dev"}]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i:02}", "Value": str(i)} for i in range(50)])
+    first = sm.list_tags(ResourceArn=arn, MaxResults=50)  # the smallest page ListTags allows
+    assert len(first["Tags"]) == 50 and first["Tags"][:2] == [{"Key": "team", "Value": "data"},
+                                                               {"Key": "stage", "Value": "dev"}]
+    assert sm.list_tags(ResourceArn=arn, NextToken=first["NextToken"])["Tags"] == [{"Key": "k48", "Value": "48"},
+                                                                                   {"Key": "k49", "Value": "49"}]
+    sm.delete_tags(ResourceArn=arn, TagKeys=[f"k{i:02}" for i in range(50)])
+    sm.delete_tags(ResourceArn=arn, TagKeys=["team", "absent"])
+    assert sm.list_tags(ResourceArn=arn)["Tags"] == [{"Key": "stage", "Value": "dev"}]
+    assert "Tags" not in sm.describe_model(ModelName="tagged")
+    missing = arn.replace("model/tagged", "model/missing")
+    with pytest.raises(ClientError) as info:
+        sm.list_tags(ResourceArn=missing)
+    code, message = error_of(info)
+    assert code == "ValidationException" and missing in message and "ARN of an existing" in message

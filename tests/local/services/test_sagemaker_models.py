@@ -80,7 +80,7 @@ def test_endpoint_transitions_and_private_fields():
                  "Model": {"PrimaryContainer": {"Image": "img"}}}]
     record = {**Endpoint.new("Ep", "arn", "cfg", variants, 1.0), **Endpoint.updating("cfg-2", 2.0)}
     # private fields and cleared (None) members are not answered
-    assert Endpoint.describe(record).keys() == record.keys() - {"_Variants", "FailureReason"}
+    assert Endpoint.describe(record).keys() == record.keys() - {"_Variants", "_Tags", "FailureReason"}
     with pytest.raises(ValidationException, match="Cannot update in-progress endpoint"):
         Endpoint.check_updatable(record, serving=True)
     assert "updated to endpoint configuration cfg-2" in Endpoint.restart_note(record)

@@ -45,8 +45,10 @@ from smflow.local.services.sagemaker.models import (
     Model,
     Resource,
     TrainingJob,
+    TAGS_FIELD,
     TransformJob,
     epoch_seconds,
+    merge_tags,
 )
 from smflow.local.state.recovery import recover_after_restart
 from smflow.local.state.store import ResourceStore
@@ -497,7 +499,8 @@ class SageMakerBackend:
         config = self._get_endpoint_config(EndpointConfigName)
         variants = self._variants_of(config)
         arn = self.arn(Endpoint.arn_type, EndpointName)
-        record = Endpoint.new(EndpointName, arn, config["EndpointConfigName"], variants, time.time())
+        record = Endpoint.new(EndpointName, arn, config["EndpointConfigName"], variants, time.time(),
+                              request.get("Tags") or ())
         with self._lock:
             if not self.store.insert(Endpoint.kind, EndpointName, record):
                 raise Endpoint.name_taken(arn)
@@ -738,6 +741,54 @@ class SageMakerBackend:
             self.store.delete(Endpoint.kind, state.name)
             if self._endpoints.get(state.name.lower()) is state:
                 del self._endpoints[state.name.lower()]
+
+    # ============================================================================== tags ==
+    def add_tags(self, ResourceArn: str, Tags: list[dict[str, Any]]) -> dict[str, Any]:
+        """AddTags: adds (or replaces, by key) tags of a training or transform job, model,
+        endpoint configuration or endpoint. Returns ``{"Tags": Tags}``.
+
+        Raises ValidationException when the ARN names no such resource.
+        """
+        resource, name = self._tagged(ResourceArn)
+        self.store.update(resource.kind, name, lambda current: {
+            TAGS_FIELD: merge_tags(current.get(TAGS_FIELD) or [], Tags)})
+        return {"Tags": Tags}
+
+    def list_tags(self, ResourceArn: str, MaxResults: int | None = None, NextToken: str | None = None) -> dict[str, Any]:
+        """ListTags: ``{"Tags": [{"Key", "Value"}]}`` (+ ``NextToken``), in the order they were added.
+
+        Raises ValidationException when the ARN names no such resource.
+        """
+        resource, name = self._tagged(ResourceArn)
+        tags = self.store.get(resource.kind, name).get(TAGS_FIELD) or []
+        page_size = int(MaxResults or 50)
+        offset = _decode_token(NextToken, "Tags")
+        result: dict[str, Any] = {"Tags": tags[offset: offset + page_size]}
+        if offset + page_size < len(tags):
+            result["NextToken"] = _encode_token(offset + page_size, "Tags")
+        return result
+
+    def delete_tags(self, ResourceArn: str, TagKeys: list[str]) -> dict[str, Any]:
+        """DeleteTags: removes the tags of ``TagKeys`` (absent keys are ignored)."""
+        resource, name = self._tagged(ResourceArn)
+        keys = set(TagKeys)
+        self.store.update(resource.kind, name, lambda current: {
+            TAGS_FIELD: [t for t in current.get(TAGS_FIELD) or [] if t["Key"] not in keys]})
+        return {}
+
+    def _tagged(self, arn: str) -> tuple[type[Resource], str]:
+        """The resource kind and name of a SageMaker ARN of this runtime's resources."""
+        kinds = {r.arn_type: r for r in (TrainingJob, TransformJob, Model, EndpointConfig, Endpoint)}
+        _, _, path = arn.rpartition(":")
+        arn_type, _, name = path.partition("/")
+        resource = kinds.get(arn_type)
+        if resource is None or not _is_name(name) or arn != self.arn(resource.arn_type, name) \
+                or self.store.get(resource.kind, name) is None:
+            raise ValidationException(
+                f"Could not find the resource {arn}: give the ARN of an existing training job, "
+                "transform job, model, endpoint configuration or endpoint of this runtime."
+            )
+        return resource, name
 
     # ====================================================================== list helper ==
     def _list(self, resource: type[Resource], result_key: str, request: dict[str, Any]) -> dict[str, Any]:

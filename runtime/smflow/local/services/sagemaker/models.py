@@ -50,8 +50,22 @@ def epoch_seconds(value: Any) -> float:
     raise ValidationException(f"not a timestamp: {value!r}")
 
 
+# A resource's private field: its tags, [{"Key": str, "Value": str}] (AddTags, ListTags, DeleteTags).
+TAGS_FIELD = "_Tags"
+
+
 def _without_tags(request: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in request.items() if k != "Tags"}
+    """The record of a request: its Tags (not a Describe* member) kept in :data:`TAGS_FIELD`."""
+    record = {k: v for k, v in request.items() if k != "Tags"}
+    record[TAGS_FIELD] = [dict(tag) for tag in request.get("Tags") or []]
+    return record
+
+
+def merge_tags(current: list[dict[str, Any]], added: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """AddTags: ``added`` replaces the tags of the same keys and follows the others."""
+    added = [dict(tag) for tag in added]
+    keys = {tag["Key"] for tag in added}
+    return [tag for tag in current if tag["Key"] not in keys] + added
 
 
 def with_defaults(value: Any, defaults: Any) -> Any:
@@ -517,9 +531,11 @@ class Endpoint(Resource):
     summary_fields = ("EndpointName", "EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus")
 
     @staticmethod
-    def new(name: str, arn: str, config_name: str, variants: list[dict[str, Any]], now: float) -> dict[str, Any]:
+    def new(name: str, arn: str, config_name: str, variants: list[dict[str, Any]], now: float,
+            tags: Iterable[Mapping[str, Any]] = ()) -> dict[str, Any]:
         """A new endpoint, Creating."""
         return {
+            TAGS_FIELD: [dict(tag) for tag in tags],
             "EndpointName": name,
             "EndpointArn": arn,
             "EndpointConfigName": config_name,
