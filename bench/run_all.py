@@ -2,7 +2,7 @@
 one summary of the rows that carry a target, as text and as a Markdown table (the README's
 Performance section), and write it to ``bench/results/summary.json``.
 
-Usage: ``python bench/run_all.py [--quick] [--only lifecycle,invoke,...]``. About 9 minutes on
+Usage: ``python bench/run_all.py [--quick] [--only lifecycle,invoke,...]``. About 12 minutes on
 2 cores (``--quick``: about 3, a smoke test: single short runs, a 50 MB transform input); the
 first run also creates ``.venv-bench`` for MLflow (about a minute, needs the package index).
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 # name -> time limit in seconds
-BENCHMARKS = {"lifecycle": 600, "invoke": 900, "transform": 900, "orchestration": 900, "scale": 900}
+BENCHMARKS = {"lifecycle": 600, "invoke": 900, "transform": 900, "orchestration": 900, "scale": 900, "clients": 900}
 
 
 def _fmt(value, unit: str) -> str:
