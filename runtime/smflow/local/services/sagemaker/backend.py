@@ -39,13 +39,13 @@ from smflow.local.services.runtime.exceptions import ModelError, ValidationError
 from smflow.local.services.sagemaker.exceptions import ValidationException
 from smflow.local.services.sagemaker.models import (
     JOBS,
+    TAGS_FIELD,
     Endpoint,
     EndpointConfig,
     Job,
     Model,
     Resource,
     TrainingJob,
-    TAGS_FIELD,
     TransformJob,
     epoch_seconds,
     merge_tags,
@@ -190,17 +190,18 @@ class SageMakerBackend:
     """
 
     settle_timeout: float = SETTLE_TIMEOUT  # see SETTLE_TIMEOUT; 0 answers at once
+    job_settle_timeout: float = JOB_SETTLE_TIMEOUT  # see JOB_SETTLE_TIMEOUT; 0 answers at once
 
     @property
     def _job_ended(self) -> threading.Condition:
-        """Notified whenever a job ends (see :meth:`_settled_job`)."""
+        """Notified whenever a job ends (see :meth:`_settled_job`); guards ``_described``, the
+        ``(kind, lower name)`` of the jobs described at least once. Made on first use."""
         condition = self.__dict__.get("_job_ended_condition")
         if condition is None:
             with self._lock:
                 condition = self.__dict__.setdefault("_job_ended_condition", threading.Condition())
-                self.__dict__.setdefault("_described", set())  # (kind, lower name) described once
+                self.__dict__.setdefault("_described", set())
         return condition
-    job_settle_timeout: float = JOB_SETTLE_TIMEOUT  # see JOB_SETTLE_TIMEOUT; 0 answers at once
 
     def __init__(
         self,
