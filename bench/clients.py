@@ -4,7 +4,7 @@
   predict, deploy again from model data with SKLearnModel, delete, transformer), in its own
   virtual environment (``.smflow/sdk/``, built on first use: about a minute, needs the package
   index), with the SDK's defaults (it sleeps 30 s before its first DescribeEndpoint of each
-  deploy and 5 s before its first DescribeTrainingJob/DescribeTransformJob);
+  deploy and 5 s before its first DescribeTrainingJob/DescribeTransformJob of fit, attach and wait);
 - ``aws sagemaker create-endpoint`` then ``aws sagemaker wait endpoint-in-service`` (a botocore
   waiter: it looks at once, then every 30 s);
 - ``airflow dags test iris_amazon_provider`` (the Amazon provider's SageMaker operators with their
@@ -38,7 +38,7 @@ ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 SDK_CONFIG = 'SchemaVersion: "1.0"\nSageMaker:\n  PythonSDK:\n    Modules:\n      TelemetryOptOut: true\n'
 BASELINES = {"notebook": 80.0, "waiter": 30.0, "dag": 125.0}
 # The seconds each client sleeps before it looks, whatever the server does (their defaults).
-FLOORS = {"notebook": 5 + 30 + 30 + 5, "waiter": 0.0, "dag": 30 + 30}
+FLOORS = {"notebook": 5 + 5 + 30 + 30 + 5, "waiter": 0.0, "dag": 30 + 30}
 
 
 def sdk_python() -> Path:
@@ -135,12 +135,13 @@ def main(argv=None) -> int:
                 c.log(f"{key} failed: {errors[key]}")
 
     def seconds(key: str) -> float | None:
-        return details.get(key, {}).get("seconds")
+        # the waiter's row: `aws sagemaker wait endpoint-in-service` after create-endpoint returned
+        return details.get(key, {}).get("wait_s" if key == "waiter" else "seconds")
 
     targets = {"notebook": 15.0, "waiter": 2.0, "dag": 30.0}
     labels = {
         "notebook": "SageMaker Python SDK v2: the Iris notebook end to end",
-        "waiter": "aws sagemaker create-endpoint + wait endpoint-in-service",
+        "waiter": "aws sagemaker wait endpoint-in-service after create-endpoint",
         "dag": "Amazon provider: airflow dags test iris_amazon_provider",
     }
     rows = []
@@ -148,7 +149,9 @@ def main(argv=None) -> int:
         value = seconds(key)
         row = c.Row(labels[key], "s", "before", BASELINES[key], value, c.ratio(value, BASELINES[key]),
                     f"<= {targets[key]:g} s", None if value is None else value <= targets[key],
-                    note=errors.get(key) or f"the client's own sleeps before it looks: {FLOORS[key]:g} s")
+                    note=errors.get(key) or f"the client's own sleeps before it looks: {FLOORS[key]:g} s"
+                    + (f"; create-endpoint took {details['waiter']['create_s']:.1f} s (CLI start included)"
+                       if key == "waiter" else ""))
         rows.append(row)
     c.print_table("Unmodified AWS clients with their defaults (one run each, local runtime)", rows)
     c.write_results("clients", args, rows, details)

@@ -421,7 +421,20 @@ class SageMakerBackend:
         arn = self.arn(Model.arn_type, name)
         if not self.store.insert(Model.kind, name, Model.new(request, arn, time.time())):
             raise Model.name_taken(arn)
+        self._warm_up_hosting()
         return {"ModelArn": arn}
+
+    def _warm_up_hosting(self) -> None:
+        """An endpoint or a transform job usually follows a new model: have the model servers'
+        fork server import their libraries now (non-blocking), so that the deployment starts
+        within CreateEndpoint's :attr:`settle_timeout`. Only with the real hosting executor."""
+        if type(self.executors).deployment is not Executors.deployment:
+            return
+        try:
+            from smflow.local.executors.hosting import warm_up_model_servers
+        except ImportError:  # pragma: no cover - the hosting executor's libraries are missing
+            return
+        warm_up_model_servers()
 
     def describe_model(self, ModelName: str) -> dict[str, Any]:
         """DescribeModel. Raises ValidationException 'Could not find model "<arn>".'."""
