@@ -155,7 +155,8 @@ def test_describe_and_list_answers_have_sagemakers_members_and_defaults(runtime,
                         "ContentType": "text/csv", "SplitType": "Line"},
         TransformOutput={"S3OutputPath": "s3://shapes/out", "AssembleWith": "Line", "Accept": "text/csv"},
         TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1})
-    # the first Describe of a short job answers once it ended
+    sagemaker.get_waiter("transform_job_completed_or_stopped").wait(
+        TransformJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 120})
     assert differences(TRANSFORM_JOB, sagemaker.describe_transform_job(TransformJobName=name)) == []
 
     for key, operation in (("TrainingJobSummaries", sagemaker.list_training_jobs),

@@ -65,11 +65,9 @@ DEFAULT_MAX_RESULTS = 10  # List* default page size (ListEndpoints, ListTransfor
 # Airflow's Amazon provider) already finds InService (or the endpoint gone). Slower transitions
 # answer as before, Creating/Updating/Deleting, and go on in the background.
 SETTLE_TIMEOUT = 2.0
-# Seconds the first DescribeTrainingJob/DescribeTransformJob of a running job waits for it to end.
-# Clients that look once right after Create* and then sleep their polling interval (Airflow's
-# Amazon provider: 30 s, twice when the job was running at the first look) see a job of a few
-# seconds already ended. Later Describe* calls answer at once, so pollers still see the job run.
-JOB_SETTLE_TIMEOUT = 5.0
+# Training and transform jobs are not settled so: Describe* answers at once, so that pollers and
+# deferring operators see a job run (a first Describe that waited for a short job's end would
+# save Airflow's Amazon provider one check_interval, and hide the running job from them).
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,62}")
 
 
@@ -190,18 +188,6 @@ class SageMakerBackend:
     """
 
     settle_timeout: float = SETTLE_TIMEOUT  # see SETTLE_TIMEOUT; 0 answers at once
-    job_settle_timeout: float = JOB_SETTLE_TIMEOUT  # see JOB_SETTLE_TIMEOUT; 0 answers at once
-
-    @property
-    def _job_ended(self) -> threading.Condition:
-        """Notified whenever a job ends (see :meth:`_settled_job`); guards ``_described``, the
-        ``(kind, lower name)`` of the jobs described at least once. Made on first use."""
-        condition = self.__dict__.get("_job_ended_condition")
-        if condition is None:
-            with self._lock:
-                condition = self.__dict__.setdefault("_job_ended_condition", threading.Condition())
-                self.__dict__.setdefault("_described", set())
-        return condition
 
     def __init__(
         self,
@@ -273,10 +259,8 @@ class SageMakerBackend:
         return {"TrainingJobArn": arn}
 
     def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
-        """DescribeTrainingJob. The first call for a running job answers once the job ended, or
-        after :attr:`job_settle_timeout` seconds. Raises ValidationException "Requested
-        resource not found."."""
-        return TrainingJob.describe(self._settled_job(TrainingJob, TrainingJobName))
+        """DescribeTrainingJob. Raises ValidationException "Requested resource not found."."""
+        return TrainingJob.describe(self._get_job(TrainingJob, TrainingJobName))
 
     def list_training_jobs(self, **request: Any) -> dict[str, Any]:
         """ListTrainingJobs: NameContains, StatusEquals, Creation/LastModifiedTime filters,
@@ -314,9 +298,8 @@ class SageMakerBackend:
         return {"TransformJobArn": arn}
 
     def describe_transform_job(self, TransformJobName: str) -> dict[str, Any]:
-        """DescribeTransformJob (the first call of a running job waits as DescribeTrainingJob's).
-        Raises ValidationException "Requested resource not found."."""
-        return TransformJob.describe(self._settled_job(TransformJob, TransformJobName))
+        """DescribeTransformJob. Raises ValidationException "Requested resource not found."."""
+        return TransformJob.describe(self._get_job(TransformJob, TransformJobName))
 
     def list_transform_jobs(self, **request: Any) -> dict[str, Any]:
         """ListTransformJobs (same filters as ListTrainingJobs; SortOrder default Descending)."""
@@ -333,25 +316,6 @@ class SageMakerBackend:
         if record is None:
             raise job.not_found()
         return record
-
-    def _settled_job(self, job: type[Job], name: str) -> dict[str, Any]:
-        """The job's record; on the first Describe* of a running job, once it ended or after
-        :attr:`job_settle_timeout` seconds (see JOB_SETTLE_TIMEOUT)."""
-        record = self._get_job(job, name)
-        key = (job.kind, name.lower())
-        with self._job_ended:
-            first = key not in self._described
-            self._described.add(key)
-        if not first or record.get(job.status_field) in job.TERMINAL_STATUSES or self.job_settle_timeout <= 0:
-            return record
-
-        def ended() -> bool:
-            current = self.store.get(job.kind, name)
-            return current is None or current.get(job.status_field) in job.TERMINAL_STATUSES
-
-        with self._job_ended:
-            self._job_ended.wait_for(ended, timeout=self.job_settle_timeout)
-        return self._get_job(job, name)
 
     def _start_run(self, job: type[Job], record: dict, work_dir: Path,
                    factory: Callable[[Callable[[dict], None]], Any]) -> None:
@@ -378,8 +342,6 @@ class SageMakerBackend:
         if updated is not None and updated.get(job.status_field) in job.TERMINAL_STATUSES:
             with self._lock:
                 self._runs.pop((job.kind, name.lower()), None)
-            with self._job_ended:
-                self._job_ended.notify_all()
 
     def _stop_job(self, job: type[Job], name: str) -> None:
         record = self._get_job(job, name)
