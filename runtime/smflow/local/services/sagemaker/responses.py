@@ -46,7 +46,6 @@ SUPPORTED_OPERATIONS: tuple[str, ...] = (
     "CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig", "ListEndpointConfigs",
     "CreateEndpoint", "DescribeEndpoint", "UpdateEndpoint", "DeleteEndpoint", "ListEndpoints",
     "CreateTransformJob", "DescribeTransformJob", "ListTransformJobs", "StopTransformJob",
-    "AddTags", "ListTags", "DeleteTags",
 )
 
 
