@@ -50,14 +50,14 @@ def test_every_framework_with_a_registry_file_is_available():
 
 
 def test_unknown_framework_names_the_argument_and_the_frameworks_available():
-    with pytest.raises(ConfigurationError, match=r"^framework 'tensorflow' is not supported: use one of .*sklearn"):
-        frameworks.get("tensorflow")
+    with pytest.raises(ConfigurationError, match=r"^framework 'caffe' is not supported: use one of .*sklearn"):
+        frameworks.get("caffe")
 
 
 def test_sklearn_conventions_are_the_sdk_sklearn_estimator():
     sklearn = frameworks.get("sklearn")
 
-    assert (sklearn.name, sklearn.default_version, sklearn.default_py_version) == ("sklearn", "1.2-1", "py3")
+    assert (sklearn.name, sklearn.default_version, sklearn.default_py_version()) == ("sklearn", "1.2-1", "py3")
     assert (sklearn.base_job_name, sklearn.max_instance_count) == ("sagemaker-scikit-learn", 1)
 
 
@@ -131,7 +131,7 @@ def test_a_framework_with_a_registry_file_only_gets_the_script_mode_conventions(
     toy = frameworks.get("toy")
 
     assert frameworks.names() == ("sklearn", "toy")
-    assert (toy.default_version, toy.default_py_version, toy.max_instance_count) == (None, None, None)
+    assert (toy.default_version, toy.default_py_version("2.1"), toy.max_instance_count) == (None, "py310", None)
     assert toy.base_job_name == "toy-training"  # the repository of its training images
     assert toy.image_uri("us-east-1", instance_type="ml.p3.2xlarge") == (
         "111122223333.dkr.ecr.us-east-1.amazonaws.com/toy-training:2.1.0-gpu-py310")
