@@ -64,6 +64,9 @@ class Framework:
             model's code from the model archive (``code/`` in model.tar.gz, SDK
             ``_is_mms_version``: the SDK repacks the model and sets SAGEMAKER_SUBMIT_DIRECTORY to
             ``/opt/ml/model/code``); None = never, ``""`` = every version.
+        serves_with_training_image: the SDK's model of a trained estimator reuses the
+            estimator's training image (its ``create_model`` passes ``image_uri``), so
+            :meth:`inference_image_uri` returns the training image unchanged.
     """
 
     name: str
@@ -76,6 +79,7 @@ class Framework:
     framework_options: tuple[str, ...] = ()
     metrics_since: str | None = None
     code_in_model_since: str | None = None
+    serves_with_training_image: bool = False
 
     # ------------------------------------------------------------------ images
     def image_uri(
@@ -126,7 +130,8 @@ class Framework:
     def inference_image_uri(self, training_image_uri: str, region: str, *, instance_type: str | None = None) -> str:
         """The inference image serving models trained with ``training_image_uri``: the same
         version and py_version (read from its tag) in this framework's inference images (SDK
-        ``<Framework>Model.serving_image_uri``). Without ``instance_type`` the processor of the
+        ``<Framework>Model.serving_image_uri``), or the training image itself for a framework
+        that :attr:`serves_with_training_image`. Without ``instance_type`` the processor of the
         training image's tag is kept.
 
         Raises:
@@ -134,6 +139,8 @@ class Framework:
                 no inference image (names the versions that have one).
         """
         found = for_image(training_image_uri)
+        if self.serves_with_training_image and found is not None and found[0].name == self.name:
+            return training_image_uri
         if found is None or found[0].name != self.name or found[1] is None:
             raise ConfigurationError(
                 f"image_uri {training_image_uri!r} is not a SageMaker {self.title} image with a version "
@@ -198,6 +205,8 @@ class Framework:
                 f"py_version {py_version!r} is not available for SageMaker {self.title} {version} training images; "
                 f"use one of {', '.join(available)}"
             )
+        if instance_type is not None:
+            self._check_instance_type(version, py_version, instance_type)
         self.check_instance_count(instance_count)
         distribution = dict(distribution or {})
         for strategy, settings in distribution.items():
@@ -221,6 +230,20 @@ class Framework:
             raise ConfigurationError(f"framework_options {', '.join(map(repr, unknown))} not supported; {allowed}")
         self._check_training(version=version, py_version=py_version, instance_type=instance_type,
                              instance_count=instance_count, framework_options=dict(framework_options or {}))
+
+    def _check_instance_type(self, version: str | None, py_version: str | None, instance_type: str) -> None:
+        """Raises ConfigurationError naming ``instance_type`` when the version's training images
+        have no build for its processor (a GPU instance for a CPU-only framework)."""
+        config = image_uris.config_for_framework(self.name)
+        regions = list(config.get("registries") or {}) or ["us-east-1"]
+        try:
+            self.image_uri(regions[0], version, instance_type=instance_type, py_version=py_version)
+        except image_uris.ImageArgumentError as error:
+            if error.argument == "instance_type":
+                raise
+        except ConfigurationError as error:
+            if "instance_type" in str(error):
+                raise
 
     def _check_distribution(self, distribution: dict, *, version, py_version, instance_type, instance_count) -> None:
         """The framework's rules for ``distribution`` (strategies already known); raise

@@ -7,7 +7,8 @@ one instance (the SDK's ``SKLearn`` refuses ``instance_count`` other than 1: sci
 train across instances) and takes no distribution, and the images have no GPU build (the
 registry lists CPU images only, so a GPU instance type is refused). The model's code is
 referenced by SAGEMAKER_SUBMIT_DIRECTORY (the SDK repacks it into the model only with network
-isolation). The default framework_version is smflow's: ``1.2-1``.
+isolation), and the model serves with the training image (``SKLearn.create_model``). The
+default framework_version is smflow's: ``1.2-1``.
 """
 
 from __future__ import annotations
@@ -21,4 +22,5 @@ FRAMEWORK = Framework(
     default_version="1.2-1",
     preferred_py_version="py3",
     max_instance_count=1,
+    serves_with_training_image=True,
 )
