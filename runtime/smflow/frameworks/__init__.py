@@ -414,7 +414,7 @@ def _generic(name: str) -> Framework:
 
 def for_image(image_uri: str) -> tuple[Framework, str | None] | None:
     """The framework whose registry lists ``image_uri``'s repository, and the version its tag
-    starts with (``(xgboost, "1.7-1")`` for ``.../sagemaker-xgboost:1.7-1``; an alias as the tag
+    starts with (``(<framework>, "1.7-1")`` for ``.../<repository>:1.7-1``; an alias as the tag
     names it). The version is None for an image named by digest only or by a tag naming no
     version of the registry. None for any other image."""
     ref = image_uris.parse_image_uri(image_uri)

@@ -55,6 +55,7 @@ class PyTorch(Framework):
             )
         distribution = _as_smdistributed(distribution)
         family = image_uris.instance_family(instance_type)
+        torch_distributed = distribution.get("torch_distributed", {}).get("enabled", False)
         if family.startswith("trn") and set(distribution) - {"torch_distributed"}:
             raise ConfigurationError(
                 f"distribution {', '.join(map(repr, distribution))} is not supported on Trainium instances "
@@ -62,8 +63,8 @@ class PyTorch(Framework):
             )
         script_mode.check_smdistributed(distribution, instance_type=instance_type, py_version=py_version,
                                         version=version, dataparallel_versions=DATAPARALLEL_VERSIONS,
-                                        title=self.title)
-        if not distribution.get("torch_distributed", {}).get("enabled", False):
+                                        title=self.title, p5_allowed=torch_distributed)
+        if not torch_distributed:
             return
         if "py3" not in (py_version or ""):
             raise ConfigurationError(f"distribution 'torch_distributed' needs a py3* py_version, got {py_version!r}")

@@ -140,11 +140,12 @@ def check_smdistributed(
     version: str | None = None,
     dataparallel_versions: tuple[str, ...] = (),
     title: str = "this framework",
+    p5_allowed: bool = False,
 ) -> None:
     """SDK ``fw_utils.validate_smdistributed``: one strategy of ``dataparallel`` /
     ``modelparallel``; data parallel needs an instance type, a Python 3 image and a version in
-    ``dataparallel_versions``; neither runs on ``ml.p5.48xlarge`` without ``torch_distributed``
-    (SDK ``_distribution_configuration``).
+    ``dataparallel_versions``; neither runs on ``ml.p5.48xlarge`` unless ``p5_allowed`` (SDK
+    ``_distribution_configuration``: only a framework's own launcher makes p5 work).
 
     Raises:
         ConfigurationError: naming ``distribution`` and the values allowed.
@@ -172,8 +173,7 @@ def check_smdistributed(
                 f"distribution['smdistributed']['dataparallel'] needs a Python 3 image: use a py3* py_version, "
                 f"got {py_version!r}"
             )
-    torch_distributed = distribution.get("torch_distributed", {}).get("enabled", False)
-    if not torch_distributed and "p5.48xlarge" in (instance_type or ""):
+    if not p5_allowed and "p5.48xlarge" in (instance_type or ""):
         raise ConfigurationError(
             "distribution['smdistributed'] does not run on ml.p5.48xlarge instances: use another instance_type"
         )

@@ -6,7 +6,8 @@ in ``data/xgboost.json``; training and inference use the same image. As in the S
 must be ``py3`` (``xgboost.utils.validate_py_version``), XGBoost 1.1 is refused
 (``XGBOOST_UNSUPPORTED_VERSIONS``), training may use several instances (the container trains with
 Rabit across hosts) and takes no ``distribution``; the HyperParameters and the model's
-Environment are script mode's; the model serves with the training image (XGBoost.create_model). The default framework_version is smflow's: ``1.7-1``.
+Environment are script mode's; the model serves with the training image
+(``XGBoost.create_model``). The default framework_version is smflow's: ``1.7-1``.
 """
 
 from __future__ import annotations
