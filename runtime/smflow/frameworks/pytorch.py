@@ -7,9 +7,11 @@ training images do not serve). As the SDK:
 - ``distribution``: ``mpi``, ``smdistributed`` (``dataparallel`` or ``modelparallel``),
   ``pytorchddp`` (which the SDK rewrites to ``smdistributed.dataparallel`` before anything else,
   so it sends the data-parallel HyperParameters) and ``torch_distributed``
-  (``sagemaker_torch_distributed_enabled`` and ``sagemaker_instance_type``; on GPU instances
-  only for the versions listed in ``TORCH_DISTRIBUTED_GPU_VERSIONS``, on Trainium for
-  ``TORCH_DISTRIBUTED_TRAINIUM_VERSIONS``, as ``fw_utils.validate_torch_distributed_distribution``).
+  (``sagemaker_torch_distributed_enabled`` and ``sagemaker_instance_type``; on GPU instances,
+  only for the versions listed in ``TORCH_DISTRIBUTED_GPU_VERSIONS``, as
+  ``fw_utils.validate_torch_distributed_distribution``).
+- Not here: Trainium and Inferentia instances, for which the SDK switches to the separate
+  ``pytorch-neuron`` image registry (``ml.trn*``/``ml.inf*`` are refused as having no image).
 - SageMaker metrics time series are turned on from 1.3; inference images from 1.2 load the
   model's code from the model archive (``PyTorchModel._is_mms_version``).
 - The default framework_version is smflow's: 2.6.0, the newest with training and inference images.
@@ -27,12 +29,11 @@ DATAPARALLEL_VERSIONS = (
     "1.10.2", "1.11", "1.11.0", "1.12", "1.12.0", "1.12.1", "1.13.1", "2.0.0", "2.0.1", "2.1.0", "2.1.2",
     "2.2.0",
 )
-# fw_utils.TORCH_DISTRIBUTED_GPU_SUPPORTED_FRAMEWORK_VERSIONS, TRAINIUM_SUPPORTED_TORCH_DISTRIBUTED_FRAMEWORK_VERSIONS
+# fw_utils.TORCH_DISTRIBUTED_GPU_SUPPORTED_FRAMEWORK_VERSIONS
 TORCH_DISTRIBUTED_GPU_VERSIONS = (
     "1.13.1", "2.0.0", "2.0.1", "2.1.0", "2.1.2", "2.2.0", "2.3.0", "2.3.1", "2.4.1", "2.5.1", "2.6.0",
     "2.7.1", "2.8.0",
 )
-TORCH_DISTRIBUTED_TRAINIUM_VERSIONS = ("1.11", "1.11.0", "1.12", "1.12.0", "1.12.1", "1.13.1", "2.0.0")
 TORCH_DISTRIBUTED_ENABLED = "sagemaker_torch_distributed_enabled"
 
 
@@ -56,11 +57,6 @@ class PyTorch(Framework):
         distribution = _as_smdistributed(distribution)
         family = image_uris.instance_family(instance_type)
         torch_distributed = distribution.get("torch_distributed", {}).get("enabled", False)
-        if family.startswith("trn") and set(distribution) - {"torch_distributed"}:
-            raise ConfigurationError(
-                f"distribution {', '.join(map(repr, distribution))} is not supported on Trainium instances "
-                f"({instance_type}); use torch_distributed"
-            )
         script_mode.check_smdistributed(distribution, instance_type=instance_type, py_version=py_version,
                                         version=version, dataparallel_versions=DATAPARALLEL_VERSIONS,
                                         title=self.title, p5_allowed=torch_distributed)
@@ -68,19 +64,15 @@ class PyTorch(Framework):
             return
         if "py3" not in (py_version or ""):
             raise ConfigurationError(f"distribution 'torch_distributed' needs a py3* py_version, got {py_version!r}")
-        if family[:1] in ("p", "g") or instance_type == "local_gpu":
-            allowed = TORCH_DISTRIBUTED_GPU_VERSIONS
-        elif family.startswith("trn"):
-            allowed = TORCH_DISTRIBUTED_TRAINIUM_VERSIONS
-        else:
+        if not (family[:1] in ("p", "g") or instance_type == "local_gpu"):
             raise ConfigurationError(
-                f"distribution 'torch_distributed' runs on GPU and Trainium instances only: use an ml.p*, ml.g* "
-                f"or ml.trn* instance_type (got {instance_type!r})"
+                f"distribution 'torch_distributed' runs on GPU instances only here: use an ml.p* or ml.g* "
+                f"instance_type (got {instance_type!r})"
             )
-        if version not in allowed:
+        if version not in TORCH_DISTRIBUTED_GPU_VERSIONS:
             raise ConfigurationError(
                 f"distribution 'torch_distributed' does not support PyTorch {version} on {instance_type}: "
-                f"use framework_version {', '.join(allowed)}"
+                f"use framework_version {', '.join(TORCH_DISTRIBUTED_GPU_VERSIONS)}"
             )
 
     def _extra_hyperparameters(self, distribution, **context):
