@@ -314,12 +314,15 @@ class Framework:
         return True if _release(version) >= _release(self.metrics_since) else None
 
     # ------------------------------------------------------------------ hosting
-    def code_in_model(self, framework_version: str | None = None) -> bool:
-        """Whether the SDK puts the model's code into its model archive (``code/`` in
-        model.tar.gz, SAGEMAKER_SUBMIT_DIRECTORY ``/opt/ml/model/code``) for this version's
-        inference images, rather than pointing SAGEMAKER_SUBMIT_DIRECTORY at the code's
-        ``sourcedir.tar.gz`` (see :attr:`code_in_model_since`)."""
+    def code_in_model(self, framework_version: str | None = None, *, network_isolation: bool = False) -> bool:
+        """Whether the SDK's model has its code in the model archive (``code/`` in a repacked
+        model.tar.gz, SAGEMAKER_SUBMIT_DIRECTORY ``/opt/ml/model/code``) rather than
+        SAGEMAKER_SUBMIT_DIRECTORY naming the code's ``sourcedir.tar.gz``: for the versions from
+        :attr:`code_in_model_since` on, and for any model with network isolation (SDK
+        ``Model._script_mode_env_vars``; the scikit-learn and XGBoost models repack then)."""
         version = framework_version or self.default_version
+        if network_isolation:
+            return True
         if self.code_in_model_since is None:
             return False
         return not self.code_in_model_since or (version is not None and _release(version) >= _release(
