@@ -195,7 +195,8 @@ def test_the_interface_works_for_a_framework_with_a_registry_file_only(toy_regis
     training_image = toy.image_uri("us-east-1", "2.1", instance_type="ml.g5.xlarge")
     assert toy.inference_image_uri(training_image, "us-east-1", instance_type="ml.m5.large") == (
         "111122223333.dkr.ecr.us-east-1.amazonaws.com/toy-inference:2.1.0-cpu-py310")  # its only version
-    with pytest.raises(ConfigurationError, match=r"^instance_type 'ml\.g5\.xlarge' is not available .*no gpu image"):
+    with pytest.raises(ConfigurationError, match=r"^instance_type is required: the training image is a gpu image "
+                                                 r"and SageMaker toy 2\.1\.0 inference images .* have processor cpu"):
         toy.inference_image_uri(training_image, "us-east-1")  # the training image's processor is kept
     assert (toy.metrics_time_series("2.1"), toy.code_in_model("2.1"), toy.code_in_model(network_isolation=True)) == (
         None, False, True)

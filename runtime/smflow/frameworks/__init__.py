@@ -150,10 +150,19 @@ class Framework:
         rest = (image_uris.parse_image_uri(training_image_uri).tag or "")[len(version):].split("-")
         py_version = next((part for part in rest if re.fullmatch(r"py\d+", part)), None)
         processor = next((part for part in rest if part in ("cpu", "gpu")), None)
-        if instance_type is None and processor:
-            instance_type = "local_gpu" if processor == "gpu" else "local"
-        return self.image_uri(region, version, instance_type=instance_type, py_version=py_version,
-                              image_scope="inference")
+        if instance_type is not None or not processor:
+            return self.image_uri(region, version, instance_type=instance_type, py_version=py_version,
+                                  image_scope="inference")
+        try:  # the training image's processor, as the SDK's local modes name it
+            return self.image_uri(region, version, instance_type="local_gpu" if processor == "gpu" else "local",
+                                  py_version=py_version, image_scope="inference")
+        except image_uris.ImageArgumentError as error:
+            if error.argument != "instance_type":
+                raise
+            raise ConfigurationError(
+                f"instance_type is required: the training image is a {processor} image and {error.images} have "
+                f"processor {', '.join(error.allowed)} only; pass the instance_type the model will run on"
+            ) from None
 
     # ------------------------------------------------------------------ training
     def check_instance_count(self, instance_count: int) -> None:
