@@ -287,7 +287,8 @@ class Framework:
         ``output_path`` is the job's S3OutputPath (``s3://bucket/prefix``).
 
         Raises:
-            ConfigurationError: a user value JSON cannot encode, naming its key.
+            ConfigurationError: a user value JSON cannot encode, naming its key; a program the
+                distribution cannot launch (the framework's rule).
         """
         encoded = script_mode.script_mode_hyperparameters(
             hyperparameters,
@@ -299,6 +300,7 @@ class Framework:
         )
         extra = self._extra_hyperparameters(
             dict(distribution or {}),
+            program=program,
             job_name=job_name,
             output_path=output_path,
             instance_type=instance_type,

@@ -11,7 +11,9 @@ training images do not serve). As the SDK:
   only for the versions listed in ``TORCH_DISTRIBUTED_GPU_VERSIONS``, as
   ``fw_utils.validate_torch_distributed_distribution``).
 - Not here: Trainium and Inferentia instances, for which the SDK switches to the separate
-  ``pytorch-neuron`` image registry (``ml.trn*``/``ml.inf*`` are refused as having no image).
+  ``pytorch-neuron`` image registry (``ml.trn*``/``ml.inf*`` are refused as having no image), and
+  ``torch_distributed`` with ``smdistributed.modelparallel``, which the SDK runs in the
+  ``pytorch-smp`` images (refused: pass image_uri).
 - SageMaker metrics time series are turned on from 1.3; inference images from 1.2 load the
   model's code from the model archive (``PyTorchModel._is_mms_version``).
 - The default framework_version is smflow's: 2.6.0, the newest with training and inference images.
@@ -60,6 +62,12 @@ class PyTorch(Framework):
         script_mode.check_smdistributed(distribution, instance_type=instance_type, py_version=py_version,
                                         version=version, dataparallel_versions=DATAPARALLEL_VERSIONS,
                                         title=self.title, p5_allowed=torch_distributed)
+        modelparallel = distribution.get("smdistributed", {}).get("modelparallel")
+        if "torch_distributed" in distribution and modelparallel is not None and modelparallel.get("enabled", True):
+            raise ConfigurationError(
+                "distribution 'torch_distributed' with smdistributed 'modelparallel' runs in the SageMaker model "
+                "parallelism (pytorch-smp) images, which smflow's registry does not hold: pass image_uri"
+            )
         if not torch_distributed:
             return
         if "py3" not in (py_version or ""):
@@ -79,7 +87,13 @@ class PyTorch(Framework):
         """SDK ``PyTorch._pytorch_distribution_configuration`` (after the ``pytorchddp`` rewrite)."""
         distribution = _as_smdistributed(distribution)
         instance_type = context["instance_type"]
-        if not distribution.get("torch_distributed", {}).get("enabled", False):
+        torch_distributed = distribution.get("torch_distributed", {}).get("enabled", False)
+        if torch_distributed and not str(context["program"]).endswith(".py"):
+            raise ConfigurationError(
+                f"distribution 'torch_distributed' launches Python programs only: entry_point must be a .py file "
+                f"(got {context['program']!r})"
+            )
+        if not torch_distributed:
             return script_mode.distribution_hyperparameters(distribution, instance_type=instance_type)
         config = {}
         if "smdistributed" in distribution:

@@ -76,6 +76,9 @@ def test_distribution_hyperparameters_are_the_sdk_estimators(distribution, insta
     ({"distribution": {"mpi": {"enabled": True}}, "instance_type": "ml.trn1.32xlarge"},
      r"^instance_type 'ml\.trn1\.32xlarge' is not available .*\(no trn image\)"),  # neuron images: not here
     ({"distribution": {"mpi": True}}, r"^distribution\['mpi'\] must be a dict such as \{'enabled': True\}"),
+    ({"distribution": {"torch_distributed": {"enabled": True},
+                       "smdistributed": {"modelparallel": {"enabled": True}}}, "instance_type": "ml.p4d.24xlarge"},
+     r"pytorch-smp\) images, which smflow's registry does not hold: pass image_uri$"),
     ({"framework_version": "9.9"}, r"^framework_version '9\.9' is not available for SageMaker PyTorch training "
                                    r"images; use one of .*2\.6\.0"),
     ({"framework_version": "2.6", "py_version": "py38"}, r"^py_version 'py38' is not available .*use one of py312$"),
@@ -125,3 +128,9 @@ def test_graviton_instances_take_the_graviton_inference_images():
     assert PYTORCH.image_uri("us-west-2", "2.4", py_version="py311", instance_type="ml.c7g.xlarge",
                              image_scope="inference") == (
         "763104351884.dkr.ecr.us-west-2.amazonaws.com/pytorch-inference-graviton:2.4-cpu-py311-ubuntu22.04-sagemaker")
+
+
+def test_torch_distributed_launches_python_programs_only():
+    with pytest.raises(ConfigurationError, match=r"entry_point must be a \.py file \(got 'train\.sh'\)"):
+        PYTORCH.training_hyperparameters({}, **{**SCRIPT, "program": "train.sh"}, instance_type="ml.g5.xlarge",
+                                         distribution={"torch_distributed": {"enabled": True}})
