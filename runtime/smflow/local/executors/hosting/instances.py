@@ -35,7 +35,7 @@ from pathlib import Path
 from smflow.local.support.aws import LocalAws
 from smflow.local.containers import contract
 from smflow.local.executors.base import stop_process
-from smflow.local.executors.hosting.errors import ModelServerError
+from smflow.local.executors.hosting.errors import InstanceUnavailableError, ModelServerError
 from smflow.local.executors.hosting.fork_server import (
     FORK_SERVER,
     FORK_SERVER_READY_TIMEOUT,
@@ -381,6 +381,22 @@ class ModelServerProcess:
     def is_alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def retired(self) -> bool:
+        """True when the process was stopped on purpose by its fork server's shutdown (the
+        runtime is stopping): it is not to be replaced."""
+        return bool(getattr(self._process, "retired", False))
+
+    def ping(self) -> bool:
+        """Whether ``GET /ping`` answers 200 now (within ``contract.PING_TIMEOUT`` seconds)."""
+        if self._pool is None or not self.is_alive():
+            return False
+        try:
+            status, _, _ = self._pool.request("GET", contract.PING_PATH, None, {}, contract.PING_TIMEOUT)
+        except OSError:
+            return False
+        return status == 200
+
     def execution_parameters(self) -> dict | None:
         """``GET /execution-parameters`` (the script's execution_parameters_fn), or None."""
         if self._pool is None:
@@ -414,7 +430,7 @@ class ModelServerProcess:
             ModelServerError: the server is not running, cannot be reached or timed out.
         """
         if self._pool is None:
-            raise ModelServerError(f"The model server of {self.label} is not running")
+            raise InstanceUnavailableError(f"The model server of {self.label} is not running")
         headers = {}
         if content_type:
             headers["Content-Type"] = content_type
@@ -436,7 +452,7 @@ class ModelServerProcess:
         except OSError as exc:
             state = "is not running" if not self.is_alive() else f"could not be reached ({exc})"
             tail = self.output_tail(5)
-            raise ModelServerError(
+            raise InstanceUnavailableError(
                 f"The model server of {self.label} {state}{': ' + tail if tail else ''}"
             ) from None
         finally:
