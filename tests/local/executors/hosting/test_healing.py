@@ -202,3 +202,38 @@ def test_a_killed_fork_server_takes_no_model_server_down_and_is_restarted(tmp_pa
     finally:
         deployment.stop()
     assert not [pid for pid in servers if running(pid)]
+
+
+def test_describe_endpoint_reads_system_updating_until_a_replacement_answers(aws, whoami, monkeypatch):
+    monkeypatch.setenv("SMFLOW_MODEL_SERVER_FORK", "0")  # a fresh process: a replacement takes ~1 s
+    sagemaker = aws.client("sagemaker")
+    runtime = aws.client("sagemaker-runtime")
+    container = whoami["PrimaryContainer"]
+    sagemaker.create_model(ModelName="healing-api", ExecutionRoleArn="arn:aws:iam::123456789012:role/r",
+                           PrimaryContainer={key: container[key] for key in ("Image", "ModelDataUrl", "Environment")})
+    sagemaker.create_endpoint_config(EndpointConfigName="healing-api", ProductionVariants=[
+        {"VariantName": "AllTraffic", "ModelName": "healing-api", "InitialInstanceCount": 1,
+         "InstanceType": "ml.m5.large"}])
+    sagemaker.create_endpoint(EndpointName="healing-api", EndpointConfigName="healing-api")
+    sagemaker.get_waiter("endpoint_in_service").wait(EndpointName="healing-api",
+                                                      WaiterConfig={"Delay": 0.2, "MaxAttempts": 300})
+    try:
+        def ask() -> int:
+            body = runtime.invoke_endpoint(EndpointName="healing-api", Body=b"{}",
+                                           ContentType="application/json")["Body"].read()
+            return json.loads(body)["pid"]
+
+        victim = ask()
+        os.kill(victim, signal.SIGKILL)
+        statuses = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            statuses.append(sagemaker.describe_endpoint(EndpointName="healing-api")["EndpointStatus"])
+            if statuses[-1] == "InService" and "SystemUpdating" in statuses:
+                break
+            time.sleep(0.02)
+        assert "SystemUpdating" in statuses, statuses[:5]
+        assert statuses[-1] == "InService"
+        assert ask() != victim
+    finally:
+        sagemaker.delete_endpoint(EndpointName="healing-api")
