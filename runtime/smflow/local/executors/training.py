@@ -464,9 +464,9 @@ class TrainingRun(Run):
                     start_new_session=True,  # its own process group (pgid == pid)
                 )
                 track_group(self._process.pid)
-                self._tree = ProcessTree(self._process.pid, self._tree_marker)
-                track_tree(self._tree)
                 started = start_time(self._process.pid)  # None without /proc, or if it died
+                self._tree = ProcessTree(self._process.pid, self._tree_marker, started)
+                track_tree(self._tree)
                 if started is not None:
                     self._set_process_record(
                         {"ProcessGroupId": self._process.pid, "ProcessId": self._process.pid, "StartTime": started}

@@ -128,7 +128,7 @@ def terminate_group(pgid: int, leader_start_time: int, timeout: float = 5.0) -> 
         os.killpg(pgid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
         return False
-    tree = ProcessTree(pgid, marker)
+    tree = ProcessTree(pgid, marker, leader_start_time)
     tree.end(timeout)  # the group, its session and every process carrying the leader's marker
     return True
 
@@ -212,16 +212,20 @@ class ProcessTree:
     """All processes of one job or model server: the process group and session of ``leader``
     (started with ``start_new_session=True``), the processes carrying ``marker`` (the value of
     :data:`TREE_ENV` in the leader's environment; None: none), and the leader's descendants seen
-    by :meth:`sample`. See the module docstring.
+    by :meth:`sample`. See the module docstring. ``leader_start_time`` (:func:`start_time`),
+    when known, guards against the leader's pid having been reused.
 
     Thread-safe enough for one sampling thread and one ending thread: the sampled set is only
     ever added to. Never signals the runtime's own process.
     """
 
-    def __init__(self, leader: int, marker: str | None, session: bool = True):
+    def __init__(self, leader: int, marker: str | None, leader_start_time: int | None = None):
         self.leader = leader
         self.marker = marker
-        self._session = session  # the leader heads its own group and session
+        # The leader's identity (see start_time): once its pid belongs to another process, the
+        # group and session numbered like it are not this tree's (a pid is not reused while a
+        # group or session of that number has members, so that also means they are empty).
+        self._leader_start_time = leader_start_time
         self._seen: dict[int, float] = {}  # pid -> creation time (psutil), descendants seen
 
     def sample(self) -> None:
@@ -259,7 +263,8 @@ class ProcessTree:
     def members(self) -> list[int]:
         """The tree's live processes now (the leader included while it runs)."""
         pids = set(self._sampled_alive())
-        if self._session:
+        current = start_time(self.leader) if self._leader_start_time is not None else None
+        if current is None or current == self._leader_start_time:
             pids.update(_group_or_session_members(self.leader))
         if self.marker:
             pids.update(marked_processes(self.marker))

@@ -237,3 +237,29 @@ def test_describe_endpoint_reads_system_updating_until_a_replacement_answers(aws
         assert ask() != victim
     finally:
         sagemaker.delete_endpoint(EndpointName="healing-api")
+
+
+@pytest.mark.parametrize("fork", ["1", "0"], ids=["forked", "fresh"])
+def test_stopping_a_model_server_ends_what_its_code_left_running(tmp_path, aws, fork, monkeypatch):
+    monkeypatch.setenv("SMFLOW_MODEL_SERVER_FORK", fork)
+    root = tmp_path / "artifacts"
+    (root / "model").mkdir(parents=True)
+    (root / "model" / "weights.bin").write_bytes(b"\x00")
+    support.copy_script("runaway.py", root / "model" / "code")
+    s3 = aws.client("s3")
+    uri = support.upload(s3, support.make_tar_gz(root / "model", root / "model.tar.gz"), BUCKET,
+                         f"runaway-{fork}.tar.gz")
+    model = support.model_description("runaway", uri, {"SAGEMAKER_PROGRAM": "runaway.py"})
+    deployment = deploy(tmp_path, aws, model, count=1)
+    try:
+        answer = json.loads(deployment.invoke(b"{}", "application/json", None).body)
+        assert answer["server"] == deployment.servers[0].pid
+        assert all(running(pid) for pid in answer["runaways"])
+        for pid in answer["runaways"]:
+            assert os.getsid(pid) != os.getsid(answer["server"])  # they left its session
+    finally:
+        deployment.stop()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(running(pid) for pid in answer["runaways"]):
+        time.sleep(0.05)
+    assert not [pid for pid in [answer["server"], *answer["runaways"]] if running(pid)]

@@ -22,6 +22,7 @@ ms), p50 latency 0.70 ms against 0.47 ms, 1,113 against 1,371 requests/s.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -44,6 +45,7 @@ from smflow.local.executors.hosting.fork_server import (
     base_environment,
 )
 from smflow.local.executors.hosting.models import OUTPUT_TAIL_LINES, PreparedModel, tail_lines
+from smflow.local.support.processes import TREE_ENV, ProcessTree, start_time
 
 
 class ProtocolError(ConnectionError):
@@ -269,6 +271,11 @@ class ModelServerProcess:
         self.port: int | None = None
         self.workers = model_server_workers(prepared.environment, prepared.model_name)
         self._gate = _FifoGate(self.workers)
+        # Inherited by every process the model's code starts (ProcessTree). One value per instance
+        # folder, which is unique to a deployment or transform job: a replacement instance (same
+        # folder, started after its predecessor's tree has ended) has the same environment.
+        self._tree_marker = hashlib.sha256(str(self.instance_dir.resolve()).encode()).hexdigest()[:32]
+        self._start_time: int | None = None  # the process's, see processes.start_time
 
     @property
     def pid(self) -> int | None:
@@ -300,6 +307,7 @@ class ModelServerProcess:
         forked = FORK_SERVER.spawn(prepared, arguments, environment, self.instance_dir, self.log_path, deadline)
         if forked is not None:
             self._process = forked
+            self._start_time = start_time(forked.pid)
             return
         command = [prepared.python, "-m", SERVING_MODULE, *arguments, "--parent-pid", str(os.getpid())]
         with open(self.log_path, "ab") as output:
@@ -311,7 +319,9 @@ class ModelServerProcess:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 close_fds=True,
+                start_new_session=True,  # its own session: ended as one tree (see stop)
             )
+        self._start_time = start_time(self._process.pid)
 
     def _environment(self) -> dict[str, str]:
         prepared = self.prepared
@@ -326,6 +336,7 @@ class ModelServerProcess:
         env[contract.SM_MODEL_DIR] = str(prepared.model_dir)
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env[TREE_ENV] = self._tree_marker
         return env
 
     def wait_ready(self, deadline: float) -> None:
@@ -459,10 +470,21 @@ class ModelServerProcess:
             self._gate.release()
 
     def stop(self) -> None:
-        """Terminate the process (SIGTERM, then SIGKILL after 5 s) and close connections."""
+        """Terminate the process (SIGTERM, then SIGKILL after 5 s) and close connections; then
+        SIGKILL whatever the model's code started and left running (processes of its session,
+        those carrying its marker, its descendants at the time of the stop, see
+        :class:`~smflow.local.support.processes.ProcessTree`)."""
         if self._pool is not None:
             self._pool.close()
-        stop_process(self._process, f"model server {self.label}")
+        process = self._process
+        tree = None
+        if process is not None:
+            tree = ProcessTree(process.pid, self._tree_marker, self._start_time)
+            if process.poll() is None:
+                tree.sample()
+        stop_process(process, f"model server {self.label}")
+        if tree is not None:
+            tree.kill(timeout=5.0)
 
 
 def start_servers(servers: list[ModelServerProcess], timeout: float) -> None:
