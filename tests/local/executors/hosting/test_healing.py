@@ -263,3 +263,21 @@ def test_stopping_a_model_server_ends_what_its_code_left_running(tmp_path, aws, 
     while time.monotonic() < deadline and any(running(pid) for pid in answer["runaways"]):
         time.sleep(0.05)
     assert not [pid for pid in [answer["server"], *answer["runaways"]] if running(pid)]
+
+
+def test_an_instance_that_stops_answering_ping_is_replaced(tmp_path, aws, whoami, monkeypatch):
+    from smflow.local.executors.hosting import deployment as deployment_module
+
+    monkeypatch.setattr(deployment_module, "PING_EVERY", 0.2)
+    deployment = deploy(tmp_path, aws, whoami, count=1)
+    try:
+        victim = call(deployment)
+        os.kill(victim, signal.SIGSTOP)  # running, but answers nothing
+        deadline = time.monotonic() + 30
+        while deployment.replacements == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert deployment.replacements == 1
+        assert call(deployment) != victim
+        assert not running(victim)  # the frozen instance was stopped (SIGKILL reaches it)
+    finally:
+        deployment.stop()

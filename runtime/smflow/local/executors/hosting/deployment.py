@@ -14,8 +14,9 @@ Instances heal as SageMaker's do (its endpoints replace an instance that fails i
   report), and a request that finds its instance's connection refused or dropped takes it out
   itself; InvokeEndpoint's path stays one list index, with nothing added;
 - such an instance is replaced by a new process of the same model, in the same folder, which
-  joins the rotation once it answers ``/ping``; an instance whose process still runs but no
-  longer answers ``/ping`` is stopped and replaced the same way;
+  joins the rotation once it answers ``/ping``; an instance whose process still runs but misses
+  :data:`PING_FAILURES` ``/ping`` checks in a row (one every :data:`PING_EVERY` seconds) is
+  stopped and replaced the same way;
 - a request whose instance turned out unavailable goes to another instance of its variant, or
   waits (within the invocation timeout) for one; a request goes to each instance object at most
   once, so a payload that crashes model servers ends as an error instead of crashing them all;
@@ -26,14 +27,13 @@ Instances heal as SageMaker's do (its endpoints replace an instance that fails i
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import random
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import logging
 
 from smflow.local.containers import contract
 from smflow.local.support.aws import LocalAws
@@ -45,6 +45,7 @@ from smflow.local.support.cloudwatch import LogShipper, instance_id
 ENDPOINT_LOG_GROUP = "/aws/sagemaker/Endpoints/{endpoint_name}"
 WATCH_INTERVAL = 0.1  # seconds between two looks at whether each instance's process still runs
 PING_EVERY = 5.0  # seconds between two /ping health checks of each instance
+PING_FAILURES = 3  # /ping checks failed in a row that take a running instance out (a busy model may miss one)
 REPLACE_TIMEOUT = 120.0  # seconds for a replacement instance to answer /ping
 REPLACE_RETRY_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)  # seconds between failed replacements (then 10 s)
 
@@ -210,14 +211,19 @@ class Deployment:
         """Take instances whose process has exited out of rotation (every WATCH_INTERVAL s), and
         those that stop answering /ping (every PING_EVERY s)."""
         next_ping = time.monotonic() + PING_EVERY
+        missed: dict[int, int] = {}  # id(server) -> /ping checks failed in a row
         while not self._stopped.wait(WATCH_INTERVAL):
             ping = time.monotonic() >= next_ping
             if ping:
                 next_ping = time.monotonic() + PING_EVERY
             for variant in list(self._variants.values()):
                 for server in variant.healthy:
-                    if not server.is_alive() or (ping and not server.ping()):
+                    if not server.is_alive():
                         self._take_out(variant, server)
+                    elif ping:
+                        missed[id(server)] = 0 if server.ping() else missed.get(id(server), 0) + 1
+                        if missed[id(server)] >= PING_FAILURES:
+                            self._take_out(variant, server)
 
     def _take_out(self, variant: _Variant, server: ModelServerProcess) -> None:
         """Remove ``server`` from rotation (once) and replace it in the background."""
