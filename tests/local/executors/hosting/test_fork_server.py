@@ -477,7 +477,10 @@ os.kill(server.pid, signal.SIGKILL)
 deadline = time.monotonic() + 20
 state = None
 while time.monotonic() < deadline:
-    state = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    try:
+        state = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:  # already reaped: the deployment's watcher saw it exit
+        state = "Z"
     if state == "Z":
         break
     time.sleep(0.05)

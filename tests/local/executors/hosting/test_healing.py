@@ -281,3 +281,47 @@ def test_an_instance_that_stops_answering_ping_is_replaced(tmp_path, aws, whoami
         assert not running(victim)  # the frozen instance was stopped (SIGKILL reaches it)
     finally:
         deployment.stop()
+
+
+KILLED_RUNTIME_SCRIPT = """
+import json, sys, time
+from smflow.local.support.aws import LocalAws
+from smflow.local.executors.hosting import Deployment
+
+url, model_uri, work_dir = sys.argv[1:]
+model = {"ModelName": "runaway", "PrimaryContainer": {
+    "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3",
+    "ModelDataUrl": model_uri, "Environment": {"SAGEMAKER_PROGRAM": "runaway.py"}}}
+deployment = Deployment("runaway", [({"VariantName": "A", "InitialInstanceCount": 1}, model)], work_dir,
+                        LocalAws(url))
+deployment.start(timeout=120)
+print(deployment.invoke(b"{}", "application/json", None).body.decode(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_killed_runtime_leaves_nothing_a_fresh_model_server_started(tmp_path, aws):
+    import subprocess
+    import sys
+
+    root = tmp_path / "artifacts"
+    (root / "model").mkdir(parents=True)
+    support.copy_script("runaway.py", root / "model" / "code")
+    uri = support.upload(aws.client("s3"), support.make_tar_gz(root / "model", root / "model.tar.gz"), BUCKET,
+                         "runaway-killed.tar.gz")
+    script = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUNTIME_SCRIPT, aws.endpoint_url, uri, str(tmp_path / "work")],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "SMFLOW_MODEL_SERVER_FORK": "0"})
+    try:
+        answer = json.loads(script.stdout.readline())
+        pids = [answer["server"], *answer["runaways"]]
+        assert all(running(pid) for pid in pids)
+        script.kill()  # the runtime dies without stopping anything
+        script.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(running(pid) for pid in pids):
+            time.sleep(0.05)
+        assert [pid for pid in pids if running(pid)] == []
+    finally:
+        script.kill()
+        script.wait()

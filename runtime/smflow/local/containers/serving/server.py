@@ -22,6 +22,7 @@ import argparse
 import gc
 import http.server
 import os
+import signal
 import sys
 import threading
 import time
@@ -153,9 +154,22 @@ def _exit_with_parent(parent_pid: int) -> None:
         while True:
             time.sleep(1.0)
             if gone():
+                _end_what_the_model_started()
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _end_what_the_model_started() -> None:
+    """SIGKILL the processes the model's code started (this server's session, and those carrying
+    its tree marker, see :class:`smflow.local.support.processes.ProcessTree`): the runtime that
+    would have ended them is gone."""
+    try:
+        from smflow.local.support.processes import TREE_ENV, ProcessTree
+
+        ProcessTree(os.getpid(), os.environ.get(TREE_ENV)).signal(signal.SIGKILL)
+    except Exception:  # noqa: BLE001 - exiting anyway
+        pass
 
 
 def settle_memory() -> None:
