@@ -70,6 +70,9 @@ def _answer_invocation(handler: Any, runtime: RuntimeApi) -> bool:
     view = {name: found[0] if len(found) == 1 else ",".join(found) for name, found in values.items()}
     if "x-amz-target" in view or "transfer-encoding" in view or "expect" in view:
         return False
+    access = getattr(handler.server, "smflow_access", None)
+    if access is not None and not access.fast_path_allowed(view):
+        return False  # the WSGI path answers the refusal
 
     def header(name: str) -> str | None:
         return view.get(name.lower())
