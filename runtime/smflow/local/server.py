@@ -71,9 +71,13 @@ class Dispatcher:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
             # moto's admin API (e.g. /moto-api/reset) would wipe the saved S3 and Logs state.
             return _not_available(start_response)
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target.startswith("SageMaker."):
-            return self.sagemaker(environ, start_response)
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target is not None and (target.startswith("SageMaker.") or not target.strip()
+                                   or target[:9].lower() == "sagemaker"):
+            return self.sagemaker(environ, start_response)  # a malformed SageMaker target is its 400
+        if target is None and environ.get("CONTENT_TYPE", "").startswith("application/x-amz-json") \
+                and environ.get("REQUEST_METHOD") == "POST" and environ.get("PATH_INFO", "/") == "/":
+            return self.sagemaker(environ, start_response)  # a JSON-protocol call without its operation
         service = signing_service(environ)
         if service == "sagemaker":
             return self.runtime(environ, start_response)
