@@ -183,6 +183,7 @@ def validate_input(shape: Shape | None, params: dict[str, Any]) -> None:
         raise ValidationException(  # botocore's wording
             f"Unknown parameter in input: {shown}{more}, must be one of: {', '.join(shape.members)}"
         )
+    _decode(shape, params, "")  # timestamps in range and base64 blobs, named by their path
     report = ParamValidator().validate(params, shape)
     if report.has_errors():
         raise ValidationException(report.generate_report())
