@@ -81,10 +81,18 @@ class Dispatcher:
         service = signing_service(environ)
         if service == "sagemaker":
             return self.runtime(environ, start_response)
+        path = environ.get("PATH_INFO", "")
         if service is None and environ.get("REQUEST_METHOD") == "POST" and \
-                INVOCATIONS_PATH.match(environ.get("PATH_INFO", "")):
-            return self.runtime(environ, start_response)
-        return self.moto(environ, start_response)
+                path.startswith("/endpoints/") and path.endswith("/invocations"):
+            return self.runtime(environ, start_response)  # malformed names get the runtime's 400
+        try:
+            return self.moto(environ, start_response)
+        except Exception as error:  # noqa: BLE001 - moto raises on requests it cannot parse
+            logger.warning("moto could not answer %s %s: %s: %s", environ.get("REQUEST_METHOD"), path[:200],
+                           type(error).__name__, error)
+            return _refuse(environ, start_response, AccessRefused(
+                f"The request could not be parsed ({type(error).__name__}): check its method, path and "
+                "parameters against the service's API reference."), status="400 Bad Request", code="InvalidRequest")
 
 
 class LocalRuntime:
@@ -236,10 +244,13 @@ def exposure_warning(host: str, checks_signatures: bool) -> str | None:
             "KEYS_FILE on shared hosts.")
 
 
-def _refuse(environ: dict[str, Any], start_response: Any, error: AccessRefused) -> list[bytes]:
+def _refuse(environ: dict[str, Any], start_response: Any, error: AccessRefused, *,
+            status: str = "403 Forbidden", code: str | None = None) -> list[bytes]:
+    if code is not None:
+        error.code = code
     json_protocol = "HTTP_X_AMZ_TARGET" in environ or INVOCATIONS_PATH.match(environ.get("PATH_INFO", "")) is not None
     content_type, body = refusal_body(error, json_protocol)
-    start_response(f"{error.status} Forbidden", [
+    start_response(status, [
         ("Content-Type", content_type), ("Content-Length", str(len(body))),
         ("x-amzn-ErrorType", error.code), ("Connection", "close"),
     ])
