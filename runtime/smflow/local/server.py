@@ -51,6 +51,7 @@ from smflow.local.state.moto_persistence import MotoPersistence, PersistentMotoA
 logger = logging.getLogger(__name__)
 
 DEFAULT_STATE_DIR = Path(".smflow") / "state"
+MAX_MOTO_BODY = 5 * 1024**3  # bytes: S3's limit of one PutObject (larger objects take a multipart upload)
 
 
 class Dispatcher:
@@ -85,6 +86,12 @@ class Dispatcher:
         if service is None and environ.get("REQUEST_METHOD") == "POST" and \
                 path.startswith("/endpoints/") and path.endswith("/invocations"):
             return self.runtime(environ, start_response)  # malformed names get the runtime's 400
+        length = environ.get("CONTENT_LENGTH") or "0"
+        if not length.isdigit() or int(length) > MAX_MOTO_BODY:
+            return _refuse(environ, start_response, AccessRefused(
+                f"Content-Length {length[:40]!r} is not a number of bytes up to {MAX_MOTO_BODY} (S3's limit of "
+                "one PUT): use a multipart upload for larger objects."), status="400 Bad Request",
+                code="EntityTooLarge" if length.isdigit() else "InvalidContentLength")
         try:
             return self.moto(environ, start_response)
         except Exception as error:  # noqa: BLE001 - moto raises on requests it cannot parse

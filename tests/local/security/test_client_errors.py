@@ -137,3 +137,11 @@ def test_fast_path_refuses_over_6_mb_unread_and_serves_the_next_connection(fake_
     status, _, body = _exchange(fake_runtime.url, "POST /endpoints/ep/invocations HTTP/1.1\r\n"
                                 "Content-Type: text/csv\r\nContent-Length: 300000", b"7" * 300000)
     assert status == 200 and json.loads(body)["body"] == "7" * 300000
+
+
+def test_s3_bodies_over_5_gib_are_refused_unread(fake_runtime):
+    fake_runtime.client("s3").create_bucket(Bucket="big")
+    started = time.monotonic()
+    status, headers, _ = _exchange(fake_runtime.url, "PUT /big/key HTTP/1.1\r\nContent-Length: 6000000000", b"x")
+    assert status == 400 and headers["x-amzn-errortype"] == "EntityTooLarge"
+    assert time.monotonic() - started < 5
