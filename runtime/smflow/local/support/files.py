@@ -7,8 +7,8 @@ the archive's own tree (the links the archive defines, in archive order, followe
 kernel follows them), so it does not depend on what ``os.path.realpath`` makes of links that do
 not exist yet. That non-strict realpath is what CVE-2025-4517 defeats: a chain of symlinks whose
 resolved path exceeds ``PATH_MAX`` makes ``realpath`` give up and return a path that looks
-inside, and Python's ``tarfile`` "data" filter (3.11.4 to 3.11.12, 3.12.0 to 3.12.10 among
-others) then writes through the chain. Refused, each with :class:`UnsafeArchiveError`:
+inside, and the ``tarfile`` "data" filter of Python releases before the June 2025 fixes (3.11.7
+among them) then writes through the chain. Refused, each with :class:`UnsafeArchiveError`:
 
 - absolute member names and names that climb out with ``..``;
 - symlinks whose target (followed through the archive's earlier links) leaves the target
