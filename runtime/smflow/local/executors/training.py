@@ -74,8 +74,8 @@ from smflow.local.executors.base import (
 )
 from smflow.local.services.sagemaker.models import PROCESS_FIELD
 from smflow.local.support.cloudwatch import LogShipper
-from smflow.local.support.files import download_s3_prefix, upload_file
 from smflow.local.support.aws import split_s3_uri
+from smflow.local.support.files import download_s3_prefix, prepare_source_dir, upload_file
 from smflow.local.support.processes import TREE_ENV, ProcessTree, new_tree_marker, start_time
 
 logger = logging.getLogger(__name__)
@@ -242,6 +242,11 @@ class TrainingRun(Run):
         for channel in channels:
             self._raise_if_stopping()
             self._download_channel(channel)
+        try:  # checked and extracted here: the toolkit then leaves /opt/ml/code as it is
+            prepare_source_dir(self._aws.client("s3"), self._description.get("HyperParameters") or {},
+                               self._work_dir / "code", self._private_dir)
+        except (FileNotFoundError, ValueError) as error:
+            raise _JobFailed(f"ClientError: {error}") from None
         self._raise_if_stopping()
 
         exit_code, output_tail = self._train(environment)

@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -405,8 +406,16 @@ def test_a_stopped_runtime_leaves_no_model_server_or_fork_server(tmp_path):
         sagemaker = session.client("sagemaker", endpoint_url=url)
         smr = session.client("sagemaker-runtime", endpoint_url=url)
         threads = not_the_runtimes("OMP_NUM_THREADS", "1", "2")  # a fresh process
+        # the API takes code from S3 only (file:// locations are refused)
+        archive = tmp_path / "sourcedir.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(code_dir, arcname=".")
+        s3 = session.client("s3", endpoint_url=url)
+        s3.create_bucket(Bucket="code")
+        s3.upload_file(str(archive), "code", "probe/sourcedir.tar.gz")
         for name, environment in (("forked", {}), ("fresh", {"OMP_NUM_THREADS": threads})):
-            description = probe_model(name, code_dir, **environment)
+            description = probe_model(name, code_dir, **environment,
+                                      SAGEMAKER_SUBMIT_DIRECTORY="s3://code/probe/sourcedir.tar.gz")
             sagemaker.create_model(ModelName=name, ExecutionRoleArn=description["ExecutionRoleArn"],
                                    PrimaryContainer=description["PrimaryContainer"])
         sagemaker.create_endpoint_config(EndpointConfigName="both", ProductionVariants=[
