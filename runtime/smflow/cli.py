@@ -5,6 +5,11 @@
     smflow local status [--state-dir DIR]                                is it running, and what it holds
     smflow local serve [--host H] [--port P] [--state-dir DIR]           run in the foreground (containers)
 
+``up`` and ``serve`` also take ``--allow-host NAME[:PORT]`` (repeatable: Host names answered besides
+loopback ones) and ``--check-signatures KEYS_FILE`` (refuse requests not signed with one of the key
+pairs of an AWS shared-credentials file). Listening beyond loopback needs an explicit ``--host`` and
+prints a warning that requests are not authenticated.
+
 The state directory defaults to ``$SMFLOW_STATE_DIR`` or ``~/.smflow/state``.
 """
 
@@ -43,6 +48,16 @@ def _add_common(parser: argparse.ArgumentParser, with_address: bool) -> None:
     if with_address:
         parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1)")
         parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 9510)")
+        parser.add_argument(
+            "--allow-host", action="append", default=[], metavar="NAME[:PORT]",
+            help="also answer requests whose Host is NAME (repeatable; '*' for any). By default only "
+                 "loopback names (localhost, 127.0.0.1, [::1]) with the runtime's port are answered",
+        )
+        parser.add_argument(
+            "--check-signatures", metavar="KEYS_FILE", type=Path, default=None,
+            help="refuse requests not signed (AWS SigV4) with a key pair of KEYS_FILE, a file in the AWS "
+                 "shared-credentials format ([name] sections with aws_access_key_id and aws_secret_access_key)",
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,13 +76,30 @@ def _state_dir(args) -> Path:
     return (args.state_dir or _local("launcher").default_state_dir()).resolve()
 
 
+def _signature_keys(args) -> dict[str, str] | None:
+    if args.check_signatures is None:
+        return None
+    try:
+        return _local("services.access").read_keys(args.check_signatures)
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"smflow: --check-signatures {args.check_signatures}: {error}") from None
+
+
 def local_up(args) -> int:
     launcher = _local("launcher")
+    keys_file = None
+    if args.check_signatures is not None:
+        _signature_keys(args)  # a bad file is reported here, not in the background process's log
+        keys_file = args.check_signatures.resolve()
     try:
-        info, started = launcher.start_background(_state_dir(args), args.host, args.port)
+        info, started = launcher.start_background(_state_dir(args), args.host, args.port,
+                                                  allowed_hosts=args.allow_host, keys_file=keys_file)
     except launcher.LauncherError as error:
         print(f"smflow: {error}", file=sys.stderr)
         return 1
+    warning = _local("server").exposure_warning(args.host, keys_file is not None)
+    if warning and started:
+        print(warning, file=sys.stderr)
     print(info.url)
     verb = "started" if started else "already running"
     print(f"smflow local runtime {verb} (pid {info.pid}, state in {info.state_dir}); "
@@ -119,7 +151,8 @@ def local_serve(args) -> int:
         print(f"smflow local runtime listening on {url} (state in {state_dir})", flush=True)
 
     try:
-        serve(host=args.host, port=args.port, state_dir=state_dir, on_ready=on_ready)
+        serve(host=args.host, port=args.port, state_dir=state_dir, on_ready=on_ready,
+              allowed_hosts=args.allow_host, signature_keys=_signature_keys(args))
     finally:
         launcher.clear_info(state_dir, pid)
     return 0

@@ -55,3 +55,42 @@ def test_the_command_line_defaults_are_the_launchers():
     from smflow import cli
 
     assert (cli.DEFAULT_HOST, cli.DEFAULT_PORT) == (launcher.DEFAULT_HOST, launcher.DEFAULT_PORT)
+
+
+def test_allow_host_and_check_signatures_reach_the_background_runtime(tmp_path):
+    import http.client
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    port = free_port()
+    state = str(tmp_path / "state")
+    bad_keys = tmp_path / "empty.ini"
+    bad_keys.write_text("[team]\n")
+    refused = run("local", "up", "--port", str(port), "--state-dir", state, "--check-signatures", str(bad_keys))
+    assert refused.returncode != 0 and "aws_access_key_id" in refused.stderr
+    keys = tmp_path / "keys.ini"
+    keys.write_text("[team]\naws_access_key_id = AKIDCLI\naws_secret_access_key = cli-secret\n")
+    up = run("local", "up", "--port", str(port), "--state-dir", state, "--allow-host", "smflow",
+             "--check-signatures", str(keys))
+    try:
+        assert up.returncode == 0, up.stderr
+        url = up.stdout.strip()
+
+        def answer_for(host: str) -> tuple[int, str | None]:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            connection.request("GET", "/", headers={"Host": host})
+            response = connection.getresponse()
+            return response.status, response.getheader("x-amzn-ErrorType")
+
+        assert answer_for(f"other.example:{port}") == (403, "HostNotAllowed")
+        # answered by that name, then refused: not signed
+        assert answer_for(f"smflow:{port}") == (403, "SignatureDoesNotMatch")
+        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="AKIDCLI",
+                          aws_secret_access_key="cli-secret")
+        assert s3.list_buckets()["Buckets"] == []
+        with pytest.raises(ClientError):
+            boto3.client("s3", endpoint_url=url, region_name="us-east-1", aws_access_key_id="AKIDCLI",
+                         aws_secret_access_key="wrong").list_buckets()
+    finally:
+        run("local", "down", "--state-dir", state)

@@ -82,8 +82,14 @@ def start_background(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
     timeout: float = 60.0,
+    *,
+    allowed_hosts: list[str] | tuple[str, ...] = (),
+    keys_file: Path | None = None,
 ) -> tuple[RuntimeInfo, bool]:
     """Start the runtime unless one already runs for ``state_dir``.
+
+    ``allowed_hosts`` and ``keys_file`` are ``smflow local serve``'s ``--allow-host`` and
+    ``--check-signatures`` (see :mod:`smflow.local.services.access`).
 
     Returns: ``(info, started)`` where ``started`` is False when it was already running.
     Raises:
@@ -104,6 +110,10 @@ def start_background(
         sys.executable, "-m", "smflow.cli", "local", "serve",
         "--host", host, "--port", str(port), "--state-dir", str(state_dir),
     ]
+    for name in allowed_hosts:
+        command += ["--allow-host", name]
+    if keys_file is not None:
+        command += ["--check-signatures", str(keys_file)]
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

@@ -79,12 +79,13 @@ def test_invocations_share_a_kept_alive_connection_even_after_a_refused_one(fake
     sm.create_endpoint(EndpointName="ep", EndpointConfigName="cfg")
     sm.get_waiter("endpoint_in_service").wait(EndpointName="ep", WaiterConfig=FAST_WAIT)
 
+    url = urlsplit(fake_runtime.url)
+
     def request(endpoint: str, body: bytes, **headers: str) -> bytes:
-        lines = [f"POST /endpoints/{endpoint}/invocations HTTP/1.1", "Host: local", "Content-Type: text/csv",
+        lines = [f"POST /endpoints/{endpoint}/invocations HTTP/1.1", f"Host: {url.netloc}", "Content-Type: text/csv",
                  f"Content-Length: {len(body)}", *(f"{k.replace('_', '-')}: {v}" for k, v in headers.items())]
         return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
-    url = urlsplit(fake_runtime.url)
     with socket.create_connection((url.hostname, url.port), timeout=10) as connection:
         stream = connection.makefile("rb")
         connection.sendall(request("no-such-endpoint", b"POST /endpoints/ep/invocations HTTP/1.1\r\n\r\n")

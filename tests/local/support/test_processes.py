@@ -239,3 +239,43 @@ def test_recovery_ends_the_recorded_process_group_of_a_running_job_then_fails_it
     finally:
         end_group(orphan, orphan_member)
         end_group(stranger, stranger_member)
+
+
+# ------------------------------------------------------------------------------ ProcessTree
+SLEEPER = "import time; time.sleep(120)"
+
+
+@linux_only
+def test_a_process_tree_holds_marked_processes_in_other_sessions_and_nothing_else():
+    marker = processes.new_tree_marker()
+    leader = subprocess.Popen([sys.executable, "-c", SLEEPER], start_new_session=True)
+    marked = subprocess.Popen([sys.executable, "-c", SLEEPER], start_new_session=True,
+                              env={**os.environ, processes.TREE_ENV: marker})
+    stranger = subprocess.Popen([sys.executable, "-c", SLEEPER], start_new_session=True,
+                                env={**os.environ, processes.TREE_ENV: processes.new_tree_marker()})
+    try:
+        tree = processes.ProcessTree(leader.pid, marker, start_time(leader.pid))
+        assert tree.members() == sorted([leader.pid, marked.pid])
+        assert tree.kill(timeout=5)
+        leader.wait(5)
+        marked.wait(5)
+        assert tree.members() == []
+        assert stranger.poll() is None  # another tree's process is untouched
+    finally:
+        for process in (leader, marked, stranger):
+            process.kill()
+            process.wait()
+
+
+@linux_only
+def test_a_process_tree_ignores_the_group_of_a_leader_whose_pid_was_reused():
+    leader = subprocess.Popen([sys.executable, "-c", SLEEPER], start_new_session=True)
+    try:
+        # A start time that is not the live leader's: as if the pid now belonged to another process.
+        tree = processes.ProcessTree(leader.pid, None, start_time(leader.pid) - 1)
+        assert tree.members() == []
+        assert tree.kill(timeout=1)
+        assert leader.poll() is None
+    finally:
+        leader.kill()
+        leader.wait()

@@ -6,8 +6,8 @@ a terminal status with a FailureReason that fits SageMaker's limit, and leaves n
   :meth:`Run._report`, which hands each status change to the backend's ``on_update``.
 - :func:`limit_reason`: DescribeTrainingJob / DescribeTransformJob FailureReason is at most 1024
   characters (SageMaker API reference).
-- Process tracking: the process groups a run starts (:func:`track_group`) are killed if the
-  runtime's interpreter exits while they run; :func:`stop_process` ends one child process
+- Process tracking: the process groups and process trees a run starts (:func:`track_group`,
+  :func:`track_tree`) are killed if the runtime's interpreter exits while they run; :func:`stop_process` ends one child process
   (SIGTERM, then SIGKILL after a grace period).
 """
 
@@ -100,10 +100,26 @@ def kill_group(pgid: int, sig: signal.Signals) -> None:
         _LIVE_PROCESS_GROUPS.discard(pgid)
 
 
+# Process trees of running jobs (smflow.local.support.processes.ProcessTree), killed likewise.
+_LIVE_TREES: set = set()
+
+
+def track_tree(tree) -> None:
+    """Remember ``tree`` (a ProcessTree) until :func:`untrack_tree`: killed if the runtime's
+    interpreter exits first."""
+    _LIVE_TREES.add(tree)
+
+
+def untrack_tree(tree) -> None:
+    _LIVE_TREES.discard(tree)
+
+
 @atexit.register
 def _kill_live_process_groups() -> None:
     for pgid in list(_LIVE_PROCESS_GROUPS):
         kill_group(pgid, signal.SIGKILL)
+    for tree in list(_LIVE_TREES):
+        tree.kill(timeout=5.0)
 
 
 def stop_process(process, label: str, grace: float = STOP_GRACE_SECONDS) -> None:

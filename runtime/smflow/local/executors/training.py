@@ -11,7 +11,13 @@ the job's folder standing in for the container's ``/opt/ml``:
    over it, so that pip installs stay in the job): it downloads and unpacks
    ``sagemaker_submit_directory``, installs ``requirements.txt`` with pip, sets the ``SM_*``
    variables and runs the entry point with the hyperparameters as command-line arguments. The
-   child has its own process group, so stopping the job ends the whole process tree. The group's
+   child has its own process group and session, and a marker in its environment that every
+   process it starts inherits (:class:`smflow.local.support.processes.ProcessTree`), so that
+   StopTrainingJob, MaxRuntimeInSeconds and the job's end leave none of its processes running,
+   even those that called ``os.setsid()`` or double-forked. Temporary files (``TMPDIR``, which
+   Python's ``tempfile`` and the toolkit use) go to the job's ``tmp/`` folder, removed when the
+   job ends. A ``sagemaker_submit_directory`` S3 object that does not exist fails the job before
+   the toolkit starts, with a FailureReason naming the URI. The group's
    identity (process group id, pid and start time) is stored with the job while it runs, so that
    a runtime restarted after being killed ends the processes it left behind
    (:func:`smflow.local.state.recovery.recover_after_restart`).
@@ -35,6 +41,7 @@ import math
 import os
 import pathlib
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -62,11 +69,14 @@ from smflow.local.executors.base import (
     kill_group,
     limit_reason,
     track_group,
+    track_tree,
+    untrack_tree,
 )
 from smflow.local.services.sagemaker.models import PROCESS_FIELD
 from smflow.local.support.cloudwatch import LogShipper
-from smflow.local.support.files import download_s3_prefix, upload_file
-from smflow.local.support.processes import start_time
+from smflow.local.support.aws import split_s3_uri
+from smflow.local.support.files import download_s3_prefix, prepare_source_dir, upload_file
+from smflow.local.support.processes import TREE_ENV, ProcessTree, new_tree_marker, start_time
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +84,7 @@ LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 HOST = contract.CURRENT_HOST
 DEFAULT_STOP_GRACE_SECONDS = STOP_GRACE_SECONDS
 _POLL_SECONDS = 0.1
+_TREE_SAMPLE_SECONDS = 1.0  # between two samples of the job's descendants (psutil, ~2 ms each)
 _OUTPUT_TAIL_LINES = 200
 
 # SecondaryStatus -> StatusMessage, worded like SageMaker's (SecondaryStatusTransition).
@@ -158,6 +169,9 @@ class TrainingRun(Run):
         # The training process's identity, published as _Process; None once its group is ended.
         self._process_record: dict[str, int] | None = None
         self._process_record_changed = False
+        # Every process of the job carries this marker in its environment (see ProcessTree).
+        self._tree_marker = new_tree_marker()
+        self._tree: ProcessTree | None = None
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -194,6 +208,7 @@ class TrainingRun(Run):
             )
         finally:
             self._kill_process_group(signal.SIGKILL)
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)  # the job's temporary files go with it
 
     def _run_job(self) -> None:
         with self._lock:
@@ -218,6 +233,7 @@ class TrainingRun(Run):
         _check_resource_config(self._description.get("ResourceConfig") or {})
 
         self._write_config(channels)
+        self._check_code_location()
 
         with self._lock:
             self._raise_if_stopping()
@@ -226,6 +242,11 @@ class TrainingRun(Run):
         for channel in channels:
             self._raise_if_stopping()
             self._download_channel(channel)
+        try:  # checked and extracted here: the toolkit then leaves /opt/ml/code as it is
+            prepare_source_dir(self._aws.client("s3"), self._description.get("HyperParameters") or {},
+                               self._work_dir / "code", self._private_dir)
+        except (FileNotFoundError, ValueError) as error:
+            raise _JobFailed(f"ClientError: {error}") from None
         self._raise_if_stopping()
 
         exit_code, output_tail = self._train(environment)
@@ -322,6 +343,44 @@ class TrainingRun(Run):
 
     # -- the training process -------------------------------------------------------------------
 
+    @property
+    def _tmp_dir(self) -> pathlib.Path:
+        return self._work_dir / "tmp"
+
+    def _check_code_location(self) -> None:
+        """Fail the job with a FailureReason naming the URI when ``sagemaker_submit_directory``
+        is an S3 object that does not exist (the toolkit would fail with a traceback)."""
+        raw = (self._description.get("HyperParameters") or {}).get("sagemaker_submit_directory")
+        if not raw:
+            return
+        try:
+            uri = json.loads(raw)
+        except ValueError:
+            uri = raw
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            return
+        try:
+            bucket, key = split_s3_uri(uri)
+        except ValueError:
+            raise _JobFailed(
+                f"ClientError: HyperParameters.sagemaker_submit_directory {uri!r} is not an S3 URI "
+                "of an object: use s3://bucket/prefix/sourcedir.tar.gz"
+            ) from None
+        try:
+            self._aws.client("s3").head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            code = str(error.response.get("Error", {}).get("Code", ""))
+            if code in ("404", "NoSuchKey", "NoSuchBucket", "NotFound"):
+                raise _JobFailed(
+                    f'ClientError: the training code "{uri}" (HyperParameters.sagemaker_submit_directory) '
+                    "does not exist: upload the sourcedir.tar.gz there, or set the estimator's "
+                    "source_dir/entry_point so that the SDK uploads it"
+                ) from None
+            raise _JobFailed(
+                f'ClientError: could not read the training code "{uri}" '
+                f"(HyperParameters.sagemaker_submit_directory): {error}"
+            ) from None
+
     def _job_python(self, environment: LocalEnvironment) -> pathlib.Path:
         """A per-job virtual environment layered over the image's environment.
 
@@ -376,6 +435,9 @@ class TrainingRun(Run):
                 # The toolkit waits until every host name resolves ("algo-1" does not resolve
                 # here); this is its switch for single-machine local runs.
                 "SM_STUDIO_LOCAL_MODE": "True",
+                # The job's temporary files (tempfile, the toolkit's downloads) stay in its folder.
+                "TMPDIR": str(self._tmp_dir),
+                TREE_ENV: self._tree_marker,
             }
         )
         return env
@@ -388,6 +450,7 @@ class TrainingRun(Run):
             self._raise_if_stopping()
             self._enter("Training", message="Downloading the training image")
         job_python = self._job_python(environment)
+        self._tmp_dir.mkdir(parents=True, exist_ok=True)
         command = [str(job_python), "-m", "sagemaker_training.cli.train"]
         shipper = LogShipper(self._aws.client("logs"), LOG_GROUP)
         add_line = shipper.stream(f"{self._name}/{HOST}-{int(time.time())}")
@@ -407,6 +470,8 @@ class TrainingRun(Run):
                 )
                 track_group(self._process.pid)
                 started = start_time(self._process.pid)  # None without /proc, or if it died
+                self._tree = ProcessTree(self._process.pid, self._tree_marker, started)
+                track_tree(self._tree)
                 if started is not None:
                     self._set_process_record(
                         {"ProcessGroupId": self._process.pid, "ProcessId": self._process.pid, "StartTime": started}
@@ -432,12 +497,16 @@ class TrainingRun(Run):
         """Wait for the process, enforcing StopTrainingJob and StoppingCondition.MaxRuntimeInSeconds."""
         max_runtime = (self._description.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         terminated = killed = False
+        next_sample = 0.0
         while True:
             try:
                 return process.wait(timeout=_POLL_SECONDS)
             except subprocess.TimeoutExpired:
                 pass
             now = time.time()
+            if self._tree is not None and now >= next_sample:
+                self._tree.sample()  # descendants that could drop the marker (emptied environment)
+                next_sample = now + _TREE_SAMPLE_SECONDS
             started = self._training_start
             if max_runtime and started is not None and now - started > float(max_runtime):
                 self._request_stop("max_runtime")
@@ -453,10 +522,21 @@ class TrainingRun(Run):
                 killed = True
 
     def _kill_process_group(self, sig: signal.Signals) -> None:
+        """``sig`` to the job's whole process tree (its group, its session, every process that
+        carries its marker, descendants seen while it ran); SIGKILL repeats until none is left."""
         process = self._process
         if process is None:
             return
         kill_group(process.pid, sig)
+        tree = self._tree
+        if tree is None:
+            return
+        if sig == signal.SIGKILL:
+            if not tree.kill(timeout=10.0):
+                logger.warning("training job %s: processes %s survived SIGKILL", self._name, tree.members())
+            untrack_tree(tree)
+        else:
+            tree.signal(sig)
 
     # -- stopping -------------------------------------------------------------------------------
 

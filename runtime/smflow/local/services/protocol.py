@@ -6,6 +6,7 @@
   values, numeric ranges, list sizes), reported the way AWS words them
   (:func:`check_constraints`, :func:`constraint_message`); the models' Java patterns are
   translated to Python;
+- request bodies read in bounded chunks and refused early over a limit (:func:`read_body`);
 - the ``x-amzn-RequestId`` of every answer (:func:`new_request_id`) and the service a SigV4
   request was signed for (:func:`signing_service`), by which the server routes requests.
 """
@@ -31,6 +32,67 @@ def signing_service(environ: dict[str, Any]) -> str | None:
     auth = environ.get("HTTP_AUTHORIZATION", "")
     match = re.search(r"Credential=[^/,\s]+/[^/]+/[^/]+/([^/]+)/aws4_request", auth)
     return match.group(1).lower() if match else None
+
+
+BODY_CHUNK = 65536  # bytes read at a time
+
+
+def read_body(environ: dict[str, Any], limit: int, too_large: Any = None) -> bytes:
+    """The WSGI request's body, read ``BODY_CHUNK`` bytes at a time, never more than ``limit``.
+
+    A ``Content-Length`` over ``limit`` is refused before anything is read; a chunked body is
+    refused as soon as it passes ``limit``.
+
+    Raises (all :class:`smflow.local.services.sagemaker.exceptions.SageMakerError`):
+        RequestEntityTooLarge (or ``too_large(size_text)``, an exception to raise instead): over ``limit``.
+        IncompleteBody: the body ended (or timed out) before its Content-Length, or its
+            chunked encoding is malformed.
+        InvalidContentLength: Content-Length is not a number.
+    """
+    from smflow.local.services.sagemaker.exceptions import IncompleteBody, InvalidContentLength, RequestEntityTooLarge
+
+    def refuse(size: str) -> Exception:
+        if too_large is not None:
+            return too_large(size)
+        return RequestEntityTooLarge(f"The request body ({size}) is over this operation's limit of {limit} bytes.")
+
+    stream = environ.get("wsgi.input")
+    length_text = (environ.get("CONTENT_LENGTH") or "").strip()
+    chunked = bool(environ.get("wsgi.input_terminated")) and not length_text
+    if stream is None or (not length_text and not chunked):
+        return b""
+    parts: list[bytes] = []
+    received = 0
+    try:
+        if not chunked:
+            if not length_text.isdigit():
+                raise InvalidContentLength(f"Content-Length {length_text[:40]!r} is not a number of bytes.")
+            length = int(length_text)
+            if length > limit:
+                raise refuse(f"Content-Length {length}")
+            while received < length:
+                part = stream.read(min(BODY_CHUNK, length - received))
+                if not part:
+                    raise IncompleteBody(
+                        f"The request body ended after {received} of its Content-Length {length} bytes."
+                    )
+                parts.append(part)
+                received += len(part)
+        else:
+            while True:
+                part = stream.read(BODY_CHUNK)
+                if not part:
+                    break
+                received += len(part)
+                if received > limit:
+                    raise refuse(f"over {limit} bytes, chunked")
+                parts.append(part)
+    except (OSError, ValueError) as error:  # a malformed chunk header, a reset or timed-out connection
+        environ["smflow.close_connection"] = True
+        raise IncompleteBody(
+            f"The request body could not be read after {received} bytes: {str(error)[:200] or type(error).__name__}."
+        ) from None
+    return b"".join(parts)
 
 
 @functools.lru_cache(maxsize=None)

@@ -23,12 +23,15 @@ class LocalAws:
     Clients are cached per service; boto3 clients are thread-safe.
     """
 
-    def __init__(self, endpoint_url: str, region_name: str = DEFAULT_REGION):
+    def __init__(self, endpoint_url: str, region_name: str = DEFAULT_REGION,
+                 credentials: dict[str, str] | None = None):
         self.endpoint_url = endpoint_url
         self.region_name = region_name
+        # the runtime's own key pair (a random one when the runtime checks signatures)
+        self.credentials = dict(credentials or DUMMY_CREDENTIALS)
         self._clients: dict[str, object] = {}
         self._lock = threading.Lock()
-        self._session = boto3.session.Session(region_name=region_name, **DUMMY_CREDENTIALS)
+        self._session = boto3.session.Session(region_name=region_name, **self.credentials)
 
     def client(self, service_name: str):
         with self._lock:
@@ -50,8 +53,8 @@ class LocalAws:
         """Environment variables that point a child process's boto3 at this runtime."""
         return {
             "AWS_ENDPOINT_URL": self.endpoint_url,
-            "AWS_ACCESS_KEY_ID": DUMMY_CREDENTIALS["aws_access_key_id"],
-            "AWS_SECRET_ACCESS_KEY": DUMMY_CREDENTIALS["aws_secret_access_key"],
+            "AWS_ACCESS_KEY_ID": self.credentials["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": self.credentials["aws_secret_access_key"],
             "AWS_DEFAULT_REGION": self.region_name,
             "AWS_REGION": self.region_name,
         }

@@ -8,6 +8,27 @@ identity stored with a running job is the start time in clock ticks after boot, 
 gives seconds since the epoch; and each psutil equivalent measured slower on this machine (91
 processes; best of 5): the members of a group 2.0 ms per call against 1.2 ms, a start time 34 us
 against 13 us, whether a pid runs 41 us against 19 us.
+
+A job's processes as a whole (:class:`ProcessTree`): user code can leave the process group with
+``os.setsid()`` or a double fork, so a tree is the union of
+
+- the process group and the session of its leader (``start_new_session=True``: pgid == sid ==
+  leader pid; field 5 and 6 of /proc/<pid>/stat);
+- every process whose environment (/proc/<pid>/environ, as it was at exec) holds the tree's
+  marker ``SMFLOW_PROCESS_TREE=<random>``, which the runtime puts in the leader's environment and
+  which every process started from it inherits, whatever group or session it moves to (the
+  technique of Jenkins' ProcessTreeKiller); checked only when the tree is ended;
+- the descendants of the leader seen by :meth:`ProcessTree.sample` (psutil, with their creation
+  time so that a reused pid is never signalled), for processes started with an emptied
+  environment; sampled while the job runs.
+
+Costs on this machine (101 processes, best of 5): the group and session 0.27 ms (getpgid/getsid
+per pid; psutil's process_iter with getsid 0.24 ms, reading every stat file 3.4 ms), the marker
+1.7 ms (every /proc/<pid>/environ), a sample 4.3 ms (psutil ``children(recursive=True)``), taken
+once a second while a job runs (0.4% of a core); ending a tree costs a few of these.
+
+cgroups would hold all of these without sampling, but need a delegated (writable) cgroup tree,
+which a runtime started by a user usually has not; the marker needs nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +36,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import uuid
 
 
 def is_running(pid: int) -> bool:
@@ -47,7 +69,7 @@ def is_running(pid: int) -> bool:
 # membership come from /proc (proc(5)); without /proc these helpers find nothing and do nothing.
 
 _PROC = "/proc"
-_STAT_STATE, _STAT_PGRP, _STAT_STARTTIME = 0, 2, 19  # fields 3, 5 and 22 of /proc/<pid>/stat
+_STAT_STATE, _STAT_PGRP, _STAT_SESSION, _STAT_STARTTIME = 0, 2, 3, 19  # fields 3, 5, 6, 22 of /proc/<pid>/stat
 _POLL_SECONDS = 0.05
 
 
@@ -95,7 +117,9 @@ def terminate_group(pgid: int, leader_start_time: int, timeout: float = 5.0) -> 
     """End process group ``pgid`` if it is still the one whose leader (the process ``pgid``, as
     started with ``start_new_session=True``) started at ``leader_start_time`` (see
     :func:`start_time`): SIGTERM to the group, up to ``timeout`` seconds for every member to exit,
-    then SIGKILL to what is left (and up to ``timeout`` seconds more for it to go).
+    then SIGKILL to what is left (and up to ``timeout`` seconds more for it to go). Members are
+    those of the leader's :class:`ProcessTree`: its session too, and every process carrying the
+    tree marker found in the leader's environment.
 
     Returns True if the group was signalled; False, touching nothing, when the leader is gone,
     its pid now belongs to another process (a different start time), the group belongs to another
@@ -104,16 +128,13 @@ def terminate_group(pgid: int, leader_start_time: int, timeout: float = 5.0) -> 
     """
     if start_time(pgid) != leader_start_time:
         return False
+    marker = _environment_value(pgid, TREE_ENV)
     try:
         os.killpg(pgid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
         return False
-    if not _wait_until_empty(pgid, timeout):
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        _wait_until_empty(pgid, timeout)
+    tree = ProcessTree(pgid, marker, leader_start_time)
+    tree.end(timeout)  # the group, its session and every process carrying the leader's marker
     return True
 
 
@@ -125,3 +146,172 @@ def _wait_until_empty(pgid: int, timeout: float) -> bool:
             return False
         time.sleep(_POLL_SECONDS)
     return True
+
+
+# -------------------------------------------------------------------------- process trees --
+TREE_ENV = "SMFLOW_PROCESS_TREE"  # environment variable marking every process of one tree
+
+
+def new_tree_marker() -> str:
+    """A fresh value for :data:`TREE_ENV` (random, 32 hex digits)."""
+    return uuid.uuid4().hex
+
+
+def _environment_value(pid: int, name: str) -> str | None:
+    """The value of ``name`` in the environment process ``pid`` was started with, or None."""
+    try:
+        with open(f"{_PROC}/{pid}/environ", "rb") as environ:
+            data = environ.read()
+    except OSError:
+        return None
+    prefix = name.encode() + b"="
+    for entry in data.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix):].decode("utf-8", "replace")
+    return None
+
+
+def marked_processes(marker: str) -> list[int]:
+    """The live processes whose start-up environment holds ``TREE_ENV=marker`` (other users'
+    processes, unreadable, are skipped); [] without /proc."""
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return []
+    needle = f"{TREE_ENV}={marker}".encode()
+    me = os.getpid()
+    found = []
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"{_PROC}/{entry}/environ", "rb") as environ:
+                data = environ.read()
+        except OSError:
+            continue
+        if needle in data and needle in data.split(b"\0"):
+            fields = _stat_fields(int(entry))
+            if fields is not None and fields[_STAT_STATE] not in (b"Z", b"X"):
+                found.append(int(entry))
+    return found
+
+
+def _group_or_session_members(leader: int) -> list[int]:
+    """Live processes whose group or session is ``leader``'s number. getpgid(2)/getsid(2) per
+    pid, then /proc/<pid>/stat only for the matches (to skip zombies): 0.27 ms for 100 processes,
+    against 3.4 ms reading every stat file (best of 5)."""
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return []
+    members = []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            if os.getpgid(pid) != leader and os.getsid(pid) != leader:
+                continue
+        except OSError:
+            continue
+        fields = _stat_fields(pid)
+        if fields is not None and fields[_STAT_STATE] not in (b"Z", b"X"):
+            members.append(pid)
+    return members
+
+
+class ProcessTree:
+    """All processes of one job or model server: the process group and session of ``leader``
+    (started with ``start_new_session=True``), the processes carrying ``marker`` (the value of
+    :data:`TREE_ENV` in the leader's environment; None: none), and the leader's descendants seen
+    by :meth:`sample`. See the module docstring. ``leader_start_time`` (:func:`start_time`),
+    when known, guards against the leader's pid having been reused.
+
+    Thread-safe enough for one sampling thread and one ending thread: the sampled set is only
+    ever added to. Never signals the runtime's own process.
+    """
+
+    def __init__(self, leader: int, marker: str | None, leader_start_time: int | None = None):
+        self.leader = leader
+        self.marker = marker
+        # The leader's identity (see start_time): once its pid belongs to another process, the
+        # group and session numbered like it are not this tree's (a pid is not reused while a
+        # group or session of that number has members, so that also means they are empty).
+        self._leader_start_time = leader_start_time
+        self._seen: dict[int, float] = {}  # pid -> creation time (psutil), descendants seen
+
+    def sample(self) -> None:
+        """Remember the leader's current descendants (psutil; nothing without psutil)."""
+        try:
+            import psutil
+        except ImportError:
+            return
+        try:
+            children = psutil.Process(self.leader).children(recursive=True)
+        except psutil.Error:
+            return
+        for child in children:
+            if child.pid not in self._seen:
+                try:
+                    self._seen[child.pid] = child.create_time()
+                except psutil.Error:
+                    pass
+
+    def _sampled_alive(self) -> list[int]:
+        if not self._seen:
+            return []
+        import psutil
+
+        alive = []
+        for pid, created in list(self._seen.items()):
+            try:
+                process = psutil.Process(pid)
+                if process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.Error:
+                pass
+        return alive
+
+    def members(self) -> list[int]:
+        """The tree's live processes now (the leader included while it runs)."""
+        pids = set(self._sampled_alive())
+        current = start_time(self.leader) if self._leader_start_time is not None else None
+        if current is None or current == self._leader_start_time:
+            pids.update(_group_or_session_members(self.leader))
+        if self.marker:
+            pids.update(marked_processes(self.marker))
+        pids.discard(os.getpid())
+        return sorted(pids)
+
+    def signal(self, signum: int) -> list[int]:
+        """Send ``signum`` to every member; returns the pids signalled."""
+        members = self.members()
+        for pid in members:
+            try:
+                os.kill(pid, signum)
+            except (ProcessLookupError, PermissionError):
+                pass
+        return members
+
+    def kill(self, timeout: float = 5.0) -> bool:
+        """SIGKILL every member, again for those started meanwhile, until none is left (up to
+        ``timeout`` seconds); True if none is left."""
+        deadline = time.monotonic() + timeout
+        while self.signal(signal.SIGKILL):
+            if time.monotonic() >= deadline:
+                return not self.members()
+            time.sleep(0.01)
+        return True
+
+    def end(self, grace: float = 5.0) -> bool:
+        """SIGTERM every member, up to ``grace`` seconds for them to exit, then :meth:`kill`.
+        True if none is left."""
+        self.sample()
+        if not self.signal(signal.SIGTERM):
+            return True
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if not self.members():
+                return True
+            time.sleep(_POLL_SECONDS)
+        return self.kill(grace)

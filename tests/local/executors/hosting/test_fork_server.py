@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tarfile
 import threading
 import time
 from pathlib import Path
@@ -405,8 +406,16 @@ def test_a_stopped_runtime_leaves_no_model_server_or_fork_server(tmp_path):
         sagemaker = session.client("sagemaker", endpoint_url=url)
         smr = session.client("sagemaker-runtime", endpoint_url=url)
         threads = not_the_runtimes("OMP_NUM_THREADS", "1", "2")  # a fresh process
+        # the API takes code from S3 only (file:// locations are refused)
+        archive = tmp_path / "sourcedir.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(code_dir, arcname=".")
+        s3 = session.client("s3", endpoint_url=url)
+        s3.create_bucket(Bucket="code")
+        s3.upload_file(str(archive), "code", "probe/sourcedir.tar.gz")
         for name, environment in (("forked", {}), ("fresh", {"OMP_NUM_THREADS": threads})):
-            description = probe_model(name, code_dir, **environment)
+            description = probe_model(name, code_dir, **environment,
+                                      SAGEMAKER_SUBMIT_DIRECTORY="s3://code/probe/sourcedir.tar.gz")
             sagemaker.create_model(ModelName=name, ExecutionRoleArn=description["ExecutionRoleArn"],
                                    PrimaryContainer=description["PrimaryContainer"])
         sagemaker.create_endpoint_config(EndpointConfigName="both", ProductionVariants=[
@@ -434,7 +443,7 @@ def test_a_stopped_runtime_leaves_no_model_server_or_fork_server(tmp_path):
     assert processes_mentioning(str(tmp_path / "state")) == []
 
 
-def test_a_forked_model_server_exits_when_its_fork_server_dies(tmp_path, aws):
+def test_a_forked_model_server_outlives_its_fork_server_but_not_its_deployment(tmp_path, aws):
     description = probe_model("orphan", probe_code(tmp_path / "code"))
     deployment = Deployment("orphan", [(variant("AllTraffic", "orphan"), description)], tmp_path / "work", aws)
     deployment.start(timeout=120)
@@ -442,13 +451,15 @@ def test_a_forked_model_server_exits_when_its_fork_server_dies(tmp_path, aws):
         answer = ask(deployment)
         assert_forked(answer)
         os.kill(answer["ppid"], signal.SIGKILL)
-        deadline = time.monotonic() + 20
-        while running(answer["pid"]) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not running(answer["pid"])  # it watches its parent: no orphan keeps serving
+        time.sleep(2.5)  # longer than the model server's watch of the runtime (1 s)
+        assert running(answer["pid"])  # a fork server that dies takes no model server with it
+        assert ask(deployment)["pid"] == answer["pid"]
     finally:
-        threading.Thread(target=deployment.stop, daemon=True).start()
+        stopper = threading.Thread(target=deployment.stop, daemon=True)
+        stopper.start()
+        stopper.join(30)
         FORK_SERVER.shutdown()
+    assert not running(answer["pid"])  # and no orphan keeps serving after its endpoint
 
 
 ORPHAN_SCRIPT = """
@@ -470,10 +481,15 @@ deployment.start(timeout=120)
 server = deployment.servers[0]
 fork_server = int(Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 os.kill(fork_server, signal.SIGKILL)
+time.sleep(0.5)  # the model server outlives its fork server: end it too, as a crash would
+os.kill(server.pid, signal.SIGKILL)
 deadline = time.monotonic() + 20
 state = None
 while time.monotonic() < deadline:
-    state = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    try:
+        state = Path(f"/proc/{server.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:  # already reaped: the deployment's watcher saw it exit
+        state = "Z"
     if state == "Z":
         break
     time.sleep(0.05)

@@ -147,6 +147,7 @@ def _become_model_server(command: dict, protocol_fds: tuple[int, ...], home: str
     ``PYTHONPATH``, then run :func:`.server.main` with its arguments and exit with its code."""
     code = 1
     try:
+        os.setsid()  # its own session, as a fresh model server: the runtime ends it as one tree
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

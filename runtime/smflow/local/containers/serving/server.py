@@ -22,6 +22,7 @@ import argparse
 import gc
 import http.server
 import os
+import signal
 import sys
 import threading
 import time
@@ -134,15 +135,41 @@ def _write_port_file(path: str, port: int) -> None:
 
 
 def _exit_with_parent(parent_pid: int) -> None:
-    """Stop this server when the runtime that started it is gone (no orphan servers)."""
+    """Stop this server when the runtime that started it is gone (no orphan servers).
+    ``parent_pid`` is the runtime's pid: this process's parent (a fresh process), or its
+    grandparent (forked by a fork server, whose death must not stop it)."""
+
+    def gone() -> bool:
+        if os.getppid() == parent_pid:
+            return False
+        try:
+            os.kill(parent_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # the pid now belongs to another user's process
+            return True
+        return False
 
     def watch() -> None:
         while True:
             time.sleep(1.0)
-            if os.getppid() != parent_pid:
+            if gone():
+                _end_what_the_model_started()
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _end_what_the_model_started() -> None:
+    """SIGKILL the processes the model's code started (this server's session, and those carrying
+    its tree marker, see :class:`smflow.local.support.processes.ProcessTree`): the runtime that
+    would have ended them is gone."""
+    try:
+        from smflow.local.support.processes import TREE_ENV, ProcessTree
+
+        ProcessTree(os.getpid(), os.environ.get(TREE_ENV)).signal(signal.SIGKILL)
+    except Exception:  # noqa: BLE001 - exiting anyway
+        pass
 
 
 def settle_memory() -> None:

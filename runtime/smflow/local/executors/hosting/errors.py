@@ -10,3 +10,9 @@ class ModelServerError(Exception):
 
 class VariantNotFoundError(ValueError):
     """InvokeEndpoint named a ``TargetVariant`` that the endpoint does not have."""
+
+
+class InstanceUnavailableError(ModelServerError):
+    """The model-server instance cannot take requests: its process has exited or its port refuses
+    or drops connections (not a timeout, not a model error). The request may go to another
+    instance; :class:`~smflow.local.executors.hosting.deployment.Deployment` does so."""

@@ -7,6 +7,9 @@ shares the libraries' memory with the others. A model that could behave differen
 (its own ``requirements.txt`` packages, code shadowing a preloaded library, environment variables
 that libraries read when imported, another interpreter) starts as a fresh process instead, as
 does every model when ``SMFLOW_MODEL_SERVER_FORK=0``.
+
+A fork server that dies unasked (``kill -9``) is started again at once; the model servers it had
+forked keep serving, since they watch the runtime's pid rather than their parent's.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class ForkedProcess:
     def __init__(self, pid: int, zygote: _Zygote):
         self.pid = pid
         self.returncode: int | None = None
+        self.retired = False  # stopped with its fork server's shutdown: not to be replaced
         self._zygote = zygote
         self._done = threading.Event()
 
@@ -116,8 +120,10 @@ class _Zygote:
     --framework NAME``) and its children; a reader thread handles its messages (see
     :func:`smflow.local.containers.serving.fork_server.fork_server`)."""
 
-    def __init__(self, framework: str) -> None:
+    def __init__(self, framework: str, on_lost=None) -> None:
         self.framework = framework
+        self._on_lost = on_lost  # called (in the reader thread) when the process dies unasked
+        self._stopping = False
         self.environment = base_environment()
         self.process = subprocess.Popen(
             [sys.executable, "-m", SERVING_MODULE, "--fork-server", "--framework", framework],
@@ -169,13 +175,17 @@ class _Zygote:
                 self.gone = True
                 self._replied.notify_all()
             self.ready.set()
+            if not self._stopping and self._on_lost is not None:
+                self._on_lost(self)
 
     def spawn(self, argv: list[str], env: dict[str, str], cwd: Path, log_path: Path,
               deadline: float) -> ForkedProcess:
         """Fork a model server; raises OSError when the fork server cannot."""
         if not self.ready.wait(max(0.0, deadline - time.monotonic())) or self.gone:
             raise OSError("the fork server is not ready")
-        command = {"argv": [*argv, "--parent-pid", str(self.pid)], "env": env, "cwd": str(cwd),
+        # The model server outlives its fork server (a fork server that dies takes no model server
+        # with it) but not the runtime: it watches the runtime's pid.
+        command = {"argv": [*argv, "--parent-pid", str(os.getpid())], "env": env, "cwd": str(cwd),
                    "log": str(log_path)}
         with self._lock:
             request_id = next(self._ids)
@@ -197,6 +207,10 @@ class _Zygote:
 
     def stop(self) -> None:
         """End the fork server; it stops the model servers it still has (SIGTERM, then SIGKILL)."""
+        self._stopping = True
+        with self._lock:
+            for child in self.children.values():
+                child.retired = True
         try:
             self.process.stdin.close()
         except OSError:
@@ -238,11 +252,28 @@ class ForkServer:
     def _current(self, framework: str) -> _Zygote:
         zygote = self._zygotes.get(framework)
         if zygote is None or zygote.gone:
-            zygote = _Zygote(framework)
+            zygote = _Zygote(framework, self._lost)
             self._zygotes[framework] = zygote
             threading.Thread(target=self._retire_when_idle, args=(zygote,), name="fork-server-idle",
                              daemon=True).start()
         return zygote
+
+    def _lost(self, zygote: _Zygote) -> None:
+        """A fork server died unasked (e.g. ``kill -9``): start another one at once. The model
+        servers it had forked keep running (they watch the runtime, not the fork server)."""
+        logger.warning("the %s model servers' fork server (pid %s) died; starting another one",
+                       zygote.framework, zygote.pid)
+        try:
+            zygote.process.wait(timeout=5)  # reap it
+        except subprocess.TimeoutExpired:
+            pass
+        with self._lock:
+            if self._zygotes.get(zygote.framework) is zygote:
+                del self._zygotes[zygote.framework]
+                try:
+                    self._current(zygote.framework)
+                except OSError:
+                    logger.warning("could not restart the model servers' fork server", exc_info=True)
 
     def _retire_when_idle(self, zygote: _Zygote) -> None:
         while not zygote.gone:

@@ -22,6 +22,7 @@ ms), p50 latency 0.70 ms against 0.47 ms, 1,113 against 1,371 requests/s.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -35,7 +36,7 @@ from pathlib import Path
 from smflow.local.support.aws import LocalAws
 from smflow.local.containers import contract
 from smflow.local.executors.base import stop_process
-from smflow.local.executors.hosting.errors import ModelServerError
+from smflow.local.executors.hosting.errors import InstanceUnavailableError, ModelServerError
 from smflow.local.executors.hosting.fork_server import (
     FORK_SERVER,
     FORK_SERVER_READY_TIMEOUT,
@@ -44,6 +45,7 @@ from smflow.local.executors.hosting.fork_server import (
     base_environment,
 )
 from smflow.local.executors.hosting.models import OUTPUT_TAIL_LINES, PreparedModel, tail_lines
+from smflow.local.support.processes import TREE_ENV, ProcessTree, start_time
 
 
 class ProtocolError(ConnectionError):
@@ -269,6 +271,11 @@ class ModelServerProcess:
         self.port: int | None = None
         self.workers = model_server_workers(prepared.environment, prepared.model_name)
         self._gate = _FifoGate(self.workers)
+        # Inherited by every process the model's code starts (ProcessTree). One value per instance
+        # folder, which is unique to a deployment or transform job: a replacement instance (same
+        # folder, started after its predecessor's tree has ended) has the same environment.
+        self._tree_marker = hashlib.sha256(str(self.instance_dir.resolve()).encode()).hexdigest()[:32]
+        self._start_time: int | None = None  # the process's, see processes.start_time
 
     @property
     def pid(self) -> int | None:
@@ -300,6 +307,7 @@ class ModelServerProcess:
         forked = FORK_SERVER.spawn(prepared, arguments, environment, self.instance_dir, self.log_path, deadline)
         if forked is not None:
             self._process = forked
+            self._start_time = start_time(forked.pid)
             return
         command = [prepared.python, "-m", SERVING_MODULE, *arguments, "--parent-pid", str(os.getpid())]
         with open(self.log_path, "ab") as output:
@@ -311,7 +319,9 @@ class ModelServerProcess:
                 stdout=output,
                 stderr=subprocess.STDOUT,
                 close_fds=True,
+                start_new_session=True,  # its own session: ended as one tree (see stop)
             )
+        self._start_time = start_time(self._process.pid)
 
     def _environment(self) -> dict[str, str]:
         prepared = self.prepared
@@ -326,6 +336,7 @@ class ModelServerProcess:
         env[contract.SM_MODEL_DIR] = str(prepared.model_dir)
         env["PYTHONUNBUFFERED"] = "1"
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env[TREE_ENV] = self._tree_marker
         return env
 
     def wait_ready(self, deadline: float) -> None:
@@ -381,6 +392,22 @@ class ModelServerProcess:
     def is_alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def retired(self) -> bool:
+        """True when the process was stopped on purpose by its fork server's shutdown (the
+        runtime is stopping): it is not to be replaced."""
+        return bool(getattr(self._process, "retired", False))
+
+    def ping(self) -> bool:
+        """Whether ``GET /ping`` answers 200 now (within ``contract.PING_TIMEOUT`` seconds)."""
+        if self._pool is None or not self.is_alive():
+            return False
+        try:
+            status, _, _ = self._pool.request("GET", contract.PING_PATH, None, {}, contract.PING_TIMEOUT)
+        except OSError:
+            return False
+        return status == 200
+
     def execution_parameters(self) -> dict | None:
         """``GET /execution-parameters`` (the script's execution_parameters_fn), or None."""
         if self._pool is None:
@@ -414,7 +441,7 @@ class ModelServerProcess:
             ModelServerError: the server is not running, cannot be reached or timed out.
         """
         if self._pool is None:
-            raise ModelServerError(f"The model server of {self.label} is not running")
+            raise InstanceUnavailableError(f"The model server of {self.label} is not running")
         headers = {}
         if content_type:
             headers["Content-Type"] = content_type
@@ -436,17 +463,28 @@ class ModelServerProcess:
         except OSError as exc:
             state = "is not running" if not self.is_alive() else f"could not be reached ({exc})"
             tail = self.output_tail(5)
-            raise ModelServerError(
+            raise InstanceUnavailableError(
                 f"The model server of {self.label} {state}{': ' + tail if tail else ''}"
             ) from None
         finally:
             self._gate.release()
 
     def stop(self) -> None:
-        """Terminate the process (SIGTERM, then SIGKILL after 5 s) and close connections."""
+        """Terminate the process (SIGTERM, then SIGKILL after 5 s) and close connections; then
+        SIGKILL whatever the model's code started and left running (processes of its session,
+        those carrying its marker, its descendants at the time of the stop, see
+        :class:`~smflow.local.support.processes.ProcessTree`)."""
         if self._pool is not None:
             self._pool.close()
-        stop_process(self._process, f"model server {self.label}")
+        process = self._process
+        tree = None
+        if process is not None:
+            tree = ProcessTree(process.pid, self._tree_marker, self._start_time)
+            if process.poll() is None:
+                tree.sample()
+        stop_process(process, f"model server {self.label}")
+        if tree is not None:
+            tree.kill(timeout=5.0)
 
 
 def start_servers(servers: list[ModelServerProcess], timeout: float) -> None:

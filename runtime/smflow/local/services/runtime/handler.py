@@ -21,7 +21,7 @@ from werkzeug.serving import WSGIRequestHandler
 
 from smflow.local.support import http11
 from smflow.local.services.protocol import signing_service
-from smflow.local.services.runtime.responses import INVOCATIONS_PATH, RuntimeApi
+from smflow.local.services.runtime.responses import INVOCATIONS_PATH, MAX_BODY, RuntimeApi, body_too_large
 
 _WERKZEUG_LOG = logging.getLogger("werkzeug")
 
@@ -70,6 +70,9 @@ def _answer_invocation(handler: Any, runtime: RuntimeApi) -> bool:
     view = {name: found[0] if len(found) == 1 else ",".join(found) for name, found in values.items()}
     if "x-amz-target" in view or "transfer-encoding" in view or "expect" in view:
         return False
+    access = getattr(handler.server, "smflow_access", None)
+    if access is not None and not access.fast_path_allowed(view):
+        return False  # the WSGI path answers the refusal
 
     def header(name: str) -> str | None:
         return view.get(name.lower())
@@ -82,11 +85,31 @@ def _answer_invocation(handler: Any, runtime: RuntimeApi) -> bool:
         return False
 
     length = int(length_text)
-    request_body = handler.rfile.read(length) if length else b""  # all of it: the connection stays open
-    if len(request_body) < length:
+    if length > MAX_BODY:  # refused unread: the connection closes after the answer
         handler.close_connection = True
-        return True  # the client went away mid-request
-    status, response_headers, body = runtime.answer("POST", path, header, lambda: request_body)
+        error = body_too_large(f"Content-Length {length}")
+
+        def refuse() -> bytes:
+            raise error
+
+        status, response_headers, body = runtime.answer("POST", path, header, refuse)
+    else:
+        if length <= _ONE_READ:
+            request_body = handler.rfile.read(length) if length else b""
+        else:  # read as it arrives: memory follows the bytes received, not the bytes announced
+            parts = []
+            left = length
+            while left:
+                part = handler.rfile.read1(min(left, _ONE_READ))
+                if not part:
+                    break
+                parts.append(part)
+                left -= len(part)
+            request_body = b"".join(parts)
+        if len(request_body) < length:
+            handler.close_connection = True
+            return True  # the client went away mid-request
+        status, response_headers, body = runtime.answer("POST", path, header, lambda: request_body)
     lines = [f"HTTP/1.1 {status} {handler.responses.get(status, ('',))[0]}",
              f"Server: {handler.version_string()}", f"Date: {_http_date()}"]
     lines += [f"{name}: {value}" for name, value in response_headers]
@@ -101,6 +124,8 @@ def _answer_invocation(handler: Any, runtime: RuntimeApi) -> bool:
         handler.log_request(status, len(body))  # werkzeug's access log line, when it is on
     return True
 
+
+_ONE_READ = 262144  # bytes of a body read in one call; larger bodies are read as they arrive
 
 _date_cache: tuple[int, str] = (0, "")
 

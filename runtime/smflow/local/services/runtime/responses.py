@@ -21,7 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
-from smflow.local.services.protocol import check_constraints, constraint_message, new_request_id, service_model
+from smflow.local.services.protocol import (
+    check_constraints,
+    constraint_message,
+    new_request_id,
+    read_body,
+    service_model,
+)
 from smflow.local.services.runtime.exceptions import ValidationError
 from smflow.local.services.sagemaker.exceptions import InternalFailure, SageMakerError, UnknownOperation
 
@@ -31,6 +37,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INVOCATIONS_PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/invocations$")
+MAX_BODY = 6291456  # bytes: InvokeEndpoint's payload limit (6 MB, the Body shape's max in botocore's model)
+
+
+def body_too_large(size: str) -> ValidationError:
+    """The error of a body over :data:`MAX_BODY`, refused before it is read (AWS's wording)."""
+    return ValidationError(
+        f"1 validation error detected: Value <{size}> at 'body' failed to satisfy constraint: Member must "
+        f"have length less than or equal to {MAX_BODY}"
+    )
 # InvokeEndpoint headers for features that exist only on AWS.
 _UNSUPPORTED_RUNTIME_HEADERS = {
     "X-Amzn-SageMaker-Target-Model": "multi-model endpoints (TargetModel)",
@@ -57,7 +72,8 @@ class RuntimeApi:
         return self.handle(Request(environ))(environ, start_response)
 
     def handle(self, request: Request) -> Response:
-        status, headers, body = self.answer(request.method, request.path, request.headers.get, request.get_data)
+        status, headers, body = self.answer(request.method, request.path, request.headers.get,
+                                            lambda: read_body(request.environ, MAX_BODY, body_too_large))
         return Response(body, status=status, headers=headers)
 
     def answer(
@@ -77,7 +93,7 @@ class RuntimeApi:
             match = INVOCATIONS_PATH.match(path)
             if method != "POST" or match is None:
                 raise UnknownOperation(
-                    f"{method} {path} is not supported by the smflow local runtime: "
+                    f"{method[:20]} {path[:200]} is not supported by the smflow local runtime: "
                     "of the SageMaker Runtime API only InvokeEndpoint "
                     "(POST /endpoints/{EndpointName}/invocations) is."
                 )
@@ -111,6 +127,8 @@ class RuntimeApi:
             ], result.body
         except SageMakerError as error:
             return _rest_json_error(error, request_id)
+        except RecursionError:
+            return _rest_json_error(ValidationError("The request is nested too deeply."), request_id)
         except Exception as error:  # noqa: BLE001
             logger.exception("internal error answering InvokeEndpoint %s", path)
             return _rest_json_error(

@@ -488,8 +488,18 @@ class SageMakerBackend:
         return {"EndpointArn": arn}
 
     def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
-        """DescribeEndpoint. Raises ValidationException 'Could not find endpoint "<arn>".'."""
-        return Endpoint.describe(self._get_endpoint(EndpointName))
+        """DescribeEndpoint. Raises ValidationException 'Could not find endpoint "<arn>".'.
+
+        An InService endpoint reads ``SystemUpdating`` while one of its variants has no model
+        server in rotation (one died and its replacement is starting, see
+        :mod:`smflow.local.executors.hosting.deployment`); the stored status stays InService."""
+        description = Endpoint.describe(self._get_endpoint(EndpointName))
+        state = self._endpoints.get(description["EndpointName"].lower())
+        live = state.active if state is not None else None
+        if (description.get("EndpointStatus") == "InService" and live is not None
+                and not getattr(live.deployment, "can_answer", True)):
+            description["EndpointStatus"] = "SystemUpdating"
+        return description
 
     def update_endpoint(self, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
         """UpdateEndpoint without downtime: Updating (the old deployment keeps serving) -> the new

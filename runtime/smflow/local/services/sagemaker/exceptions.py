@@ -10,9 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
+MAX_MESSAGE = 4096  # characters of an error message; the rest is cut (a report of each unknown member of a huge body could run to megabytes)
+
+
+def bounded_message(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message``, cut to ``limit`` characters with a note of how much was left out."""
+    if len(message) <= limit:
+        return message
+    return f"{message[:limit]}... ({len(message) - limit} more characters)"
+
 
 class SageMakerError(Exception):
-    """An error answered to the client: ``code`` (the AWS error code), HTTP ``status``, message.
+    """An error answered to the client: ``code`` (the AWS error code), HTTP ``status``, message
+    (at most :data:`MAX_MESSAGE` characters).
 
     ``fields`` holds extra members of the error shape (e.g. ModelError's OriginalStatusCode).
     """
@@ -21,6 +31,7 @@ class SageMakerError(Exception):
     status = 500
 
     def __init__(self, message: str, **fields: Any):
+        message = bounded_message(message)
         super().__init__(message)
         self.message = message
         self.fields = fields
@@ -58,4 +69,25 @@ class SerializationException(SageMakerError):
     """JSON protocols: the request body is not a JSON object."""
 
     code = "SerializationException"
+    status = 400
+
+
+class RequestEntityTooLarge(SageMakerError):
+    """Any API: the request body is over the operation's limit (refused before it is read)."""
+
+    code = "RequestEntityTooLarge"
+    status = 413
+
+
+class IncompleteBody(SageMakerError):
+    """Any API: the body ended before its Content-Length, or its chunked encoding is malformed."""
+
+    code = "IncompleteBody"
+    status = 400
+
+
+class InvalidContentLength(SageMakerError):
+    """Any API: the Content-Length header is not a number."""
+
+    code = "InvalidContentLength"
     status = 400
