@@ -19,7 +19,7 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 # name -> time limit in seconds
-BENCHMARKS = {"lifecycle": 600, "invoke": 900, "transform": 900, "orchestration": 900, "scale": 900, "clients": 900}
+BENCHMARKS = {"lifecycle": 600, "invoke": 900, "transform": 900, "orchestration": 900, "scale": 900, "clients": 900, "healing": 600}
 
 
 def _fmt(value, unit: str) -> str:

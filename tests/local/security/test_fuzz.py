@@ -11,13 +11,12 @@ import string
 import time
 
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError, HTTPClientError, ParamValidationError
 
 from smflow.local.services.protocol import service_model
 from smflow.local.services.sagemaker.responses import SUPPORTED_OPERATIONS
 
-from ..wire import raw_post, sagemaker_call
+from ..wire import raw_post
 
 CASES_PER_OPERATION = 25
 TIME_BUDGET = 120.0  # seconds for the whole test, far above the few seconds it takes

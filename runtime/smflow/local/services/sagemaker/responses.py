@@ -56,6 +56,7 @@ SUPPORTED_OPERATIONS: tuple[str, ...] = (
     "CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig", "ListEndpointConfigs",
     "CreateEndpoint", "DescribeEndpoint", "UpdateEndpoint", "DeleteEndpoint", "ListEndpoints",
     "CreateTransformJob", "DescribeTransformJob", "ListTransformJobs", "StopTransformJob",
+    "AddTags", "ListTags", "DeleteTags",
 )
 
 
