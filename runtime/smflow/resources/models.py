@@ -4,6 +4,7 @@ one is never overwritten."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ class Models(ClientBase):
         image_uri: str | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
+        py_version: str | None = None,
+        model_server_workers: int | None = None,
         role: str | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
@@ -45,9 +48,13 @@ class Models(ClientBase):
         a training job's code (``<job>/source/``) nor another model's, and the same code gives
         the same URI, so calling again with the same arguments is idempotent.
 
-        The image is ``image_uri``; else, from a training job, the job's training image; else the
-        inference image of ``framework`` (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) at
-        ``framework_version`` (None: its default version). Without ``model_name``, a model from
+        The image is ``image_uri``; else, from a training job, the inference image that goes with
+        the job's training image (the framework's ``inference_image_uri``: the deep-learning
+        containers' training images do not serve; a framework whose one image does both keeps
+        it); else the inference image of ``framework`` (default
+        :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) at ``framework_version`` and ``py_version``
+        (None: its defaults). ``model_server_workers`` (the SDK ``FrameworkModel`` argument) sets
+        ``SAGEMAKER_MODEL_SERVER_WORKERS``; the framework adds what its containers read. Without ``model_name``, a model from
         model data is named after its image's repository and a timestamp, as the SDK's ``Model``.
 
         The model is looked up first (boto3 ``describe_model``): one that exists with the same
@@ -81,9 +88,12 @@ class Models(ClientBase):
                     "data yet; wait for it (wait_for_training_job) before create_model"
                 )
             model_data = job["ModelArtifacts"]["S3ModelArtifacts"]
-            image_uri = image_uri or job["AlgorithmSpecification"]["TrainingImage"]
-            found = frameworks.for_image(job["AlgorithmSpecification"].get("TrainingImage", ""))
+            training_image = job["AlgorithmSpecification"].get("TrainingImage", "")
+            found = frameworks.for_image(training_image)
             chosen = frameworks.get(framework) if framework else found[0] if found else _framework(None)
+            if not image_uri:
+                image_uri = _inference_image(chosen, training_image, self.region_name,
+                                             (job.get("ResourceConfig") or {}).get("InstanceType"))
             hyperparameters = job.get("HyperParameters", {})
             program = _json_value(hyperparameters.get("sagemaker_program"))
             submit_directory = _json_value(hyperparameters.get("sagemaker_submit_directory"))
@@ -96,7 +106,8 @@ class Models(ClientBase):
             if not str(model_data).startswith("s3://"):
                 raise ConfigurationError(f"model_data must be an s3:// URI of a model.tar.gz, got {model_data!r}")
             chosen = _framework(framework)
-            image_uri = image_uri or chosen.image_uri(self.region_name, framework_version, image_scope="inference")
+            image_uri = image_uri or chosen.image_uri(self.region_name, framework_version, py_version=py_version,
+                                                      image_scope="inference")
             model_name = model_name or naming.timestamped_name(naming.base_name_from_image(image_uri, "model"))
         naming.validate_name(model_name, "model_name")
         code: _ModelCode | None = None
@@ -107,7 +118,10 @@ class Models(ClientBase):
             raise ConfigurationError(
                 f"training job {training_job_name!r} has no sagemaker_program; pass entry_point"
             )
-        env = chosen.hosting_environment(program=program, submit_directory=submit_directory, region=self.region_name)
+        workers = None if model_server_workers is None else builders.as_int(model_server_workers,
+                                                                              "model_server_workers")
+        env = _hosting_environment(chosen, program=program, submit_directory=submit_directory,
+                                   region=self.region_name, model_server_workers=workers)
         env.update(environment or {})
         request = builders.model_request(
             model_name=model_name, image_uri=image_uri, model_data=model_data,
@@ -158,6 +172,27 @@ def _framework(name: str | None) -> frameworks.Framework:
     """The framework whose conventions a script-mode model follows (default
     :data:`smflow.frameworks.DEFAULT_FRAMEWORK`). Raises ConfigurationError (unknown; named)."""
     return frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
+
+
+def _inference_image(chosen: frameworks.Framework, training_image: str, region: str,
+                     instance_type: str | None) -> str:
+    """The image serving what ``training_image`` trained (``Framework.inference_image_uri``);
+    the training image itself for conventions that do not say."""
+    convert = getattr(chosen, "inference_image_uri", None)
+    if convert is None or not training_image:
+        return training_image
+    return convert(training_image, region, instance_type=instance_type)
+
+
+def _hosting_environment(chosen: frameworks.Framework, *, model_server_workers: int | None, **arguments: Any) -> dict:
+    """The model's container Environment (``Framework.hosting_environment``), with
+    ``SAGEMAKER_MODEL_SERVER_WORKERS`` as the SDK's ``FrameworkModel`` sets it."""
+    if "model_server_workers" in inspect.signature(chosen.hosting_environment).parameters:
+        return chosen.hosting_environment(model_server_workers=model_server_workers, **arguments)
+    env = chosen.hosting_environment(**arguments)
+    if model_server_workers is not None:
+        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(model_server_workers)
+    return env
 
 
 def _json_value(value: str | None) -> str | None:
