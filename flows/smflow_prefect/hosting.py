@@ -86,6 +86,8 @@ def create_model(
     image_uri: str | None = None,
     framework: str | None = None,
     framework_version: str | None = None,
+    py_version: str | None = None,
+    model_server_workers: int | None = None,
     role: str | None = None,
     environment: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,

@@ -44,6 +44,8 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
         image_uri: str | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
+        py_version: str | None = None,
+        model_server_workers: int | str | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         config: Mapping[str, Any] | None = None,
