@@ -76,6 +76,7 @@ class Models(ClientBase):
         if bool(training_job_name) == bool(model_data):
             raise ConfigurationError("pass exactly one of training_job_name or model_data (or a raw config)")
         program = submit_directory = None
+        network: dict[str, Any] = {}
         if training_job_name:
             job = self._describe_or_none(self.sagemaker.describe_training_job, TrainingJobName=training_job_name)
             if job is None:
@@ -97,6 +98,11 @@ class Models(ClientBase):
             hyperparameters = job.get("HyperParameters", {})
             program = _json_value(hyperparameters.get("sagemaker_program"))
             submit_directory = _json_value(hyperparameters.get("sagemaker_submit_directory"))
+            if submit_directory and not submit_directory.startswith("s3://"):
+                # a network-isolated job got its code through the "code" channel
+                submit_directory = _channel_uri(job, "code") or submit_directory
+            # as the SDK's Estimator.create_model: the model keeps the job's VPC and isolation
+            network = {key: job[key] for key in ("VpcConfig", "EnableNetworkIsolation") if job.get(key)}
             model_name = model_name or training_job_name
         else:
             if not entry_point:
@@ -127,6 +133,7 @@ class Models(ClientBase):
             model_name=model_name, image_uri=image_uri, model_data=model_data,
             role=self.role_arn(role), environment=env, tags=tags,
         )
+        request.update(network)
         return self._create_or_reuse_model(request, code)
 
     def _pack_model_code(self, model_name: str, *, entry_point: str, source_dir: str | None) -> _ModelCode:
@@ -193,6 +200,13 @@ def _hosting_environment(chosen: frameworks.Framework, *, model_server_workers: 
     if model_server_workers is not None:
         env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(model_server_workers)
     return env
+
+
+def _channel_uri(job: Mapping[str, Any], name: str) -> str | None:
+    for channel in job.get("InputDataConfig") or []:
+        if channel.get("ChannelName") == name:
+            return channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri")
+    return None
 
 
 def _json_value(value: str | None) -> str | None:

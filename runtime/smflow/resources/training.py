@@ -27,6 +27,7 @@ from smflow.resources.base import (
 )
 from smflow.waiting import Backoff, Deadline
 
+CODE_CHANNEL = "code"  # the channel carrying the code into a network-isolated job, as the SDK names it
 TRAINING_JOB_BASE_NAME = "training-job"  # the SDK's name prefix for a job whose image is unknown
 
 
@@ -101,11 +102,17 @@ class TrainingJobs(ClientBase):
         code_bucket, code_prefix = split_s3_uri(code_location) if code_location else (self.default_bucket(), "")
         code = upload_packed(self.s3, packed, bucket=code_bucket,
                              key=f"{code_prefix}/{job_name}".strip("/") + f"/source/{SOURCE_ARCHIVE}")
+        submit_directory = code.s3_uri
+        if request.get("EnableNetworkIsolation"):
+            # the container cannot reach S3: the code arrives as an input channel (SDK
+            # ``Framework._stage_user_code_in_s3`` and ``_get_train_args``' code channel)
+            request.setdefault("InputDataConfig", []).append(builders.input_data_config({CODE_CHANNEL: code.s3_uri})[0])
+            submit_directory = f"/opt/ml/input/data/{CODE_CHANNEL}/{SOURCE_ARCHIVE}"
         request["HyperParameters"] = _call_conventions(
             chosen.training_hyperparameters,
             hyperparameters,
             program=code.program,
-            submit_directory=code.s3_uri,
+            submit_directory=submit_directory,
             region=self.region_name,
             job_name=job_name,
             output_path=output_path,
