@@ -21,7 +21,13 @@ version instead), optional ``"version_aliases"`` (alias -> version) and ``"proce
 additions keep the files short: a top-level ``"registries"`` is the table of every version that
 has none, and ``"default_scope"`` is the scope taken when ``image_scope`` is None (the SDK does
 this in code, in ``_get_final_image_scope``, for the frameworks whose training and inference
-images are the same).
+images are the same). What the SDK writes in code for some frameworks is data here too:
+a scope's ``"instance_families"`` (the only families its images run on: the arm64 images whose
+tags the SDK maps in ``_get_image_tag``), a file's ``"retired_instance_families"`` (family -> the
+first version that refuses it: P2 in ``_validate_instance_deprecation``) and
+``"distributed_container_versions"`` (tag -> CUDA suffix for ``ml.p4d.*`` and ``smdistributed``
+jobs, ``_get_image_tag``); the images of ``<framework>-inference-graviton`` carry their
+``-sagemaker`` suffix in ``container_version``.
 
 Images may also be named by digest (``.../<repository>@sha256:<64 hex>``), which SageMaker accepts;
 :func:`parse_image_uri` reads both forms back.
@@ -34,6 +40,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from collections.abc import Mapping
+from typing import Any
 
 import botocore.loaders
 
@@ -45,6 +53,10 @@ DATA_DIRECTORY = Path(__file__).parent / "frameworks" / "data"
 # (SDK sagemaker.fw_utils.GRAVITON_ALLOWED_TARGET_INSTANCE_FAMILY).
 GRAVITON_FAMILIES = frozenset({"m6g", "m6gd", "c6g", "c6gd", "c6gn", "c7g", "r6g", "r6gd"})
 GRAVITON_SCOPE = "inference_graviton"
+# Instances whose GPU images of some versions carry a CUDA suffix, as do the images of any
+# ``smdistributed`` job (SDK ``_should_auto_select_container_version``); the registry's
+# ``distributed_container_versions`` maps the plain tag to the suffix.
+DISTRIBUTED_FAMILY = "p4d"
 
 _ECR_IMAGE = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.(?P<domain>[a-z0-9.-]+)"
@@ -122,7 +134,7 @@ class ImageArgumentError(ConfigurationError):
             ``"py_version"``, ``"region"`` or ``"instance_type"``.
         value: the value given; None when the argument is required and was not given.
         allowed: the values the registry offers, in its order.
-        images: the images looked in, e.g. ``"SageMaker xgboost 1.7-1 training images"``.
+        images: the images looked in, e.g. ``"SageMaker <framework> 1.7-1 training images"``.
     """
 
     def __init__(self, argument: str, value: str | None, allowed, images: str, *, use: str = "use one of"):
@@ -179,6 +191,7 @@ def retrieve(
     py_version: str | None = None,
     instance_type: str | None = None,
     image_scope: str | None = None,
+    distribution: Mapping[str, Any] | None = None,
 ) -> str:
     """The ECR URI of a SageMaker framework image (SDK ``sagemaker.image_uris.retrieve``).
 
@@ -200,6 +213,8 @@ def retrieve(
       the registry names itself (``p3``), ``inf*`` -> inf, ``trn*`` -> trn, ``g*``/``p*`` -> gpu,
       any other ``ml.*`` -> cpu; required only when the version has images for several processors.
     - ``region`` -> the registry's account; the domain is the region's partition's DNS suffix.
+    - ``distribution`` (the estimator's): with ``smdistributed``, as an ``ml.p4d.*`` instance
+      type, it adds the CUDA suffix the registry's ``distributed_container_versions`` names.
 
     Raises:
         ImageArgumentError: (a ConfigurationError, so a ValueError) ``framework``,
@@ -234,9 +249,14 @@ def retrieve(
         raise ImageArgumentError("region", region, registries, images)
     processors = scope_config.get("processors") or version_config.get("processors")
     processor = _processor(instance_type, processors, images)
-    if scope == GRAVITON_SCOPE and family and family not in GRAVITON_FAMILIES:
-        raise ImageArgumentError(
-            "instance_type", instance_type, sorted(GRAVITON_FAMILIES), images, use="use a Graviton instance family:"
+    families = scope_config.get("instance_families")
+    if families and family and family not in families:
+        raise ImageArgumentError("instance_type", instance_type, families, images, use="use an instance family of")
+    retired = config.get("retired_instance_families", {}).get(family)
+    if retired and _version_key(version) >= _version_key(retired):
+        raise ConfigurationError(
+            f"instance_type {instance_type!r}: SageMaker retired {family} instances for {framework} {retired} "
+            f"and later; use a current instance type (e.g. ml.g5.xlarge)"
         )
 
     parts = (
@@ -246,6 +266,8 @@ def retrieve(
         (version_config.get("container_version") or {}).get(processor),
     )
     tag = "-".join(part for part in parts if part)
+    if family == DISTRIBUTED_FAMILY or "smdistributed" in (distribution or {}):
+        tag = "-".join(part for part in (tag, config.get("distributed_container_versions", {}).get(tag)) if part)
     domain = partition_domain(region) or "amazonaws.com"
     uri = f"{registries[region]}.dkr.ecr.{region}.{domain}/{version_config['repository']}"
     return f"{uri}:{tag}" if tag else uri

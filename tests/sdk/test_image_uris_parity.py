@@ -65,7 +65,8 @@ def registry_combinations(framework: str) -> list[dict]:
 
 
 def defaults_and_errors(framework: str) -> list[dict]:
-    """The SDK's choices for arguments left out, and the arguments it refuses."""
+    """The SDK's choices for arguments left out, the arguments it refuses, and its special cases:
+    the CUDA suffix of ``ml.p4d.*`` and ``smdistributed`` images, retired ``ml.p2.*``."""
     config = image_uris.config_for_framework(framework)
     scopes = image_uris.image_scopes(config)
     region = next(iter(config.get("registries") or {}), "us-east-1")
@@ -80,9 +81,16 @@ def defaults_and_errors(framework: str) -> list[dict]:
                               {"version": version, "instance_type": GRAVITON_INSTANCE},
                               {"version": version, "instance_type": "local_gpu"}):
                 cases.append({"framework": framework, "region": region, "image_scope": scope, **arguments})
-    for version in frameworks.get(framework).default_version, *_versions(config):
+    chosen = frameworks.get(framework)
+    for version in chosen.default_version, *_versions(config):
+        py_version = chosen.default_py_version(version)  # the version's newest: GPU images below
         for arguments in ({"py_version": "py2"}, {"region": "mars-1"}, {"instance_type": "ml.g5.xlarge"},
-                          {"image_scope": None}, {"image_scope": "inference", "instance_type": "ml.m5.large"}):
+                          {"image_scope": None}, {"image_scope": "inference", "instance_type": "ml.m5.large"},
+                          {"image_scope": "training", "py_version": "py3", "instance_type": "ml.m5.large"},
+                          {"image_scope": "training", "py_version": py_version, "instance_type": "ml.p4d.24xlarge"},
+                          {"image_scope": "training", "py_version": py_version, "instance_type": "ml.p2.xlarge"},
+                          {"image_scope": "training", "py_version": py_version, "instance_type": "ml.p3.16xlarge",
+                           "distribution": {"smdistributed": {"dataparallel": {"enabled": True}}}}):
             cases.append({"framework": framework, "region": region, "version": version, **arguments})
     return cases
 

@@ -50,14 +50,14 @@ def test_every_framework_with_a_registry_file_is_available():
 
 
 def test_unknown_framework_names_the_argument_and_the_frameworks_available():
-    with pytest.raises(ConfigurationError, match=r"^framework 'tensorflow' is not supported: use one of .*sklearn"):
-        frameworks.get("tensorflow")
+    with pytest.raises(ConfigurationError, match=r"^framework 'caffe' is not supported: use one of .*sklearn"):
+        frameworks.get("caffe")
 
 
 def test_sklearn_conventions_are_the_sdk_sklearn_estimator():
     sklearn = frameworks.get("sklearn")
 
-    assert (sklearn.name, sklearn.default_version, sklearn.default_py_version) == ("sklearn", "1.2-1", "py3")
+    assert (sklearn.name, sklearn.default_version, sklearn.default_py_version()) == ("sklearn", "1.2-1", "py3")
     assert (sklearn.base_job_name, sklearn.max_instance_count) == ("sagemaker-scikit-learn", 1)
 
 
@@ -131,7 +131,7 @@ def test_a_framework_with_a_registry_file_only_gets_the_script_mode_conventions(
     toy = frameworks.get("toy")
 
     assert frameworks.names() == ("sklearn", "toy")
-    assert (toy.default_version, toy.default_py_version, toy.max_instance_count) == (None, None, None)
+    assert (toy.default_version, toy.default_py_version("2.1"), toy.max_instance_count) == (None, "py310", None)
     assert toy.base_job_name == "toy-training"  # the repository of its training images
     assert toy.image_uri("us-east-1", instance_type="ml.p3.2xlarge") == (
         "111122223333.dkr.ecr.us-east-1.amazonaws.com/toy-training:2.1.0-gpu-py310")
@@ -174,3 +174,30 @@ def test_images_of_a_framework_with_a_registry_file_only(toy_registry):
         toy, "2.1.0")
     assert frameworks.for_image("111122223333.dkr.ecr.us-east-1.amazonaws.com/toy-training:2.1-gpu-py310") == (
         toy, "2.1")
+
+
+def test_the_interface_works_for_a_framework_with_a_registry_file_only(toy_registry):
+    toy = frameworks.get("toy")
+
+    toy.validate_training(framework_version="2.1", py_version=None, instance_type="ml.g5.xlarge", instance_count=8,
+                          distribution=None, framework_options=None)
+    for arguments, message in (
+        ({"framework_version": "3.0"}, r"^framework_version '3\.0' is not available for SageMaker toy training "
+                                       r"images; use one of 2\.0\.1, 2\.1\.0, 2\.1$"),
+        ({"py_version": "py38"}, r"^py_version 'py38' is not available .*; use one of py310$"),
+        ({"distribution": {"mpi": {"enabled": True}}}, r"^distribution 'mpi' is not supported .*toy takes no "),
+        ({"framework_options": {"use_mpi": True}}, r"^framework_options 'use_mpi' not supported; toy takes none$"),
+    ):
+        with pytest.raises(ConfigurationError, match=message):
+            toy.validate_training(**{"framework_version": "2.1", "py_version": None, "instance_type": "ml.m5.large",
+                                     "instance_count": 1, "distribution": None, "framework_options": None,
+                                     **arguments})
+    training_image = toy.image_uri("us-east-1", "2.1", instance_type="ml.g5.xlarge")
+    assert toy.inference_image_uri(training_image, "us-east-1", instance_type="ml.m5.large") == (
+        "111122223333.dkr.ecr.us-east-1.amazonaws.com/toy-inference:2.1.0-cpu-py310")  # its only version
+    with pytest.raises(ConfigurationError, match=r"^instance_type is required: the training image is a gpu image "
+                                                 r"and SageMaker toy 2\.1\.0 inference images .* have processor cpu"):
+        toy.inference_image_uri(training_image, "us-east-1")  # the training image's processor is kept
+    assert (toy.metrics_time_series("2.1"), toy.code_in_model("2.1"), toy.code_in_model(network_isolation=True)) == (
+        None, False, True)
+    assert toy.hosting_environment(**SCRIPT, model_server_workers=4)["SAGEMAKER_MODEL_SERVER_WORKERS"] == "4"

@@ -234,6 +234,6 @@ def test_sklearn_on_graviton_is_the_arm64_image():
 
     assert image_uris.retrieve("sklearn", "us-east-1", "1.2-1", instance_type="ml.c7g.xlarge") == arm64
     assert image_uris.retrieve("sklearn", "us-east-1", "1.0-1", image_scope="inference_graviton") == arm64
-    with pytest.raises(image_uris.ImageArgumentError, match="instance_type 'ml.m5.large'.*Graviton instance family"):
+    with pytest.raises(image_uris.ImageArgumentError, match="instance_type .ml.m5.large.*instance family of m6g"):
         image_uris.retrieve("sklearn", "us-east-1", "1.0-1", instance_type="ml.m5.large",
                             image_scope="inference_graviton")

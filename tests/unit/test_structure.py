@@ -18,7 +18,15 @@ EXAMPLES = {
     "providers/smflow_airflow/demo.py",
 }
 # framework name -> the words that name it in code, messages and docstrings
-FRAMEWORKS = {"sklearn": re.compile(r"sklearn|scikit", re.IGNORECASE)}
+FRAMEWORKS = {
+    "sklearn": re.compile(r"sklearn|scikit", re.IGNORECASE),
+    "pytorch": re.compile(r"torch", re.IGNORECASE),
+    "tensorflow": re.compile(r"tensorflow|\btf\b|\btfs\b", re.IGNORECASE),
+    "mxnet": re.compile(r"mxnet", re.IGNORECASE),
+    "chainer": re.compile(r"chainer", re.IGNORECASE),
+    "xgboost": re.compile(r"xgboost", re.IGNORECASE),
+}
+DEFAULT_FRAMEWORK = "sklearn"
 
 
 def _own_files(framework: str) -> set[str]:
@@ -52,8 +60,17 @@ def test_a_framework_is_named_only_in_its_own_module_and_data_file(framework):
     assert not offenders, f"{framework} named outside its own files:\n" + "\n".join(offenders)
 
 
-def test_the_registry_names_only_the_default_framework():
-    """``smflow.frameworks`` (the registry) may name one framework: the default one."""
+@pytest.mark.parametrize("framework", sorted(FRAMEWORKS))
+def test_the_registry_names_only_the_default_framework(framework):
+    """``smflow.frameworks`` (the registry) may name one framework, the default one, once."""
     text = (ROOT / "runtime/smflow/frameworks/__init__.py").read_text(encoding="utf-8")
-    lines = [line for line in text.splitlines() if FRAMEWORKS["sklearn"].search(line)]
-    assert len(lines) <= 1 and all("DEFAULT_FRAMEWORK" in line for line in lines), lines
+    lines = [line for line in text.splitlines() if FRAMEWORKS[framework].search(line)]
+    if framework == DEFAULT_FRAMEWORK:
+        assert len(lines) <= 1 and all("DEFAULT_FRAMEWORK" in line for line in lines), lines
+    else:
+        assert not lines, lines
+
+
+def test_every_framework_with_a_registry_file_is_checked():
+    data = ROOT / "runtime" / "smflow" / "frameworks" / "data"
+    assert {path.stem for path in data.glob("*.json")} <= set(FRAMEWORKS)

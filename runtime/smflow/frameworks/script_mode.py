@@ -81,3 +81,99 @@ def hosting_environment(
         "SAGEMAKER_CONTAINER_LOG_LEVEL": str(container_log_level),
         "SAGEMAKER_REGION": region,
     }
+
+
+# ---------------------------------------------------------------------------- distribution
+# HyperParameters of the SDK ``EstimatorBase`` distribution settings, read by the containers'
+# training toolkits (sagemaker-training-toolkit ``params.py``).
+MODEL_SERVER_WORKERS = "SAGEMAKER_MODEL_SERVER_WORKERS"
+PARAMETER_SERVER_ENABLED = "sagemaker_parameter_server_enabled"
+MPI_ENABLED = "sagemaker_mpi_enabled"
+MPI_PROCESSES_PER_HOST = "sagemaker_mpi_num_of_processes_per_host"
+MPI_CUSTOM_OPTIONS = "sagemaker_mpi_custom_mpi_options"
+DATAPARALLEL_ENABLED = "sagemaker_distributed_dataparallel_enabled"
+DATAPARALLEL_CUSTOM_MPI_OPTIONS = "sagemaker_distributed_dataparallel_custom_mpi_options"
+MULTI_WORKER_MIRRORED_ENABLED = "sagemaker_multi_worker_mirrored_strategy_enabled"
+INSTANCE_TYPE = "sagemaker_instance_type"
+MODELPARALLEL_PARAMETERS = "mp_parameters"
+SMDISTRIBUTED_STRATEGIES = ("dataparallel", "modelparallel")
+
+
+def distribution_hyperparameters(distribution: Mapping[str, Any], *, instance_type: str | None) -> dict[str, Any]:
+    """The HyperParameters (not yet JSON-encoded) of a ``distribution`` as the SDK's
+    ``Framework._distribution_configuration`` writes them: ``parameter_server`` ->
+    ``sagemaker_parameter_server_enabled``; ``mpi`` -> ``sagemaker_mpi_enabled``,
+    ``sagemaker_mpi_num_of_processes_per_host`` (when set), ``sagemaker_mpi_custom_mpi_options``
+    (``""`` by default); ``smdistributed`` -> ``mp_parameters`` (model parallel, enabled),
+    ``sagemaker_distributed_dataparallel_enabled``, ``sagemaker_instance_type`` and, for data
+    parallel, ``sagemaker_distributed_dataparallel_custom_mpi_options``;
+    ``multi_worker_mirrored_strategy`` -> ``sagemaker_multi_worker_mirrored_strategy_enabled``."""
+    config: dict[str, Any] = {}
+    if "parameter_server" in distribution:
+        config[PARAMETER_SERVER_ENABLED] = distribution["parameter_server"].get("enabled", False)
+    if "mpi" in distribution:
+        mpi = distribution["mpi"]
+        config[MPI_ENABLED] = mpi.get("enabled", False)
+        if mpi.get("processes_per_host"):
+            config[MPI_PROCESSES_PER_HOST] = mpi["processes_per_host"]
+        config[MPI_CUSTOM_OPTIONS] = mpi.get("custom_mpi_options", "")
+    if "smdistributed" in distribution:
+        smdistributed = distribution["smdistributed"]
+        modelparallel = smdistributed.get("modelparallel", {})
+        if modelparallel.get("enabled", False) is True and modelparallel.get("parameters"):
+            config[MODELPARALLEL_PARAMETERS] = dict(modelparallel["parameters"])
+        dataparallel = smdistributed.get("dataparallel", {}).get("enabled", False)
+        config[DATAPARALLEL_ENABLED] = dataparallel
+        config[INSTANCE_TYPE] = instance_type
+        if dataparallel:
+            config[DATAPARALLEL_CUSTOM_MPI_OPTIONS] = smdistributed["dataparallel"].get("custom_mpi_options", "")
+    if "multi_worker_mirrored_strategy" in distribution:
+        config[MULTI_WORKER_MIRRORED_ENABLED] = distribution["multi_worker_mirrored_strategy"].get("enabled", False)
+    return config
+
+
+def check_smdistributed(
+    distribution: Mapping[str, Any],
+    *,
+    instance_type: str | None,
+    py_version: str | None,
+    version: str | None = None,
+    dataparallel_versions: tuple[str, ...] = (),
+    title: str = "this framework",
+    p5_allowed: bool = False,
+) -> None:
+    """SDK ``fw_utils.validate_smdistributed``: one strategy of ``dataparallel`` /
+    ``modelparallel``; data parallel needs an instance type, a Python 3 image and a version in
+    ``dataparallel_versions``; neither runs on ``ml.p5.48xlarge`` unless ``p5_allowed`` (SDK
+    ``_distribution_configuration``: only a framework's own launcher makes p5 work).
+
+    Raises:
+        ConfigurationError: naming ``distribution`` and the values allowed.
+    """
+    if "smdistributed" not in distribution:
+        return
+    smdistributed = distribution["smdistributed"]
+    if len(smdistributed) != 1 or next(iter(smdistributed)) not in SMDISTRIBUTED_STRATEGIES:
+        raise ConfigurationError(
+            f"distribution['smdistributed'] must hold one strategy: use one of {', '.join(SMDISTRIBUTED_STRATEGIES)} "
+            f"(got {', '.join(map(repr, smdistributed)) or 'none'})"
+        )
+    if not isinstance(next(iter(smdistributed.values())), Mapping):
+        raise ConfigurationError("distribution['smdistributed'][strategy] must be a dict such as {'enabled': True}")
+    if smdistributed.get("dataparallel", {}).get("enabled", False):
+        if not instance_type:
+            raise ConfigurationError("instance_type is required with distribution['smdistributed']['dataparallel']")
+        if version not in dataparallel_versions:
+            raise ConfigurationError(
+                f"distribution['smdistributed']['dataparallel'] does not support {title} {version}: use "
+                f"framework_version {', '.join(dataparallel_versions) or '(none: not available)'}"
+            )
+        if "py3" not in (py_version or ""):
+            raise ConfigurationError(
+                f"distribution['smdistributed']['dataparallel'] needs a Python 3 image: use a py3* py_version, "
+                f"got {py_version!r}"
+            )
+    if not p5_allowed and "p5.48xlarge" in (instance_type or ""):
+        raise ConfigurationError(
+            "distribution['smdistributed'] does not run on ml.p5.48xlarge instances: use another instance_type"
+        )

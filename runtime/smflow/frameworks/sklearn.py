@@ -2,9 +2,13 @@
 estimator and ``SKLearnModel``.
 
 Its images (``sagemaker-scikit-learn``, CPU, Python 3) are in ``data/sklearn.json``. As in the SDK,
-py_version is ``py3``, the base job name is the image's repository name, and training runs on
+py_version is ``py3``, the base job name is the image's repository name, training runs on
 one instance (the SDK's ``SKLearn`` refuses ``instance_count`` other than 1: scikit-learn does not
-train across instances). The default framework_version is smflow's: ``1.2-1``.
+train across instances) and takes no distribution, and the images have no GPU build (the
+registry lists CPU images only, so a GPU instance type is refused). The model's code is
+referenced by SAGEMAKER_SUBMIT_DIRECTORY (the SDK repacks it into the model only with network
+isolation), and the model serves with the training image (``SKLearn.create_model``). The
+default framework_version is smflow's: ``1.2-1``.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ FRAMEWORK = Framework(
     title="scikit-learn",
     base_job_name="sagemaker-scikit-learn",
     default_version="1.2-1",
-    default_py_version="py3",
+    preferred_py_version="py3",
     max_instance_count=1,
+    serves_with_training_image=True,
 )
