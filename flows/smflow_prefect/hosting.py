@@ -87,6 +87,7 @@ def create_model(
     framework: str | None = None,
     framework_version: str | None = None,
     py_version: str | None = None,
+    instance_type: str | None = None,
     model_server_workers: int | None = None,
     role: str | None = None,
     environment: dict[str, str] | None = None,

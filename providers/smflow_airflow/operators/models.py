@@ -45,6 +45,7 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
         framework: str | None = None,
         framework_version: str | None = None,
         py_version: str | None = None,
+        instance_type: str | None = None,
         model_server_workers: int | str | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,

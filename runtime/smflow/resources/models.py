@@ -31,6 +31,7 @@ class Models(ClientBase):
         framework: str | None = None,
         framework_version: str | None = None,
         py_version: str | None = None,
+        instance_type: str | None = None,
         model_server_workers: int | None = None,
         role: str | None = None,
         environment: Mapping[str, str] | None = None,
@@ -53,7 +54,9 @@ class Models(ClientBase):
         containers' training images do not serve; a framework whose one image does both keeps
         it); else the inference image of ``framework`` (default
         :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) at ``framework_version`` and ``py_version``
-        (None: its defaults). ``model_server_workers`` (the SDK ``FrameworkModel`` argument) sets
+        (None: its defaults). ``instance_type`` is the type the model will be served on: it picks
+        the CPU or GPU inference image, as the SDK picks it when deploying (default: the
+        training job's instance type; CPU for model data). ``model_server_workers`` (the SDK ``FrameworkModel`` argument) sets
         ``SAGEMAKER_MODEL_SERVER_WORKERS``; the framework adds what its containers read. Without ``model_name``, a model from
         model data is named after its image's repository and a timestamp, as the SDK's ``Model``.
 
@@ -94,7 +97,7 @@ class Models(ClientBase):
             chosen = frameworks.get(framework) if framework else found[0] if found else _framework(None)
             if not image_uri:
                 image_uri = _inference_image(chosen, training_image, self.region_name,
-                                             (job.get("ResourceConfig") or {}).get("InstanceType"))
+                                             instance_type or (job.get("ResourceConfig") or {}).get("InstanceType"))
             hyperparameters = job.get("HyperParameters", {})
             program = _json_value(hyperparameters.get("sagemaker_program"))
             submit_directory = _json_value(hyperparameters.get("sagemaker_submit_directory"))
@@ -113,7 +116,7 @@ class Models(ClientBase):
                 raise ConfigurationError(f"model_data must be an s3:// URI of a model.tar.gz, got {model_data!r}")
             chosen = _framework(framework)
             image_uri = image_uri or chosen.image_uri(self.region_name, framework_version, py_version=py_version,
-                                                      image_scope="inference")
+                                                      instance_type=instance_type, image_scope="inference")
             model_name = model_name or naming.timestamped_name(naming.base_name_from_image(image_uri, "model"))
         naming.validate_name(model_name, "model_name")
         code: _ModelCode | None = None

@@ -168,6 +168,7 @@ MODEL = ResourceSpec(
         Argument("framework"),
         Argument("framework_version"),
         Argument("py_version"),
+        Argument("instance_type"),
         Argument("model_server_workers"),
         Argument("role"),
         _json("environment"),

@@ -97,6 +97,9 @@ class TrainingJobs(ClientBase):
             output_path=output_path, instance_type=instance_type, instance_count=instance_count,
             volume_size=volume_size, max_run=max_run, environment=environment, tags=tags, **options,
         )
+        time_series = chosen.metrics_time_series(framework_version) if hasattr(chosen, "metrics_time_series") else None
+        if time_series is not None:  # as the SDK's framework estimators set it
+            request["AlgorithmSpecification"]["EnableSageMakerMetricsTimeSeries"] = time_series
         packed = pack_code(entry_point=entry_point, source_dir=source_dir, dependencies=dependencies)
         request["RoleArn"] = self.role_arn(role)
         code_bucket, code_prefix = split_s3_uri(code_location) if code_location else (self.default_bucket(), "")
@@ -297,7 +300,7 @@ class TrainingJobs(ClientBase):
             # the hyperparameters the framework adds (sagemaker_*, a model_dir, distribution
             # keys) are not the user's: an existing job is compared on the user's only
             added = set(_call_conventions(
-                chosen.training_hyperparameters, None, program="p", submit_directory="s3://b/k",
+                chosen.training_hyperparameters, None, program=entry_point, submit_directory="s3://b/k",
                 region=self.region_name, job_name=name, output_path=output_path or "s3://b/",
                 instance_type=instance_type, instance_count=builders.as_int(instance_count, "instance_count"),
                 distribution=distribution, framework_version=framework_version, py_version=py_version,
