@@ -53,7 +53,11 @@ def test_every_option_lands_where_the_sdk_puts_it(client, script):
     )
     assert request["AlgorithmSpecification"]["TrainingInputMode"] == "FastFile"
     assert request["AlgorithmSpecification"]["MetricDefinitions"] == [{"Name": "acc", "Regex": "acc=([0-9.]+)"}]
-    train, test = request["InputDataConfig"]
+    train, test, code = request["InputDataConfig"]  # network isolation: the code comes as a channel
+    assert code["ChannelName"] == "code"
+    assert code["DataSource"]["S3DataSource"]["S3Uri"] == f"s3://{BUCKET}/j/source/sourcedir.tar.gz"
+    assert json.loads(request["HyperParameters"]["sagemaker_submit_directory"]) == \
+        "/opt/ml/input/data/code/sourcedir.tar.gz"
     assert "InputMode" not in train
     assert test["InputMode"] == "Pipe"
     assert test["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"

@@ -52,7 +52,7 @@ class Models(ClientBase):
         The image is ``image_uri``; else, from a training job, the inference image that goes with
         the job's training image (the framework's ``inference_image_uri``: the deep-learning
         containers' training images do not serve; a framework whose one image does both keeps
-        it); else the inference image of ``framework`` (default
+        it; an image no framework lists is used as it is); else the inference image of ``framework`` (default
         :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) at ``framework_version`` and ``py_version``
         (None: its defaults). ``instance_type`` is the type the model will be served on: it picks
         the CPU or GPU inference image, as the SDK picks it when deploying (default: the
@@ -95,6 +95,8 @@ class Models(ClientBase):
             training_image = job["AlgorithmSpecification"].get("TrainingImage", "")
             found = frameworks.for_image(training_image)
             chosen = frameworks.get(framework) if framework else found[0] if found else _framework(None)
+            if not image_uri and not found and not framework:
+                image_uri = training_image  # an image no framework's registry lists: it serves too
             if not image_uri:
                 image_uri = _inference_image(chosen, training_image, self.region_name,
                                              instance_type or (job.get("ResourceConfig") or {}).get("InstanceType"))
