@@ -330,7 +330,8 @@ class Framework:
         model.tar.gz, SAGEMAKER_SUBMIT_DIRECTORY ``/opt/ml/model/code``) rather than
         SAGEMAKER_SUBMIT_DIRECTORY naming the code's ``sourcedir.tar.gz``: for the versions from
         :attr:`code_in_model_since` on, and for any model with network isolation (SDK
-        ``Model._script_mode_env_vars``; the scikit-learn and XGBoost models repack then)."""
+        ``Model._script_mode_env_vars``; the models that serve with their training image repack
+        then)."""
         version = framework_version or self.default_version
         if network_isolation:
             return True
