@@ -4,7 +4,6 @@ one is never overwritten."""
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,8 +97,9 @@ class Models(ClientBase):
             if not image_uri and not found and not framework:
                 image_uri = training_image  # an image no framework's registry lists: it serves too
             if not image_uri:
-                image_uri = _inference_image(chosen, training_image, self.region_name,
-                                             instance_type or (job.get("ResourceConfig") or {}).get("InstanceType"))
+                image_uri = chosen.inference_image_uri(
+                    training_image, self.region_name,
+                    instance_type=instance_type or (job.get("ResourceConfig") or {}).get("InstanceType"))
             hyperparameters = job.get("HyperParameters", {})
             program = _json_value(hyperparameters.get("sagemaker_program"))
             submit_directory = _json_value(hyperparameters.get("sagemaker_submit_directory"))
@@ -131,8 +131,8 @@ class Models(ClientBase):
             )
         workers = None if model_server_workers is None else builders.as_int(model_server_workers,
                                                                               "model_server_workers")
-        env = _hosting_environment(chosen, program=program, submit_directory=submit_directory,
-                                   region=self.region_name, model_server_workers=workers)
+        env = chosen.hosting_environment(program=program, submit_directory=submit_directory,
+                                         region=self.region_name, model_server_workers=workers)
         env.update(environment or {})
         request = builders.model_request(
             model_name=model_name, image_uri=image_uri, model_data=model_data,
@@ -184,27 +184,6 @@ def _framework(name: str | None) -> frameworks.Framework:
     """The framework whose conventions a script-mode model follows (default
     :data:`smflow.frameworks.DEFAULT_FRAMEWORK`). Raises ConfigurationError (unknown; named)."""
     return frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
-
-
-def _inference_image(chosen: frameworks.Framework, training_image: str, region: str,
-                     instance_type: str | None) -> str:
-    """The image serving what ``training_image`` trained (``Framework.inference_image_uri``);
-    the training image itself for conventions that do not say."""
-    convert = getattr(chosen, "inference_image_uri", None)
-    if convert is None or not training_image:
-        return training_image
-    return convert(training_image, region, instance_type=instance_type)
-
-
-def _hosting_environment(chosen: frameworks.Framework, *, model_server_workers: int | None, **arguments: Any) -> dict:
-    """The model's container Environment (``Framework.hosting_environment``), with
-    ``SAGEMAKER_MODEL_SERVER_WORKERS`` as the SDK's ``FrameworkModel`` sets it."""
-    if "model_server_workers" in inspect.signature(chosen.hosting_environment).parameters:
-        return chosen.hosting_environment(model_server_workers=model_server_workers, **arguments)
-    env = chosen.hosting_environment(**arguments)
-    if model_server_workers is not None:
-        env["SAGEMAKER_MODEL_SERVER_WORKERS"] = str(model_server_workers)
-    return env
 
 
 def _channel_uri(job: Mapping[str, Any], name: str) -> str | None:

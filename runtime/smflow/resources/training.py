@@ -3,9 +3,8 @@
 
 from __future__ import annotations
 
-import inspect
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -97,7 +96,7 @@ class TrainingJobs(ClientBase):
             output_path=output_path, instance_type=instance_type, instance_count=instance_count,
             volume_size=volume_size, max_run=max_run, environment=environment, tags=tags, **options,
         )
-        time_series = chosen.metrics_time_series(framework_version) if hasattr(chosen, "metrics_time_series") else None
+        time_series = chosen.metrics_time_series(framework_version)
         if time_series is not None:  # as the SDK's framework estimators set it
             request["AlgorithmSpecification"]["EnableSageMakerMetricsTimeSeries"] = time_series
         packed = pack_code(entry_point=entry_point, source_dir=source_dir, dependencies=dependencies)
@@ -111,8 +110,7 @@ class TrainingJobs(ClientBase):
             # ``Framework._stage_user_code_in_s3`` and ``_get_train_args``' code channel)
             request.setdefault("InputDataConfig", []).append(builders.input_data_config({CODE_CHANNEL: code.s3_uri})[0])
             submit_directory = f"/opt/ml/input/data/{CODE_CHANNEL}/{SOURCE_ARCHIVE}"
-        request["HyperParameters"] = _call_conventions(
-            chosen.training_hyperparameters,
+        request["HyperParameters"] = chosen.training_hyperparameters(
             hyperparameters,
             program=code.program,
             submit_directory=submit_directory,
@@ -139,8 +137,8 @@ class TrainingJobs(ClientBase):
             raise ConfigurationError(
                 f"distribution must be a dict such as {{'mpi': {{'enabled': True}}}}, got {distribution!r}"
             )
-        _validate_training(
-            chosen, framework_version=framework_version, py_version=py_version, instance_type=instance_type,
+        chosen.validate_training(
+            framework_version=framework_version, py_version=py_version, instance_type=instance_type,
             instance_count=count, distribution=distribution, framework_options=framework_options,
         )
         return chosen, image_uri or chosen.image_uri(
@@ -299,8 +297,8 @@ class TrainingJobs(ClientBase):
             ))
             # the hyperparameters the framework adds (sagemaker_*, a model_dir, distribution
             # keys) are not the user's: an existing job is compared on the user's only
-            added = set(_call_conventions(
-                chosen.training_hyperparameters, None, program=entry_point, submit_directory="s3://b/k",
+            added = set(chosen.training_hyperparameters(
+                None, program=entry_point, submit_directory="s3://b/k",
                 region=self.region_name, job_name=name, output_path=output_path or "s3://b/",
                 instance_type=instance_type, instance_count=builders.as_int(instance_count, "instance_count"),
                 distribution=distribution, framework_version=framework_version, py_version=py_version,
@@ -393,30 +391,6 @@ class TrainingJobs(ClientBase):
 
 
 # ---------------------------------------------------------------------- helpers
-def _validate_training(chosen: frameworks.Framework, **arguments: Any) -> None:
-    """The framework's check of the training arguments (``Framework.validate_training``).
-
-    Raises: ConfigurationError naming the argument."""
-    validate = getattr(chosen, "validate_training", None)
-    if validate is not None:
-        validate(**arguments)
-        return
-    # conventions without validate_training: instance count only, nothing framework-specific
-    chosen.check_instance_count(arguments["instance_count"])
-    for name in ("distribution", "framework_options"):
-        if arguments[name]:
-            raise ConfigurationError(f"{name}: the {chosen.title} estimator takes none; leave it out")
-
-
-def _call_conventions(method: Callable[..., dict], *args: Any, **arguments: Any) -> dict:
-    """Call a framework convention with the keyword arguments it declares (the conventions
-    of a framework that ignores, say, ``distribution`` need not take it)."""
-    parameters = inspect.signature(method).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
-        return method(*args, **arguments)
-    return method(*args, **{key: value for key, value in arguments.items() if key in parameters})
-
-
 def _hyperparameter_value(value: Any) -> str:
     """A hyperparameter as the training script receives it, so that ``30``, ``"30"`` and the
     SDK's JSON-encoded ``'"30"'`` compare equal (the toolkit JSON-decodes every value)."""
