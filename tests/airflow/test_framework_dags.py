@@ -67,7 +67,11 @@ def test_the_variant_trains_and_serves_with_the_framework_images(bag, framework)
         assert json.loads(job["HyperParameters"]["model_dir"]) == "s3://bucket/models/iris-job/model"
     container = requests["CreateModel"]["PrimaryContainer"]
     assert container["Image"].endswith(f".dkr.ecr.{REGION}.amazonaws.com/{inference}")
-    assert container["ModelDataUrl"] == "s3://bucket/models/iris-job/output/model.tar.gz"
+    if framework == "pytorch":  # its containers load the inference code from the archive: repacked
+        assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+        assert container["ModelDataUrl"].startswith(f"s3://sagemaker-{REGION}-{ACCOUNT}/iris-model/model-")
+    else:  # TensorFlow Serving loads the SavedModel; no inference code
+        assert container["ModelDataUrl"] == "s3://bucket/models/iris-job/output/model.tar.gz"
     variant = requests["CreateEndpointConfig"]["ProductionVariants"][0]
     assert (variant["ModelName"], variant["InstanceType"]) == ("iris-model", "ml.m5.xlarge")
 

@@ -109,13 +109,13 @@ DIFFERENCES = {
     **{f"{framework}:CreateModel.EnableNetworkIsolation": f"the SDK's {framework} estimator's create_model drops "
        "the estimator's network isolation (the scikit-learn and TensorFlow ones keep it); smflow keeps the "
        "training job's for every framework" for framework in ("xgboost", "pytorch")},
+    "xgboost:CreateModel.PrimaryContainer.Environment.SAGEMAKER_SUBMIT_DIRECTORY": "follows from the isolation "
+        "the SDK drops: smflow's isolated model carries its code in the model archive (/opt/ml/model/code)",
     "tensorflow:CreateTransformJob.Tags*": "the SDK's TensorFlow.transformer does not pass the estimator's tags "
         "on; smflow tags the transform job with the tags it is given",
-    "CreateModel.PrimaryContainer.Environment.SAGEMAKER_SUBMIT_DIRECTORY": "the SDK repacks model.tar.gz with "
-        "the inference code (code/ inside it) for the model-server containers; smflow points at the uploaded "
-        "sourcedir.tar.gz, which those containers also load",
-    "CreateModel.PrimaryContainer.ModelDataUrl": "follows from the repacking above: the SDK serves its repacked "
-        "copy, smflow the training job's model.tar.gz",
+    "CreateModel.PrimaryContainer.ModelDataUrl": "the model archive repacked with the inference code (as the SDK "
+        "does) goes under model-<hash of model data and code>/ of the model's name (the SDK: the model's "
+        "timestamped name), so that other code makes another archive",
     "CreateTransformJob.MaxPayloadInMB": "smflow sends SageMaker's default (6 MB) explicitly",
     "CreateTransformJob.TransformInput.CompressionType": "smflow sends SageMaker's default (None) explicitly",
     "CreateTransformJob.Environment": "the SDK sends an empty Environment",

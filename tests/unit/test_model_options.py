@@ -5,7 +5,9 @@ channel. Requests recorded by ``tests.sdk.fake_aws``."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 
 import boto3
 import pytest
@@ -48,6 +50,12 @@ def test_a_gpu_trained_model_serves_on_the_hosting_instance_types_image(recorded
     assert container["Image"].endswith("/pytorch-inference:2.0.1-cpu-py310")
     assert container["Environment"]["SAGEMAKER_MODEL_SERVER_WORKERS"] == "2"
     assert container["Environment"]["SAGEMAKER_PROGRAM"] == "train.py"
+    # these containers load the code from the model archive: repacked with code/, as the SDK
+    assert container["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    bucket, _, key = container["ModelDataUrl"][len("s3://"):].partition("/")
+    assert key.startswith("on-cpu/model-") and key.endswith("/model.tar.gz")
+    with tarfile.open(fileobj=io.BytesIO(fake.objects[(bucket, key)]), mode="r:gz") as archive:
+        assert sorted(archive.getnames()) == ["code/train.py", "model.bin"]
 
 
 def test_the_model_of_an_isolated_job_keeps_its_vpc_isolation_and_code(recorded):
@@ -62,7 +70,11 @@ def test_the_model_of_an_isolated_job_keeps_its_vpc_isolation_and_code(recorded)
     model = created(fake, "CreateModel")
     assert model["VpcConfig"] == {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]}
     assert model["EnableNetworkIsolation"] is True
-    assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == code_uri
+    assert model["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    bucket, _, key = model["PrimaryContainer"]["ModelDataUrl"][len("s3://"):].partition("/")
+    with tarfile.open(fileobj=io.BytesIO(fake.objects[(bucket, key)]), mode="r:gz") as archive:
+        assert "code/train.py" in archive.getnames()  # read from the job's code channel
+    assert code_uri.endswith("/iso/source/sourcedir.tar.gz")
     assert model["PrimaryContainer"]["Image"].endswith("/mxnet-inference:1.9.0-cpu-py38")
 
 

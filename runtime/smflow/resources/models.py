@@ -4,7 +4,10 @@ one is never overwritten."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +59,14 @@ class Models(ClientBase):
         (None: its defaults). ``instance_type`` is the type the model will be served on: it picks
         the CPU or GPU inference image, as the SDK picks it when deploying (default: the
         training job's instance type; CPU for model data). ``model_server_workers`` (the SDK ``FrameworkModel`` argument) sets
-        ``SAGEMAKER_MODEL_SERVER_WORKERS``; the framework adds what its containers read. Without ``model_name``, a model from
+        ``SAGEMAKER_MODEL_SERVER_WORKERS``; the framework adds what its containers read.
+
+        For the containers that load the inference code from the model archive (the framework's
+        ``code_in_model``: e.g. PyTorch from 1.2, and any model with network isolation), the model
+        is repacked as the SDK's ``FrameworkModel`` does: ``model.tar.gz`` plus the code under
+        ``code/`` goes to ``s3://<default bucket>/<model_name>/model-<16 hex of model data and
+        code>/model.tar.gz``, and ``SAGEMAKER_SUBMIT_DIRECTORY`` is ``/opt/ml/model/code``. This
+        downloads the model archive (and the training code) once. Without ``model_name``, a model from
         model data is named after its image's repository and a timestamp, as the SDK's ``Model``.
 
         The model is looked up first (boto3 ``describe_model``): one that exists with the same
@@ -78,6 +88,7 @@ class Models(ClientBase):
         if bool(training_job_name) == bool(model_data):
             raise ConfigurationError("pass exactly one of training_job_name or model_data (or a raw config)")
         program = submit_directory = None
+        version = framework_version
         network: dict[str, Any] = {}
         if training_job_name:
             job = self._describe_or_none(self.sagemaker.describe_training_job, TrainingJobName=training_job_name)
@@ -94,6 +105,7 @@ class Models(ClientBase):
             training_image = job["AlgorithmSpecification"].get("TrainingImage", "")
             found = frameworks.for_image(training_image)
             chosen = frameworks.get(framework) if framework else found[0] if found else _framework(None)
+            version = framework_version or (found[1] if found else None)
             if not image_uri and not found and not framework:
                 image_uri = training_image  # an image no framework's registry lists: it serves too
             if not image_uri:
@@ -139,7 +151,20 @@ class Models(ClientBase):
             role=self.role_arn(role), environment=env, tags=tags,
         )
         request.update(network)
-        return self._create_or_reuse_model(request, code)
+        repack = None
+        if "SAGEMAKER_SUBMIT_DIRECTORY" in env and chosen.code_in_model(
+            version, network_isolation=bool(network.get("EnableNetworkIsolation"))
+        ):
+            # as the SDK's FrameworkModel: these containers load the inference code from the model
+            # archive (code/), so the model gets a copy of model.tar.gz with the code in it
+            bucket = self.default_bucket()
+            identity = f"{model_data}\0{code.packed.digest() if code and code.packed.archive else submit_directory}"
+            repack = _Repack(model_data=model_data, code=code, code_uri=submit_directory,
+                             target=f"s3://{bucket}/{model_name}/model-{_digest(identity)}/{MODEL_ARCHIVE}")
+            request["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = MODEL_CODE_DIRECTORY
+            request["PrimaryContainer"]["ModelDataUrl"] = repack.target
+            code = None  # in the archive, not uploaded on its own
+        return self._create_or_reuse_model(request, code, repack)
 
     def _pack_model_code(self, model_name: str, *, entry_point: str, source_dir: str | None) -> _ModelCode:
         """Pack the inference code (as for training) without uploading it; its S3 URI is named
@@ -150,7 +175,24 @@ class Models(ClientBase):
         bucket = self.default_bucket()
         return _ModelCode(packed, f"s3://{bucket}/{model_name}/model-code-{packed.digest()}/{SOURCE_ARCHIVE}")
 
-    def _create_or_reuse_model(self, request: dict, code: _ModelCode | None = None) -> dict:
+    def _repack(self, repack: _Repack) -> None:
+        """Write ``repack.target``: the members of ``model_data`` plus the code's files under
+        ``code/`` (SDK ``utils.repack_model``)."""
+        model = self._read_s3(repack.model_data)
+        packed = repack.code.packed.archive if repack.code is not None else None
+        code = packed if packed is not None else self._read_s3(repack.code_uri)
+        bucket, key = split_s3_uri(repack.target)
+        self.s3.upload_fileobj(io.BytesIO(_with_code(model, code)), bucket, key)
+        self.log(f"Repacked {repack.model_data} with the inference code into {repack.target}")
+
+    def _read_s3(self, uri: str) -> bytes:
+        if not str(uri).startswith("s3://"):
+            raise ConfigurationError(f"cannot repack the model: {uri!r} is not an s3:// URI")
+        bucket, key = split_s3_uri(uri)
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def _create_or_reuse_model(self, request: dict, code: _ModelCode | None = None,
+                               repack: _Repack | None = None) -> dict:
         from smflow.summaries import model_summary
 
         name = request["ModelName"]
@@ -174,6 +216,8 @@ class Models(ClientBase):
         if code is not None:
             bucket, key = split_s3_uri(code.s3_uri)
             upload_packed(self.s3, code.packed, bucket=bucket, key=key)
+        if repack is not None:
+            self._repack(repack)
         self.sagemaker.create_model(**request)
         self.log(f"Created model {name}")
         return model_summary(self.sagemaker.describe_model(ModelName=name))
@@ -184,6 +228,40 @@ def _framework(name: str | None) -> frameworks.Framework:
     """The framework whose conventions a script-mode model follows (default
     :data:`smflow.frameworks.DEFAULT_FRAMEWORK`). Raises ConfigurationError (unknown; named)."""
     return frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
+
+
+MODEL_ARCHIVE = "model.tar.gz"
+MODEL_CODE_DIRECTORY = "/opt/ml/model/code"  # where the containers find code/ of the model archive
+
+
+@dataclass(frozen=True)
+class _Repack:
+    model_data: str  # the trained model.tar.gz
+    code: _ModelCode | None  # new inference code packed here, or
+    code_uri: str | None  # the training job's sourcedir.tar.gz
+    target: str  # where the model archive with code/ goes
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _with_code(model: bytes, code: bytes) -> bytes:
+    """``model`` (a .tar.gz) with ``code``'s members (a .tar.gz) under ``code/``; the model's own
+    ``code/`` members are replaced."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as target:
+        with tarfile.open(fileobj=io.BytesIO(model), mode="r:gz") as source:
+            for member in source:
+                if member.name == "code" or member.name.startswith("code/"):
+                    continue
+                target.addfile(member, source.extractfile(member) if member.isfile() else None)
+        with tarfile.open(fileobj=io.BytesIO(code), mode="r:gz") as source:
+            for member in source:
+                data = source.extractfile(member) if member.isfile() else None
+                member.name = f"code/{member.name.lstrip('./')}".rstrip("/")
+                target.addfile(member, data)
+    return out.getvalue()
 
 
 def _channel_uri(job: Mapping[str, Any], name: str) -> str | None:
