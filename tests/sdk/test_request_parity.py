@@ -68,6 +68,8 @@ CONFIGS = [
     _config("pytorch", "1.13.1", "py39", instance_type="ml.p3.16xlarge", count=2, region="eu-west-1",
             distribution={"smdistributed": {"dataparallel": {"enabled": True}}}),
     _config("pytorch", "1.13.1", "py39", instance_type=GPU, count=2, distribution=MPI, region="ap-southeast-2"),
+    _config("pytorch", "2.0.1", "py310", instance_type="ml.p4d.24xlarge", count=2,
+            distribution={"smdistributed": {"dataparallel": {"enabled": True}}}),
     _config("pytorch", "2.0.1", "py310", source_dir=False, dependencies=True),
     _config("pytorch", "2.0.1", "py310", instance_type=GPU, options=OPTIONS, channel_mode="Pipe"),
     _config("pytorch", "1.12.1", "py38", count=2),

@@ -58,12 +58,13 @@ class Models(ClientBase):
         :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) at ``framework_version`` and ``py_version``
         (None: its defaults). ``instance_type`` is the type the model will be served on: it picks
         the CPU or GPU inference image, as the SDK picks it when deploying (default: the
-        training job's instance type; CPU for model data). ``model_server_workers`` (the SDK ``FrameworkModel`` argument) sets
-        ``SAGEMAKER_MODEL_SERVER_WORKERS``; the framework adds what its containers read.
+        training job's instance type; CPU for model data). ``model_server_workers`` (the SDK
+        ``FrameworkModel`` argument) sets ``SAGEMAKER_MODEL_SERVER_WORKERS``; the framework adds
+        what its containers read.
 
         For the containers that load the inference code from the model archive (the framework's
-        ``code_in_model``: e.g. PyTorch from 1.2, and any model with network isolation), the model
-        is repacked as the SDK's ``FrameworkModel`` does: ``model.tar.gz`` plus the code under
+        ``code_in_model``: the model-server containers of recent versions, and any model with
+        network isolation), the model is repacked as the SDK's ``FrameworkModel`` does: ``model.tar.gz`` plus the code under
         ``code/`` goes to ``s3://<default bucket>/<model_name>/model-<16 hex of model data and
         code>/model.tar.gz``, and ``SAGEMAKER_SUBMIT_DIRECTORY`` is ``/opt/ml/model/code``. This
         downloads the model archive (and the training code) once. Without ``model_name``, a model from

@@ -142,7 +142,8 @@ class TrainingJobs(ClientBase):
             instance_count=count, distribution=distribution, framework_options=framework_options,
         )
         return chosen, image_uri or chosen.image_uri(
-            self.region_name, framework_version, instance_type=instance_type, py_version=py_version
+            self.region_name, framework_version, instance_type=instance_type, py_version=py_version,
+            distribution=distribution,
         )
 
     def _training_preview(
