@@ -30,7 +30,13 @@ from prefect.cache_policies import NO_CACHE
 
 from smflow import aio
 from smflow.client import SageMakerClient
-from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE, TRAINING_JOB
+from smflow.resources.specs import (
+    DEFAULT_INPUT_MODE,
+    DEFAULT_INSTANCE_TYPE,
+    DEFAULT_MAX_RUN,
+    DEFAULT_VOLUME_SIZE,
+    TRAINING_JOB,
+)
 from smflow_prefect._common import (
     async_twin,
     first_artifact_in_flow_run,
@@ -124,12 +130,31 @@ def train_model(
     output_path: str | None = None,
     framework: str | None = None,
     framework_version: str | None = None,
+    py_version: str | None = None,
     image_uri: str | None = None,
     role: str | None = None,
     instance_type: str = DEFAULT_INSTANCE_TYPE,
     instance_count: int = 1,
     volume_size: int = DEFAULT_VOLUME_SIZE,
     max_run: int = DEFAULT_MAX_RUN,
+    input_mode: str = DEFAULT_INPUT_MODE,
+    dependencies: list[str] | None = None,
+    distribution: dict[str, Any] | None = None,
+    use_spot_instances: bool = False,
+    max_wait: int | None = None,
+    max_retry_attempts: int | None = None,
+    checkpoint_s3_uri: str | None = None,
+    checkpoint_local_path: str | None = None,
+    output_kms_key: str | None = None,
+    volume_kms_key: str | None = None,
+    metric_definitions: list[dict[str, str]] | None = None,
+    subnets: list[str] | None = None,
+    security_group_ids: list[str] | None = None,
+    enable_network_isolation: bool = False,
+    use_mpi: bool | None = None,
+    num_processes: int | None = None,
+    process_slots_per_host: int | None = None,
+    additional_mpi_options: str | None = None,
     environment: dict[str, str] | None = None,
     tags: dict[str, str] | None = None,
     code_location: str | None = None,
@@ -151,8 +176,12 @@ def train_model(
     SDK-style arguments as the SageMaker Python SDK's framework estimators: ``entry_point`` (and
     ``source_dir``) is packed and uploaded, ``hyperparameters`` are passed to the script,
     ``inputs`` is one S3 URI (the ``train`` channel) or a dict channel -> S3 URI, ``max_run`` is
-    in seconds, ``volume_size`` in GB. Or ``config``: a raw CreateTrainingJob request (SageMaker
-    API reference). The arguments passed to the client are declared in
+    in seconds, ``volume_size`` in GB; ``py_version``, ``distribution``, ``dependencies``,
+    ``input_mode``, spot (``use_spot_instances``, ``max_wait``), ``max_retry_attempts``,
+    checkpoints, KMS keys, ``metric_definitions``, VPC (``subnets``, ``security_group_ids``),
+    ``enable_network_isolation`` and the MPI options as the SDK's estimators take them
+    (:meth:`smflow.client.SageMakerClient.train`); ``role`` may be a role name. Or ``config``: a
+    raw CreateTrainingJob request (SageMaker API reference). The arguments passed to the client are declared in
     :data:`smflow.resources.specs.TRAINING_JOB`.
 
     Args:

@@ -17,7 +17,13 @@ from typing import Any
 import botocore.session
 
 from smflow.errors import ConfigurationError
-from smflow.resources.specs import DEFAULT_INSTANCE_TYPE, DEFAULT_MAX_RUN, DEFAULT_VOLUME_SIZE
+from smflow.resources.specs import (
+    DEFAULT_INPUT_MODE,
+    DEFAULT_INSTANCE_TYPE,
+    DEFAULT_MAX_RUN,
+    DEFAULT_VOLUME_SIZE,
+    INPUT_MODES,
+)
 
 # The SageMaker Python SDK's framework docs: a single S3 URI is "available in the default train
 # channel".
@@ -42,14 +48,49 @@ def as_int(value: Any, field: str) -> int:
     raise ConfigurationError(f"{field} must be an integer (e.g. 2), got {value!r}")
 
 
+def as_bool(value: Any, field: str) -> bool:
+    """``value`` as a bool: True/False, or ``"true"``/``"false"`` as templating renders them.
+
+    Raises:
+        ConfigurationError: anything else, naming ``field``.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise ConfigurationError(f"{field} must be True or False, got {value!r}")
+
+
+def check_input_mode(value: Any, field: str = "input_mode") -> str:
+    """``value`` if it is one of SageMaker's input modes (File, Pipe, FastFile).
+
+    Raises: ConfigurationError naming ``field`` and the allowed modes.
+    """
+    if value not in INPUT_MODES:
+        raise ConfigurationError(f"{field} must be one of {', '.join(INPUT_MODES)}, got {value!r}")
+    return value
+
+
+# SDK ``TrainingInput`` arguments -> where they go in a Channel.
+_TRAINING_INPUT_KEYS = ("s3_data", "input_mode", "content_type", "distribution", "s3_data_type", "compression",
+                        "record_wrapping")
+_DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
+_S3_DATA_TYPES = ("S3Prefix", "ManifestFile", "AugmentedManifestFile")
+
+
 def input_data_config(inputs: str | Mapping[str, Any] | None) -> list[dict]:
     """Channels from ``fit()``-style inputs.
 
     ``"s3://bucket/prefix"`` -> one channel named ``train``; ``{"train": uri, "test": uri}`` -> one
-    channel each. A value may also be a full Channel dict (``{"DataSource": ...}``), used as is.
+    channel each. A value may also be the arguments of the SDK's ``TrainingInput``
+    (``{"s3_data": uri, "input_mode": "Pipe", "content_type": ..., "distribution":
+    "ShardedByS3Key", "s3_data_type": ..., "compression": "Gzip", "record_wrapping": "RecordIO"}``),
+    built into the Channel as the SDK does, or a full Channel dict (``{"DataSource": ...}``),
+    used as is.
 
     Raises:
-        ConfigurationError: a value is not an S3 URI or Channel dict.
+        ConfigurationError: a value is not an S3 URI, TrainingInput arguments or Channel dict
+            (the field is named: ``inputs['train'].input_mode``).
     """
     if inputs is None:
         return []
@@ -60,28 +101,64 @@ def input_data_config(inputs: str | Mapping[str, Any] | None) -> list[dict]:
             "inputs must be an S3 URI or a dict of channel name -> S3 URI, "
             f"got {type(inputs).__name__}"
         )
-    channels = []
-    for name, value in inputs.items():
-        if isinstance(value, Mapping):
-            channels.append({"ChannelName": name, **value})
-            continue
-        if not isinstance(value, str) or not value.startswith("s3://"):
-            raise ConfigurationError(
-                f"inputs[{name!r}] must be an s3:// URI (upload local data first), got {value!r}"
-            )
-        channels.append(
-            {
-                "ChannelName": name,
-                "DataSource": {
-                    "S3DataSource": {
-                        "S3DataType": "S3Prefix",
-                        "S3Uri": value,
-                        "S3DataDistributionType": "FullyReplicated",
-                    }
-                },
-            }
+    return [_channel(str(name), value) for name, value in inputs.items()]
+
+
+def _channel(name: str, value: Any) -> dict:
+    field = f"inputs[{name!r}]"
+    if isinstance(value, Mapping) and "DataSource" in value:
+        return {"ChannelName": name, **value}
+    options: Mapping[str, Any] = value if isinstance(value, Mapping) else {"s3_data": value}
+    unknown = sorted(set(options) - set(_TRAINING_INPUT_KEYS))
+    if unknown:
+        raise ConfigurationError(
+            f"{field} has unknown keys {unknown}: use an S3 URI, a Channel dict with DataSource, or "
+            f"TrainingInput arguments ({', '.join(_TRAINING_INPUT_KEYS)})"
         )
-    return channels
+    uri = options.get("s3_data")
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise ConfigurationError(f"{field} must be an s3:// URI (upload local data first), got {uri!r}")
+    distribution = options.get("distribution") or "FullyReplicated"
+    if distribution not in _DISTRIBUTIONS:
+        raise ConfigurationError(f"{field}.distribution must be one of {', '.join(_DISTRIBUTIONS)}, "
+                                 f"got {distribution!r}")
+    data_type = options.get("s3_data_type") or "S3Prefix"
+    if data_type not in _S3_DATA_TYPES:
+        raise ConfigurationError(f"{field}.s3_data_type must be one of {', '.join(_S3_DATA_TYPES)}, "
+                                 f"got {data_type!r}")
+    channel: dict[str, Any] = {
+        "ChannelName": name,
+        "DataSource": {"S3DataSource": {"S3DataType": data_type, "S3Uri": uri,
+                                        "S3DataDistributionType": distribution}},
+    }
+    if options.get("compression"):
+        channel["CompressionType"] = options["compression"]
+    if options.get("content_type"):
+        channel["ContentType"] = options["content_type"]
+    if options.get("record_wrapping"):
+        channel["RecordWrapperType"] = options["record_wrapping"]
+    if options.get("input_mode"):
+        channel["InputMode"] = check_input_mode(options["input_mode"], f"{field}.input_mode")
+    return channel
+
+
+def _string_list(value: Any, field: str) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, str) and item for item in value
+    ):
+        raise ConfigurationError(f"{field} must be a list of IDs (e.g. ['subnet-0abc']), got {value!r}")
+    return list(value)
+
+
+def _metric_definitions(value: Any) -> list[dict[str, str]]:
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(item, Mapping) and set(item) == {"Name", "Regex"} for item in value
+    ):
+        raise ConfigurationError(
+            "metric_definitions must be a list of {'Name': ..., 'Regex': ...} dicts "
+            f"(e.g. [{{'Name': 'accuracy', 'Regex': 'accuracy=([0-9.]+)'}}]), got {value!r}"
+        )
+    return [{"Name": str(item["Name"]), "Regex": str(item["Regex"])} for item in value]
 
 
 def training_job_request(
@@ -96,32 +173,99 @@ def training_job_request(
     instance_count: int = 1,
     volume_size: int = DEFAULT_VOLUME_SIZE,
     max_run: int = DEFAULT_MAX_RUN,
+    input_mode: str = DEFAULT_INPUT_MODE,
+    use_spot_instances: bool = False,
+    max_wait: int | None = None,
+    max_retry_attempts: int | None = None,
+    checkpoint_s3_uri: str | None = None,
+    checkpoint_local_path: str | None = None,
+    output_kms_key: str | None = None,
+    volume_kms_key: str | None = None,
+    metric_definitions: list[Mapping[str, str]] | None = None,
+    subnets: list[str] | None = None,
+    security_group_ids: list[str] | None = None,
+    enable_network_isolation: bool = False,
     environment: Mapping[str, str] | None = None,
     tags: Mapping[str, str] | None = None,
 ) -> dict:
-    """A CreateTrainingJob request (File input mode). ``volume_size`` in GB, ``max_run`` in
-    seconds.
+    """A CreateTrainingJob request, its fields as the SDK's ``Session._get_train_request`` sets
+    them. ``volume_size`` in GB, ``max_run`` and ``max_wait`` in seconds. Optional fields are
+    left out when their argument is None/False: ``MetricDefinitions``, ``CheckpointConfig``,
+    ``EnableManagedSpotTraining`` and ``StoppingCondition.MaxWaitTimeInSeconds``,
+    ``RetryStrategy``, ``OutputDataConfig.KmsKeyId``, ``ResourceConfig.VolumeKmsKeyId``,
+    ``VpcConfig``, ``EnableNetworkIsolation``, ``Environment``, ``Tags``.
 
-    Raises: ConfigurationError (an integer argument that is not one, or bad ``inputs``).
+    Raises: ConfigurationError, naming the argument and what it accepts: an integer argument
+        that is not one, bad ``inputs``, an unknown ``input_mode``, ``use_spot_instances``
+        without ``max_wait >= max_run`` (or ``max_wait`` without spot), ``checkpoint_local_path``
+        without ``checkpoint_s3_uri``, ``subnets`` without ``security_group_ids`` (or the
+        reverse), ``max_retry_attempts`` outside 1-30, malformed ``metric_definitions``.
     """
-    request = {
+    run_seconds = as_int(max_run, "max_run")
+    algorithm: dict[str, Any] = {"TrainingImage": image_uri, "TrainingInputMode": check_input_mode(input_mode)}
+    if metric_definitions:
+        algorithm["MetricDefinitions"] = _metric_definitions(metric_definitions)
+    output: dict[str, Any] = {"S3OutputPath": output_path}
+    if output_kms_key:
+        output["KmsKeyId"] = output_kms_key
+    resources: dict[str, Any] = {
+        "InstanceType": instance_type,
+        "InstanceCount": as_int(instance_count, "instance_count"),
+        "VolumeSizeInGB": as_int(volume_size, "volume_size"),
+    }
+    if volume_kms_key:
+        resources["VolumeKmsKeyId"] = volume_kms_key
+    stopping: dict[str, Any] = {"MaxRuntimeInSeconds": run_seconds}
+    spot = as_bool(use_spot_instances, "use_spot_instances")
+    if spot:
+        if max_wait is None:
+            raise ConfigurationError("max_wait is required with use_spot_instances=True: the seconds to wait "
+                                     "for spot capacity plus training, at least max_run")
+        wait_seconds = as_int(max_wait, "max_wait")
+        if wait_seconds < run_seconds:
+            raise ConfigurationError(f"max_wait must be at least max_run ({run_seconds} s), got {wait_seconds}")
+        stopping["MaxWaitTimeInSeconds"] = wait_seconds
+    elif max_wait is not None:
+        raise ConfigurationError("max_wait applies to spot training only: pass use_spot_instances=True, "
+                                 "or leave max_wait out")
+    request: dict[str, Any] = {
         "TrainingJobName": job_name,
-        "AlgorithmSpecification": {"TrainingImage": image_uri, "TrainingInputMode": "File"},
+        "AlgorithmSpecification": algorithm,
         "RoleArn": role,
         "HyperParameters": dict(hyperparameters),
         "InputDataConfig": input_data_config(inputs),
-        "OutputDataConfig": {"S3OutputPath": output_path},
-        "ResourceConfig": {
-            "InstanceType": instance_type,
-            "InstanceCount": as_int(instance_count, "instance_count"),
-            "VolumeSizeInGB": as_int(volume_size, "volume_size"),
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": as_int(max_run, "max_run")},
+        "OutputDataConfig": output,
+        "ResourceConfig": resources,
+        "StoppingCondition": stopping,
     }
     if not request["InputDataConfig"]:
         del request["InputDataConfig"]
+    if spot:
+        request["EnableManagedSpotTraining"] = True
+    if checkpoint_s3_uri:
+        if not str(checkpoint_s3_uri).startswith("s3://"):
+            raise ConfigurationError(f"checkpoint_s3_uri must be an s3:// URI, got {checkpoint_s3_uri!r}")
+        request["CheckpointConfig"] = {"S3Uri": checkpoint_s3_uri}
+        if checkpoint_local_path:
+            request["CheckpointConfig"]["LocalPath"] = checkpoint_local_path
+    elif checkpoint_local_path:
+        raise ConfigurationError("checkpoint_local_path needs checkpoint_s3_uri: the S3 URI the local "
+                                 "checkpoints are synced to")
+    if max_retry_attempts is not None:
+        attempts = as_int(max_retry_attempts, "max_retry_attempts")
+        if not 1 <= attempts <= 30:
+            raise ConfigurationError(f"max_retry_attempts must be between 1 and 30, got {attempts}")
+        request["RetryStrategy"] = {"MaximumRetryAttempts": attempts}
+    if bool(subnets) != bool(security_group_ids):
+        raise ConfigurationError("subnets and security_group_ids go together (the job's VpcConfig): "
+                                 "pass both or neither")
+    if subnets:
+        request["VpcConfig"] = {"Subnets": _string_list(subnets, "subnets"),
+                                "SecurityGroupIds": _string_list(security_group_ids, "security_group_ids")}
+    if as_bool(enable_network_isolation, "enable_network_isolation"):
+        request["EnableNetworkIsolation"] = True
     if environment:
-        request["Environment"] = dict(environment)
+        request["Environment"] = {str(key): str(value) for key, value in environment.items()}
     if tags:
         request["Tags"] = tag_list(tags)
     return request

@@ -13,6 +13,7 @@ import io
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,21 +52,29 @@ class PackedCode:
         return digest.hexdigest()[:16]
 
 
-def pack_code(*, entry_point: str, source_dir: str | None) -> PackedCode:
+def pack_code(*, entry_point: str, source_dir: str | None, dependencies: Sequence[str] | None = None) -> PackedCode:
     """Pack ``source_dir`` whole (with ``requirements.txt`` if any) or the lone ``entry_point``
-    into ``sourcedir.tar.gz`` bytes, as the SDK does before uploading.
+    into ``sourcedir.tar.gz`` bytes, as the SDK does before uploading; each of ``dependencies``
+    goes beside the code at the archive's root under its own name (a folder ``lib/common``
+    becomes ``common/``, as the SDK's ``dependencies``), so the script imports it.
 
     Args:
         entry_point: path of the script; relative to ``source_dir`` when that is given.
         source_dir: a local folder, or an ``s3://`` URI of an existing ``.tar.gz`` that is used
             as it is (nothing is packed).
+        dependencies: local folders (or files) to pack beside the code.
 
     Raises:
-        ConfigurationError: the entry point or source_dir does not exist.
+        ConfigurationError: the entry point, source_dir or a dependency does not exist;
+            dependencies with an s3:// source_dir; two dependencies with the same name.
     """
     if not entry_point:
         raise ConfigurationError("entry_point is required: the script to run, e.g. 'train.py'")
+    extras = _dependencies(dependencies)
     if source_dir and source_dir.startswith("s3://"):
+        if extras:
+            raise ConfigurationError("dependencies need a local source_dir (or none): an s3:// source_dir "
+                                     "is used as it is; pack the dependencies into that archive")
         return PackedCode(program=entry_point, archive=None, s3_uri=source_dir)
     if source_dir:
         root = Path(source_dir)
@@ -84,14 +93,40 @@ def pack_code(*, entry_point: str, source_dir: str | None) -> PackedCode:
         root, program = script.parent, script.name
     with tempfile.TemporaryDirectory(prefix="smflow-code-") as scratch:
         archive = Path(scratch) / SOURCE_ARCHIVE
-        if source_dir:
+        if source_dir and not extras:
             make_tar_gz(root, archive, exclude=_EXCLUDED)
         else:
             staging = Path(scratch) / "staging"
-            staging.mkdir()
-            shutil.copy2(script, staging / program)
-            make_tar_gz(staging, archive)
+            if source_dir:
+                shutil.copytree(root, staging, ignore=shutil.ignore_patterns(*_EXCLUDED))
+            else:
+                staging.mkdir()
+                shutil.copy2(script, staging / program)
+            for extra in extras:
+                if extra.is_dir():
+                    shutil.copytree(extra, staging / extra.name, dirs_exist_ok=True,
+                                    ignore=shutil.ignore_patterns(*_EXCLUDED))
+                else:
+                    shutil.copy2(extra, staging / extra.name)
+            make_tar_gz(staging, archive, exclude=_EXCLUDED)
         return PackedCode(program=program, archive=archive.read_bytes())
+
+
+def _dependencies(dependencies: Sequence[str] | None) -> list[Path]:
+    if dependencies is None:
+        return []
+    if isinstance(dependencies, (str, bytes)) or not isinstance(dependencies, Sequence):
+        raise ConfigurationError(f"dependencies must be a list of local folders, got {dependencies!r}")
+    paths = [Path(item) for item in dependencies]
+    for item, path in zip(dependencies, paths):
+        if str(item).startswith("s3://") or not path.exists():
+            raise ConfigurationError(f"dependencies: {item!r} is not a local folder or file; pass existing paths")
+    names = [path.name for path in paths]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigurationError(f"dependencies: two entries are named {repeated[0]!r}; they would overwrite "
+                                 "each other at the archive's root")
+    return paths
 
 
 def upload_packed(s3_client, code: PackedCode, *, bucket: str, key: str) -> UploadedCode:
@@ -103,7 +138,8 @@ def upload_packed(s3_client, code: PackedCode, *, bucket: str, key: str) -> Uplo
 
 
 def upload_code(
-    s3_client, *, entry_point: str, source_dir: str | None, bucket: str, key_prefix: str
+    s3_client, *, entry_point: str, source_dir: str | None, bucket: str, key_prefix: str,
+    dependencies: Sequence[str] | None = None,
 ) -> UploadedCode:
     """Pack (:func:`pack_code`) and upload user code to ``<key_prefix>/source/sourcedir.tar.gz``
     in ``bucket``; return the program name and the archive's S3 URI.
@@ -111,7 +147,7 @@ def upload_code(
     Raises:
         ConfigurationError: the entry point or source_dir does not exist.
     """
-    code = pack_code(entry_point=entry_point, source_dir=source_dir)
+    code = pack_code(entry_point=entry_point, source_dir=source_dir, dependencies=dependencies)
     key = f"{key_prefix.strip('/')}/source/{SOURCE_ARCHIVE}"
     return upload_packed(s3_client, code, bucket=bucket, key=key)
 

@@ -26,11 +26,16 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
 
     SDK-style arguments (``smflow.resources.specs.TRAINING_JOB``, as ``SageMakerClient.train``):
     ``entry_point`` (a script on the worker), ``source_dir``, ``hyperparameters``,
-    ``framework`` and ``framework_version`` (None: smflow's default framework and the
-    framework's default version), ``image_uri``, ``instance_type``, ``instance_count``,
+    ``framework``, ``framework_version`` and ``py_version`` (None: smflow's default framework and
+    the framework's defaults), ``image_uri``, ``instance_type``, ``instance_count``,
     ``volume_size`` (GB), ``inputs`` (an S3 URI: the ``train`` channel, or ``{channel: S3
-    URI}``), ``output_path``, ``code_location``, ``max_run`` (seconds), ``environment``,
-    ``tags``. Or ``config``: a raw CreateTrainingJob request (its ``TrainingJobName`` may be left
+    URI or TrainingInput arguments}``), ``input_mode``, ``output_path``, ``code_location``,
+    ``dependencies``, ``distribution``, ``max_run`` (seconds), ``use_spot_instances`` with
+    ``max_wait`` (seconds), ``max_retry_attempts``, ``checkpoint_s3_uri``/``checkpoint_local_path``,
+    ``output_kms_key``, ``volume_kms_key``, ``metric_definitions``, ``subnets`` with
+    ``security_group_ids``, ``enable_network_isolation``, the MPI options ``use_mpi``,
+    ``num_processes``, ``process_slots_per_host``, ``additional_mpi_options`` (for the framework
+    whose estimator takes them), ``environment``, ``tags``; ``role`` may be a role name. Or ``config``: a raw CreateTrainingJob request (its ``TrainingJobName`` may be left
     out; ``RoleArn`` defaults to ``role``).
 
     Naming: ``job_name`` if given; else ``<base_job_name or task id>-<sha1(idempotency_key)[:10]>``
@@ -59,14 +64,33 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
         hyperparameters: Mapping[str, Any] | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
+        py_version: str | None = None,
         image_uri: str | None = None,
         instance_type: str | None = specs.DEFAULT_INSTANCE_TYPE,
         instance_count: int | str = 1,
         volume_size: int | str | None = specs.DEFAULT_VOLUME_SIZE,
         inputs: str | Mapping[str, Any] | None = None,
+        input_mode: str = specs.DEFAULT_INPUT_MODE,
         output_path: str | None = None,
         code_location: str | None = None,
+        dependencies: Sequence[str] | None = None,
+        distribution: Mapping[str, Any] | None = None,
         max_run: int | str | None = specs.DEFAULT_MAX_RUN,
+        use_spot_instances: bool | str = False,
+        max_wait: int | str | None = None,
+        max_retry_attempts: int | str | None = None,
+        checkpoint_s3_uri: str | None = None,
+        checkpoint_local_path: str | None = None,
+        output_kms_key: str | None = None,
+        volume_kms_key: str | None = None,
+        metric_definitions: Sequence[Mapping[str, str]] | None = None,
+        subnets: Sequence[str] | None = None,
+        security_group_ids: Sequence[str] | None = None,
+        enable_network_isolation: bool | str = False,
+        use_mpi: bool | None = None,
+        num_processes: int | str | None = None,
+        process_slots_per_host: int | str | None = None,
+        additional_mpi_options: str | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         job_name: str | None = None,

@@ -127,6 +127,7 @@ class ClientBase:
         self.session = make_session(boto_session, region_name=region_name, endpoint_url=endpoint_url)
         self.region_name: str = self.session.region_name
         self._role = role
+        self._role_arns: dict[str, str] = {}
         self._bucket = default_bucket
         self.log = log or logger.info
         self.backoff = backoff
@@ -163,20 +164,44 @@ class ClientBase:
         return self._client("sts").get_caller_identity()["Account"]
 
     def role_arn(self, role: str | None = None) -> str:
-        """The execution role: ``role``, else the client's, else (custom endpoint only) a
+        """The execution role's ARN: ``role``, else the client's, else (custom endpoint only) a
         placeholder ``arn:aws:iam::<account>:role/smflow-local``.
 
+        A role name (``"SageMakerRole"``) becomes its ARN as the SDK's ``Session.expand_role``
+        does: through IAM ``GetRole`` on AWS; against a custom endpoint (the local runtime, which
+        does not answer IAM) it is ``arn:aws:iam::<account>:role/<name>``, without calling IAM. A
+        value containing ``/`` (an ARN) is used as it is.
+
         Raises:
-            ConfigurationError: no role given while talking to AWS itself.
+            ConfigurationError: no role given while talking to AWS itself; IAM has no role of
+                that name.
         """
         chosen = role or self._role
-        if chosen:
+        if not chosen:
+            if self.custom_endpoint_url:
+                return f"arn:aws:iam::{self.account_id}:role/smflow-local"
+            raise ConfigurationError(
+                "role is required: pass role='arn:aws:iam::<account>:role/<SageMaker execution role>' "
+                "or the role's name"
+            )
+        if "/" in chosen:
             return chosen
+        if chosen not in self._role_arns:
+            self._role_arns[chosen] = self._expand_role(chosen)
+        return self._role_arns[chosen]
+
+    def _expand_role(self, name: str) -> str:
         if self.custom_endpoint_url:
-            return f"arn:aws:iam::{self.account_id}:role/smflow-local"
-        raise ConfigurationError(
-            "role is required: pass role='arn:aws:iam::<account>:role/<SageMaker execution role>'"
-        )
+            return f"arn:aws:iam::{self.account_id}:role/{name}"
+        try:
+            return self._client("iam").get_role(RoleName=name)["Role"]["Arn"]
+        except ClientError as error:
+            if error_code(error) != "NoSuchEntity":
+                raise
+            raise ConfigurationError(
+                f"role {name!r}: IAM has no role of that name in this account; pass an existing role's "
+                "name or its ARN"
+            ) from None
 
     def default_bucket(self) -> str:
         """``sagemaker-<region>-<account>``, created if missing (SDK ``Session.default_bucket``)."""

@@ -32,6 +32,13 @@ DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 DEFAULT_MAX_RUN = 24 * 60 * 60  # seconds, as the SDK's max_run
 DEFAULT_VOLUME_SIZE = 30  # GB, as the SDK's volume_size
 DEFAULT_MAX_PAYLOAD_MB = 6  # MB, SageMaker's default MaxPayloadInMB
+DEFAULT_INPUT_MODE = "File"  # the SDK's input_mode
+INPUT_MODES = ("File", "Pipe", "FastFile")  # AlgorithmSpecification.TrainingInputMode, Channel.InputMode
+
+# Estimator arguments that only some frameworks take (the MPI launch options of the SDK's
+# estimator for one framework): passed to the framework's conventions as ``framework_options``
+# (only those not None), which refuse them for a framework that takes none.
+FRAMEWORK_OPTIONS = ("use_mpi", "num_processes", "process_slots_per_host", "additional_mpi_options")
 
 
 @dataclass(frozen=True)
@@ -113,15 +120,34 @@ TRAINING_JOB = ResourceSpec(
         _json("hyperparameters"),
         Argument("framework"),
         Argument("framework_version"),
+        Argument("py_version"),
         Argument("image_uri"),
         Argument("role"),
         Argument("instance_type", DEFAULT_INSTANCE_TYPE),
         Argument("instance_count", 1),
         Argument("volume_size", DEFAULT_VOLUME_SIZE),
         _json("inputs"),
+        Argument("input_mode", DEFAULT_INPUT_MODE),
         Argument("output_path"),
         Argument("code_location"),
+        _json("dependencies"),
+        _json("distribution"),
         Argument("max_run", DEFAULT_MAX_RUN),
+        Argument("use_spot_instances", False),
+        Argument("max_wait"),
+        Argument("max_retry_attempts"),
+        Argument("checkpoint_s3_uri"),
+        Argument("checkpoint_local_path"),
+        Argument("output_kms_key"),
+        Argument("volume_kms_key"),
+        _json("metric_definitions"),
+        _json("subnets"),
+        _json("security_group_ids"),
+        Argument("enable_network_isolation", False),
+        Argument("use_mpi"),
+        Argument("num_processes"),
+        Argument("process_slots_per_host"),
+        Argument("additional_mpi_options"),
         _json("environment"),
         _json("tags"),
         *_JOB_NAMING,
@@ -141,6 +167,9 @@ MODEL = ResourceSpec(
         Argument("image_uri"),
         Argument("framework"),
         Argument("framework_version"),
+        Argument("py_version"),
+        Argument("instance_type"),
+        Argument("model_server_workers"),
         Argument("role"),
         _json("environment"),
         _json("tags"),

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,7 +14,7 @@ from smflow.errors import ConfigurationError
 from smflow.frameworks.script_mode import encode_hyperparameters
 from smflow.logs import TRAINING_LOG_GROUP, LogTail
 from smflow.naming import ActionIfJobExists
-from smflow.packaging import upload_code
+from smflow.packaging import SOURCE_ARCHIVE, pack_code, upload_packed
 from smflow.resources.base import (
     ClientBase,
     completion_message,
@@ -26,6 +26,7 @@ from smflow.resources.base import (
 )
 from smflow.waiting import Backoff, Deadline
 
+CODE_CHANNEL = "code"  # the channel carrying the code into a network-isolated job, as the SDK names it
 TRAINING_JOB_BASE_NAME = "training-job"  # the SDK's name prefix for a job whose image is unknown
 
 
@@ -45,6 +46,7 @@ class TrainingJobs(ClientBase):
         hyperparameters: Mapping[str, Any] | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
+        py_version: str | None = None,
         image_uri: str | None = None,
         role: str | None = None,
         instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
@@ -53,55 +55,95 @@ class TrainingJobs(ClientBase):
         inputs: str | Mapping[str, Any] | None = None,
         output_path: str | None = None,
         code_location: str | None = None,
+        dependencies: Sequence[str] | None = None,
+        distribution: Mapping[str, Any] | None = None,
         max_run: int = builders.DEFAULT_MAX_RUN,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        framework_options: Mapping[str, Any] | None = None,
+        **options: Any,
     ) -> dict:
         """Upload the code and return the CreateTrainingJob request (SDK ``Estimator.fit``).
 
-        The code goes to ``<code_location or s3://<default bucket>>/<job_name>/source/
-        sourcedir.tar.gz``; model artifacts to ``<output_path>/<job_name>/output/``.
-        ``volume_size`` is in GB, ``max_run`` in seconds; integer arguments may be digit strings
-        (``"1"``, as templating renders them).
+        The code (with ``dependencies`` beside it) goes to ``<code_location or s3://<default
+        bucket>>/<job_name>/source/sourcedir.tar.gz``; model artifacts to
+        ``<output_path>/<job_name>/output/``. ``volume_size`` is in GB, ``max_run`` in seconds;
+        integer arguments may be digit strings (``"1"``, as templating renders them).
 
         ``framework`` (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`) decides the image
-        (unless ``image_uri`` is given), the script-mode hyperparameters and how many instances
-        one job may use; ``framework_version`` None is the framework's default version.
+        (unless ``image_uri`` is given), the script-mode hyperparameters (with ``distribution``
+        and ``framework_options``) and how many instances one job may use;
+        ``framework_version`` None is the framework's default version. ``options`` are the
+        request options of :func:`smflow.builders.training_job_request` (``input_mode``,
+        ``use_spot_instances``, ``max_wait``, ``checkpoint_s3_uri``, ...).
+
+        Everything is checked before anything is uploaded.
 
         Raises:
-            ConfigurationError: missing code, an unknown framework or version, more instances
-                than the framework trains on, an integer argument that is not one (named),
+            ConfigurationError: missing code, an unknown framework, version or py_version, a
+                distribution or option the framework does not take, more instances than the
+                framework trains on, a bad request option (each named with what it accepts),
                 ``code_location`` not an s3:// URI.
         """
-        chosen = _framework(framework, instance_count)
-        output_path = output_path or f"s3://{self.default_bucket()}/"
-        code_bucket, code_prefix = split_s3_uri(code_location) if code_location else (self.default_bucket(), "")
-        code = upload_code(
-            self.s3,
-            entry_point=entry_point,
-            source_dir=source_dir,
-            bucket=code_bucket,
-            key_prefix=f"{code_prefix}/{job_name}".strip("/"),
+        chosen, image_uri = self._training_image(
+            framework=framework, framework_version=framework_version, py_version=py_version, image_uri=image_uri,
+            instance_type=instance_type, instance_count=instance_count, distribution=distribution,
+            framework_options=framework_options,
         )
-        return builders.training_job_request(
+        output_path = output_path or f"s3://{self.default_bucket()}/"
+        request = builders.training_job_request(
+            job_name=job_name, image_uri=image_uri, role="", hyperparameters={}, inputs=inputs,
+            output_path=output_path, instance_type=instance_type, instance_count=instance_count,
+            volume_size=volume_size, max_run=max_run, environment=environment, tags=tags, **options,
+        )
+        time_series = chosen.metrics_time_series(framework_version)
+        if time_series is not None:  # as the SDK's framework estimators set it
+            request["AlgorithmSpecification"]["EnableSageMakerMetricsTimeSeries"] = time_series
+        packed = pack_code(entry_point=entry_point, source_dir=source_dir, dependencies=dependencies)
+        request["RoleArn"] = self.role_arn(role)
+        code_bucket, code_prefix = split_s3_uri(code_location) if code_location else (self.default_bucket(), "")
+        code = upload_packed(self.s3, packed, bucket=code_bucket,
+                             key=f"{code_prefix}/{job_name}".strip("/") + f"/source/{SOURCE_ARCHIVE}")
+        submit_directory = code.s3_uri
+        if request.get("EnableNetworkIsolation"):
+            # the container cannot reach S3: the code arrives as an input channel (SDK
+            # ``Framework._stage_user_code_in_s3`` and ``_get_train_args``' code channel)
+            request.setdefault("InputDataConfig", []).append(builders.input_data_config({CODE_CHANNEL: code.s3_uri})[0])
+            submit_directory = f"/opt/ml/input/data/{CODE_CHANNEL}/{SOURCE_ARCHIVE}"
+        request["HyperParameters"] = chosen.training_hyperparameters(
+            hyperparameters,
+            program=code.program,
+            submit_directory=submit_directory,
+            region=self.region_name,
             job_name=job_name,
-            image_uri=image_uri or chosen.image_uri(self.region_name, framework_version, instance_type=instance_type),
-            role=self.role_arn(role),
-            hyperparameters=chosen.training_hyperparameters(
-                hyperparameters,
-                program=code.program,
-                submit_directory=code.s3_uri,
-                region=self.region_name,
-                job_name=job_name,
-            ),
-            inputs=inputs,
             output_path=output_path,
             instance_type=instance_type,
-            instance_count=instance_count,
-            volume_size=volume_size,
-            max_run=max_run,
-            environment=environment,
-            tags=tags,
+            instance_count=builders.as_int(instance_count, "instance_count"),
+            distribution=distribution,
+            framework_version=framework_version,
+            py_version=py_version,
+            framework_options=framework_options,
+        )
+        return request
+
+    def _training_image(
+        self, *, framework, framework_version, py_version, image_uri, instance_type, instance_count, distribution,
+        framework_options,
+    ) -> tuple[frameworks.Framework, str]:
+        """The framework (its arguments checked) and the training image of a script-mode job."""
+        chosen = frameworks.get(framework or frameworks.DEFAULT_FRAMEWORK)
+        count = builders.as_int(instance_count, "instance_count")
+        if distribution is not None and not isinstance(distribution, Mapping):
+            raise ConfigurationError(
+                f"distribution must be a dict such as {{'mpi': {{'enabled': True}}}}, got {distribution!r}"
+            )
+        chosen.validate_training(
+            framework_version=framework_version, py_version=py_version, instance_type=instance_type,
+            instance_count=count, distribution=distribution, framework_options=framework_options,
+        )
+        return chosen, image_uri or chosen.image_uri(
+            self.region_name, framework_version, instance_type=instance_type, py_version=py_version,
+            distribution=distribution,
         )
 
     def _training_preview(
@@ -132,15 +174,34 @@ class TrainingJobs(ClientBase):
         hyperparameters: Mapping[str, Any] | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
+        py_version: str | None = None,
         image_uri: str | None = None,
         role: str | None = None,
         instance_type: str = builders.DEFAULT_INSTANCE_TYPE,
         instance_count: int = 1,
         volume_size: int = builders.DEFAULT_VOLUME_SIZE,
         inputs: str | Mapping[str, Any] | None = None,
+        input_mode: str = builders.DEFAULT_INPUT_MODE,
         output_path: str | None = None,
         code_location: str | None = None,
+        dependencies: Sequence[str] | None = None,
+        distribution: Mapping[str, Any] | None = None,
         max_run: int = builders.DEFAULT_MAX_RUN,
+        use_spot_instances: bool = False,
+        max_wait: int | None = None,
+        max_retry_attempts: int | None = None,
+        checkpoint_s3_uri: str | None = None,
+        checkpoint_local_path: str | None = None,
+        output_kms_key: str | None = None,
+        volume_kms_key: str | None = None,
+        metric_definitions: Sequence[Mapping[str, str]] | None = None,
+        subnets: Sequence[str] | None = None,
+        security_group_ids: Sequence[str] | None = None,
+        enable_network_isolation: bool = False,
+        use_mpi: bool | None = None,
+        num_processes: int | None = None,
+        process_slots_per_host: int | None = None,
+        additional_mpi_options: str | None = None,
         environment: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         job_name: str | None = None,
@@ -154,9 +215,16 @@ class TrainingJobs(ClientBase):
     ) -> dict:
         """Start (or find) a training job and, by default, wait for it.
 
-        Either SDK-style arguments (``entry_point``, ``source_dir``, ``hyperparameters``,
-        ``framework_version``, ``instance_type``, ``inputs``, ``output_path``, ``max_run``
-        seconds, ``volume_size`` GB, as the SageMaker Python SDK's estimators), or ``config``: a raw
+        Either SDK-style arguments, as the SageMaker Python SDK v2's framework estimators take them
+        (``entry_point``, ``source_dir``, ``dependencies``, ``hyperparameters``, ``framework``,
+        ``framework_version``, ``py_version``, ``distribution``, ``instance_type``,
+        ``instance_count``, ``inputs``, ``input_mode``, ``output_path``, ``max_run`` seconds,
+        ``volume_size`` GB, ``use_spot_instances`` with ``max_wait`` seconds,
+        ``max_retry_attempts``, ``checkpoint_s3_uri``/``checkpoint_local_path``,
+        ``output_kms_key``, ``volume_kms_key``, ``metric_definitions``, ``subnets`` with
+        ``security_group_ids``, ``enable_network_isolation``, ``environment``, ``tags``, and the
+        MPI options ``use_mpi``, ``num_processes``, ``process_slots_per_host``,
+        ``additional_mpi_options`` for the framework whose estimator takes them), or ``config``: a raw
         CreateTrainingJob request (boto3 ``create_training_job``), as Airflow's Amazon provider
         accepts. The job name is ``job_name``; else ``<base>-<hash of idempotency_key>`` (stable
         across retries); else ``<base>-<timestamp>`` like the SDK.
@@ -165,7 +233,10 @@ class TrainingJobs(ClientBase):
         becomes the channel named ``train``, "the default train channel" of the SDK's framework docs: the
         script reads it from ``SM_CHANNEL_TRAIN``. The SageMaker Python SDK v2
         names that channel ``training`` instead; pass ``{"training": uri}`` for a script written
-        for that.
+        for that. A channel's value may be the SDK's ``TrainingInput`` arguments
+        (``{"s3_data": uri, "input_mode": "Pipe"}``, see :func:`smflow.builders.input_data_config`).
+
+        ``role`` is an ARN or a role name (expanded through IAM ``GetRole``, as the SDK).
 
         When a job of that name exists (``action_if_job_exists="attach"``, see
         ``_resolve_job``): a Stopping job is waited for; a Completed or InProgress job is reused
@@ -190,12 +261,34 @@ class TrainingJobs(ClientBase):
                 job_name, base_job_name, idempotency_key, naming.base_name_from_image(image, TRAINING_JOB_BASE_NAME)
             )
             wanted = _training_fields(request)
+            added: set[str] = set()
         else:
             if not entry_point:
                 raise ConfigurationError("entry_point is required (or pass a raw request as config)")
             request = None
-            image_uri = image_uri or _framework(framework, instance_count).image_uri(
-                self.region_name, framework_version, instance_type=instance_type
+            framework_options = {key: value for key, value in (
+                ("use_mpi", use_mpi), ("num_processes", num_processes),
+                ("process_slots_per_host", process_slots_per_host),
+                ("additional_mpi_options", additional_mpi_options),
+            ) if value is not None}
+            options = dict(
+                input_mode=input_mode, use_spot_instances=use_spot_instances, max_wait=max_wait,
+                max_retry_attempts=max_retry_attempts, checkpoint_s3_uri=checkpoint_s3_uri,
+                checkpoint_local_path=checkpoint_local_path, output_kms_key=output_kms_key,
+                volume_kms_key=volume_kms_key, metric_definitions=metric_definitions, subnets=subnets,
+                security_group_ids=security_group_ids, enable_network_isolation=enable_network_isolation,
+            )
+            chosen, image_uri = self._training_image(
+                framework=framework, framework_version=framework_version, py_version=py_version,
+                image_uri=image_uri, instance_type=instance_type, instance_count=instance_count,
+                distribution=distribution, framework_options=framework_options,
+            )
+            # every request option checked now, before a job is looked up or code uploaded
+            builders.training_job_request(
+                job_name="check", image_uri=image_uri, role="", hyperparameters={}, inputs=inputs,
+                output_path=output_path or "s3://check/", instance_type=instance_type,
+                instance_count=instance_count, volume_size=volume_size, max_run=max_run,
+                environment=environment, tags=tags, **options,
             )
             name = self._job_name(job_name, base_job_name, idempotency_key,
                                   naming.base_name_from_image(image_uri, TRAINING_JOB_BASE_NAME))
@@ -203,6 +296,15 @@ class TrainingJobs(ClientBase):
                 hyperparameters=hyperparameters, image_uri=image_uri, instance_type=instance_type,
                 instance_count=instance_count, inputs=inputs, output_path=output_path,
             ))
+            # the hyperparameters the framework adds (sagemaker_*, a model_dir, distribution
+            # keys) are not the user's: an existing job is compared on the user's only
+            added = set(chosen.training_hyperparameters(
+                None, program=entry_point, submit_directory="s3://b/k",
+                region=self.region_name, job_name=name, output_path=output_path or "s3://b/",
+                instance_type=instance_type, instance_count=builders.as_int(instance_count, "instance_count"),
+                distribution=distribution, framework_version=framework_version, py_version=py_version,
+                framework_options=framework_options,
+            )) - set(hyperparameters or {})
 
         name, existing = self._resolve_job(
             name,
@@ -211,7 +313,7 @@ class TrainingJobs(ClientBase):
             ),
             states.TRAINING_JOB,
             action_if_job_exists,
-            differences=lambda found: field_differences(wanted, _training_fields(found)),
+            differences=lambda found: field_differences(wanted, _training_fields(found, added)),
             timeout=timeout,
         )
         if existing is None:
@@ -223,6 +325,7 @@ class TrainingJobs(ClientBase):
                     hyperparameters=hyperparameters,
                     framework=framework,
                     framework_version=framework_version,
+                    py_version=py_version,
                     image_uri=image_uri,
                     role=role,
                     instance_type=instance_type,
@@ -231,9 +334,13 @@ class TrainingJobs(ClientBase):
                     inputs=inputs,
                     output_path=output_path,
                     code_location=code_location,
+                    dependencies=dependencies,
+                    distribution=distribution,
                     max_run=max_run,
                     environment=environment,
                     tags=tags,
+                    framework_options=framework_options,
+                    **options,
                 )
             else:
                 request = {**request, "TrainingJobName": name}
@@ -285,16 +392,6 @@ class TrainingJobs(ClientBase):
 
 
 # ---------------------------------------------------------------------- helpers
-def _framework(name: str | None, instance_count: Any) -> frameworks.Framework:
-    """The framework a script-mode job runs on (default :data:`smflow.frameworks.DEFAULT_FRAMEWORK`),
-    once ``instance_count`` is known to be one it trains on.
-
-    Raises: ConfigurationError (unknown framework, too many instances, not an integer; named)."""
-    chosen = frameworks.get(name or frameworks.DEFAULT_FRAMEWORK)
-    chosen.check_instance_count(builders.as_int(instance_count, "instance_count"))
-    return chosen
-
-
 def _hyperparameter_value(value: Any) -> str:
     """A hyperparameter as the training script receives it, so that ``30``, ``"30"`` and the
     SDK's JSON-encoded ``'"30"'`` compare equal (the toolkit JSON-decodes every value)."""
@@ -314,16 +411,18 @@ def _channel_uris(channels: list[dict] | None) -> dict[str, str | None]:
     }
 
 
-def _training_fields(request: Mapping[str, Any]) -> dict[str, Any]:
+def _training_fields(request: Mapping[str, Any], added: set[str] | frozenset[str] = frozenset()) -> dict[str, Any]:
     """What decides whether an existing training job is the one a request asks for, read the
     same way from a CreateTrainingJob request and a DescribeTrainingJob payload: user
     HyperParameters (not ``sagemaker_*``), channel name -> S3Uri, TrainingImage, S3OutputPath,
-    InstanceType, InstanceCount. A field the request does not set is absent."""
+    InstanceType, InstanceCount. A field the request does not set is absent; hyperparameters
+    named in ``added`` (those the framework adds) are left out."""
     fields: dict[str, Any] = {}
     if request.get("HyperParameters") is not None:
         fields["HyperParameters"] = {
             str(key): _hyperparameter_value(value)
-            for key, value in request["HyperParameters"].items() if not str(key).startswith("sagemaker_")
+            for key, value in request["HyperParameters"].items()
+            if not str(key).startswith("sagemaker_") and str(key) not in added
         }
     if request.get("InputDataConfig") is not None:
         fields["InputDataConfig"] = _channel_uris(request["InputDataConfig"])
