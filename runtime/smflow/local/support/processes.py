@@ -17,7 +17,9 @@ A job's processes as a whole (:class:`ProcessTree`): user code can leave the pro
 - every process whose environment (/proc/<pid>/environ, as it was at exec) holds the tree's
   marker ``SMFLOW_PROCESS_TREE=<random>``, which the runtime puts in the leader's environment and
   which every process started from it inherits, whatever group or session it moves to (the
-  technique of Jenkins' ProcessTreeKiller); checked only when the tree is ended;
+  technique of Jenkins' ProcessTreeKiller); checked only when the tree is ended. A model
+  server's marker is derived from its instance folder (:func:`folder_marker`), so that a runtime
+  started again on the same state folder finds what a killed one's instances left running;
 - the descendants of the leader seen by :meth:`ProcessTree.sample` (psutil, with their creation
   time so that a reused pid is never signalled), for processes started with an emptied
   environment; sampled while the job runs.
@@ -33,10 +35,13 @@ which a runtime started by a user usually has not; the marker needs nothing.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import time
 import uuid
+from collections.abc import Collection
+from pathlib import Path
 
 
 def is_running(pid: int) -> bool:
@@ -155,6 +160,77 @@ TREE_ENV = "SMFLOW_PROCESS_TREE"  # environment variable marking every process o
 def new_tree_marker() -> str:
     """A fresh value for :data:`TREE_ENV` (random, 32 hex digits)."""
     return uuid.uuid4().hex
+
+
+def folder_marker(folder: str | os.PathLike) -> str:
+    """The :data:`TREE_ENV` value of the model server whose instance folder is ``folder``: the
+    first 32 hex digits of the SHA-256 of its resolved path. Derived, not random, so that a
+    runtime started again on the same state folder can find what the instances of the previous
+    one left running (:func:`processes_marked_with`); folders of another state folder give other
+    values."""
+    return hashlib.sha256(str(Path(folder).resolve()).encode()).hexdigest()[:32]
+
+
+def processes_marked_with(markers: Collection[str], started_before: int | None = None) -> dict[int, str]:
+    """The live processes whose start-up environment holds ``TREE_ENV=<one of markers>``, each
+    with its marker, in one pass over /proc (other users' processes, unreadable, are skipped;
+    never this process). ``started_before`` (clock ticks after boot, see :func:`start_time`):
+    only processes started at or before it. {} without /proc."""
+    wanted = set(markers)
+    if not wanted:
+        return {}
+    try:
+        entries = os.listdir(_PROC)
+    except OSError:
+        return {}
+    prefix = TREE_ENV.encode() + b"="
+    me = os.getpid()
+    found: dict[int, str] = {}
+    for entry in entries:
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        try:
+            with open(f"{_PROC}/{entry}/environ", "rb") as environ:
+                data = environ.read()
+        except OSError:
+            continue
+        if prefix not in data:
+            continue
+        for variable in data.split(b"\0"):
+            if variable.startswith(prefix):
+                marker = variable[len(prefix):].decode("utf-8", "replace")
+                break
+        else:
+            continue
+        if marker not in wanted:
+            continue
+        fields = _stat_fields(int(entry))
+        if fields is None or fields[_STAT_STATE] in (b"Z", b"X"):
+            continue
+        if started_before is not None and int(fields[_STAT_STARTTIME]) > started_before:
+            continue
+        found[int(entry)] = marker
+    return found
+
+
+def kill_marked(markers: Collection[str], started_before: int | None = None, timeout: float = 5.0) -> list[int]:
+    """SIGKILL every process :func:`processes_marked_with` finds, again for those they start
+    meanwhile, until none is left or ``timeout`` seconds passed. Returns the pids signalled."""
+    deadline = time.monotonic() + timeout
+    signalled: list[int] = []
+    while True:
+        found = processes_marked_with(markers, started_before)
+        if not found:
+            return signalled
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                signalled.append(pid)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if time.monotonic() >= deadline:
+            return signalled
+        time.sleep(0.01)
 
 
 def _environment_value(pid: int, name: str) -> str | None:

@@ -22,7 +22,6 @@ ms), p50 latency 0.70 ms against 0.47 ms, 1,113 against 1,371 requests/s.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -45,7 +44,7 @@ from smflow.local.executors.hosting.fork_server import (
     base_environment,
 )
 from smflow.local.executors.hosting.models import OUTPUT_TAIL_LINES, PreparedModel, tail_lines
-from smflow.local.support.processes import TREE_ENV, ProcessTree, start_time
+from smflow.local.support.processes import TREE_ENV, ProcessTree, folder_marker, start_time
 
 
 class ProtocolError(ConnectionError):
@@ -274,7 +273,7 @@ class ModelServerProcess:
         # Inherited by every process the model's code starts (ProcessTree). One value per instance
         # folder, which is unique to a deployment or transform job: a replacement instance (same
         # folder, started after its predecessor's tree has ended) has the same environment.
-        self._tree_marker = hashlib.sha256(str(self.instance_dir.resolve()).encode()).hexdigest()[:32]
+        self._tree_marker = folder_marker(self.instance_dir)  # found again after a restart (recovery)
         self._start_time: int | None = None  # the process's, see processes.start_time
 
     @property
