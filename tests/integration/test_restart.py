@@ -3,9 +3,14 @@ endpoints come back InService, a job that was running is marked Failed."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import subprocess
+import sys
+import tarfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +18,7 @@ from smflow import naming
 from smflow.errors import ResourceFailedError
 from smflow.examples import iris
 from smflow.local import launcher
-from smflow.local.support.processes import group_members, is_running, start_time
+from smflow.local.support.processes import TREE_ENV, folder_marker, group_members, is_running, start_time
 
 from .conftest import Runtime
 
@@ -138,3 +143,89 @@ def test_sigkill_during_training_fails_the_job_and_keeps_the_rest(tmp_path):
         for process, process_started in started.items():
             if start_time(process) == process_started:
                 os.kill(process, signal.SIGKILL)
+
+
+RUNAWAY_SCRIPT = Path(__file__).resolve().parents[1] / "local" / "serving_scripts" / "runaway.py"
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+SLEEPER = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+
+
+def _marker_of(pid: int) -> str | None:
+    prefix = f"{TREE_ENV}=".encode()
+    try:
+        data = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    return next((entry[len(prefix):].decode() for entry in data.split(b"\0") if entry.startswith(prefix)), None)
+
+
+def test_a_restart_ends_what_a_killed_runtimes_model_servers_left_running(tmp_path):
+    """The runtime and its model server die with SIGKILL (nothing of theirs can clean up): the
+    processes the model's code left outside the server's session (a forked ``os.setsid()`` child
+    and a double-forked, exec'd grandchild, runaway.py) are ended when the runtime starts again on
+    the same state folder; a process carrying another state folder's marker, and one without a
+    marker, are not."""
+    runtime = Runtime(tmp_path / "state")
+    runtime.start()
+    identities: dict[int, int] = {}  # processes this test must leave nothing of -> start times
+    bystanders: list[subprocess.Popen] = []
+    try:
+        archive = tmp_path / "model.tar.gz"
+        with tarfile.open(archive, "w:gz") as tar:
+            tar.add(RUNAWAY_SCRIPT, arcname="code/runaway.py")
+        s3 = runtime.boto3_client("s3")
+        s3.create_bucket(Bucket="runaway")
+        s3.upload_file(str(archive), "runaway", "model.tar.gz")
+        sagemaker = runtime.boto3_client("sagemaker")
+        sagemaker.create_model(ModelName="runaway", ExecutionRoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+                               PrimaryContainer={"Image": SKLEARN_IMAGE, "ModelDataUrl": "s3://runaway/model.tar.gz",
+                                                 "Environment": {"SAGEMAKER_PROGRAM": "runaway.py"}})
+        sagemaker.create_endpoint_config(EndpointConfigName="runaway", ProductionVariants=[
+            {"VariantName": "AllTraffic", "ModelName": "runaway", "InitialInstanceCount": 1,
+             "InstanceType": "ml.m5.large"}])
+        sagemaker.create_endpoint(EndpointName="runaway", EndpointConfigName="runaway")
+        _wait_until(lambda: sagemaker.describe_endpoint(EndpointName="runaway")["EndpointStatus"] == "InService",
+                    "the endpoint serving", timeout=60)
+        body = runtime.boto3_client("sagemaker-runtime").invoke_endpoint(
+            EndpointName="runaway", Body=b"{}", ContentType="application/json")["Body"].read()
+        answer = json.loads(body)
+        server, runaways = answer["server"], answer["runaways"]
+        identities = {pid: start_time(pid) for pid in [server, *runaways]}
+        assert None not in identities.values()
+        marker = _marker_of(server)
+        assert marker and all(_marker_of(pid) == marker for pid in runaways)  # forked (no exec) or not
+        assert all(os.getsid(pid) != os.getsid(server) for pid in runaways)  # they left its session
+
+        # The same instance folder in another state folder, and a process with no marker at all
+        (instance,) = (tmp_path / "state" / "work").glob("endpoints/*/*/*/instance-*")
+        other = tmp_path / "other-state" / instance.relative_to(tmp_path / "state")
+        other.mkdir(parents=True)
+        assert folder_marker(instance) == marker
+        clean = {key: value for key, value in os.environ.items() if key != TREE_ENV}
+        for environment in ({**clean, TREE_ENV: folder_marker(other)}, clean):
+            bystanders.append(subprocess.Popen([sys.executable, "-c", SLEEPER], env=environment,
+                                               start_new_session=True))
+        _wait_until(lambda: all(b"SIG_IGN" in Path(f"/proc/{p.pid}/cmdline").read_bytes() for p in bystanders),
+                    "the bystanders starting", timeout=10)
+
+        runtime_pid = launcher.read_info(runtime.state_dir).pid
+        os.kill(runtime_pid, signal.SIGKILL)
+        os.kill(server, signal.SIGKILL)
+        _wait_until(lambda: not is_running(runtime_pid) and not is_running(server), "the SIGKILLs", timeout=10)
+        time.sleep(1.5)  # what is left stays: the fork server's children and watch are gone
+        assert all(start_time(pid) == identities[pid] for pid in runaways)
+
+        runtime.start()  # same state folder
+        _wait_until(lambda: not any(start_time(pid) == identities[pid] for pid in runaways),
+                    "the restarted runtime ending the runaways", timeout=10)
+        assert all(process.poll() is None for process in bystanders)
+        status = runtime.boto3_client("sagemaker").describe_endpoint(EndpointName="runaway")["EndpointStatus"]
+        assert status == "InService"  # served again, by a new model server
+    finally:
+        runtime.stop()
+        for pid, started in identities.items():
+            if start_time(pid) == started:
+                os.kill(pid, signal.SIGKILL)
+        for process in bystanders:
+            process.kill()
+            process.wait()

@@ -233,6 +233,43 @@ def kill_marked(markers: Collection[str], started_before: int | None = None, tim
         time.sleep(0.01)
 
 
+# The value the fork server of model servers starts with for TREE_ENV: room, in the environment
+# it was started with, for the marker of each model server it forks (set_startup_marker).
+TREE_MARKER_PLACEHOLDER = "0" * 32
+_STAT_ENV_START, _STAT_ENV_END = 47, 48  # fields 50, 51 of /proc/<pid>/stat (Linux 3.5+)
+
+
+def set_startup_marker(marker: str) -> bool:
+    """In a process forked without exec (a model server forked by the fork server): write
+    ``TREE_ENV=marker`` over ``TREE_ENV=<TREE_MARKER_PLACEHOLDER>`` in the environment this
+    process was started with, in place, so that /proc/<pid>/environ, which shows that memory
+    (proc(5): env_start..env_end), shows this process's marker, as does that of every process
+    it forks without exec (they copy that memory). ``os.environ`` only changes what processes
+    started with exec inherit. The same technique as setproctitle's for the command line.
+
+    Returns False, changing nothing, when ``marker`` is not as long as the placeholder, the
+    placeholder is not there, or there is no /proc or ctypes."""
+    if len(marker) != len(TREE_MARKER_PLACEHOLDER):
+        return False
+    fields = _stat_fields(os.getpid())
+    try:
+        import ctypes
+
+        start, end = int(fields[_STAT_ENV_START]), int(fields[_STAT_ENV_END])  # type: ignore[index]
+    except (ImportError, TypeError, IndexError, ValueError):
+        return False
+    if not 0 < start < end:
+        return False
+    area = b"\0" + ctypes.string_at(start, end - start) + b"\0"  # area[i] is at start + i - 1
+    old = f"\0{TREE_ENV}={TREE_MARKER_PLACEHOLDER}\0".encode()
+    offset = area.find(old)
+    if offset < 0:
+        return False
+    value = marker.encode()
+    ctypes.memmove(start - 1 + offset + len(old) - 1 - len(value), value, len(value))
+    return True
+
+
 def _environment_value(pid: int, name: str) -> str | None:
     """The value of ``name`` in the environment process ``pid`` was started with, or None."""
     try:

@@ -24,6 +24,7 @@ import traceback
 
 from smflow.local.containers import frameworks
 from smflow.local.containers.serving import server
+from smflow.local.support.processes import TREE_ENV, set_startup_marker
 
 _FORK_STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL for children left when it stops
 
@@ -164,6 +165,12 @@ def _become_model_server(command: dict, protocol_fds: tuple[int, ...], home: str
         os.chdir(command["cwd"])
         os.environ.clear()
         os.environ.update(command["env"])
+        # /proc/<pid>/environ shows the fork server's start-up environment, not os.environ: put
+        # this server's tree marker there too, for what its code forks without exec (and leaves
+        # its session) to be found when the server or a restarted runtime ends its tree
+        marker = command["env"].get(TREE_ENV)
+        if marker:
+            set_startup_marker(marker)
         # sys.path as a fresh `python -m` in that directory with that PYTHONPATH would have it
         if sys.path and sys.path[0] == home:
             sys.path[0] = os.getcwd()

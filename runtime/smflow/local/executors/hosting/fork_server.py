@@ -28,7 +28,7 @@ from pathlib import Path
 import smflow
 from smflow.local.containers import contract, frameworks
 from smflow.local.executors.hosting.models import PreparedModel
-from smflow.local.support.processes import is_running
+from smflow.local.support.processes import TREE_ENV, TREE_MARKER_PLACEHOLDER, is_running
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,8 @@ class _Zygote:
             stdout=subprocess.PIPE,
             stderr=None,  # the fork server's own problems go to the runtime's output
             cwd=os.path.abspath(os.sep),
-            env=self.environment,
+            # room for each forked server's marker where /proc shows it (processes.set_startup_marker)
+            env={**self.environment, TREE_ENV: TREE_MARKER_PLACEHOLDER},
             close_fds=True,
         )
         self.pid = self.process.pid
