@@ -29,6 +29,7 @@ import pytest
 from smflow.local.support.aws import LocalAws
 from smflow.local.executors.hosting import FORK_ENV, FORK_SERVER, Deployment, ModelServerError, PreparedModel
 from smflow.local.server import LocalRuntime
+from smflow.local.support.processes import TREE_ENV, folder_marker
 
 _SUPPORT_PATH = Path(__file__).resolve().parents[2] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)
@@ -207,11 +208,15 @@ def test_forked_and_fresh_model_servers_answer_alike_in_the_same_environment(tmp
         monkeypatch.setenv(f"{prefix}SMFLOW_TEST_SETTING", "runtime's")
     work = tmp_path / "work"  # the same paths for both: the answers compare as they are
 
+    marker = f"{TREE_ENV}={folder_marker(work / 'AllTraffic' / 'instance-1')}".encode()
     with deployed(work, aws, ("AllTraffic", description, 1)) as deployment:
         forked = ask(deployment, {"features": features})
+        # what its code forks without exec is found by the marker, as for a fresh process
+        assert marker in Path(f"/proc/{forked['pid']}/environ").read_bytes().split(b"\0")
     monkeypatch.setenv(FORK_ENV, "0")
     with deployed(work, aws, ("AllTraffic", description, 1)) as deployment:
         fresh = ask(deployment, {"features": features})
+        assert marker in Path(f"/proc/{fresh['pid']}/environ").read_bytes().split(b"\0")
 
     assert_forked(forked)
     assert_fresh(fresh)
