@@ -300,7 +300,10 @@ time.sleep(120)
 """
 
 
-def test_a_killed_runtime_leaves_nothing_a_fresh_model_server_started(tmp_path, aws):
+@pytest.mark.parametrize("fork", ["1", "0"], ids=["forked", "fresh"])
+def test_a_killed_runtime_leaves_nothing_a_model_server_started(tmp_path, aws, fork):
+    """A fresh model server sees its runtime gone and ends its tree; the fork server stops the
+    servers it forked, then what their code left outside their sessions (found by marker)."""
     import subprocess
     import sys
 
@@ -308,10 +311,10 @@ def test_a_killed_runtime_leaves_nothing_a_fresh_model_server_started(tmp_path, 
     (root / "model").mkdir(parents=True)
     support.copy_script("runaway.py", root / "model" / "code")
     uri = support.upload(aws.client("s3"), support.make_tar_gz(root / "model", root / "model.tar.gz"), BUCKET,
-                         "runaway-killed.tar.gz")
+                         f"runaway-killed-{fork}.tar.gz")
     script = subprocess.Popen(
         [sys.executable, "-c", KILLED_RUNTIME_SCRIPT, aws.endpoint_url, uri, str(tmp_path / "work")],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "SMFLOW_MODEL_SERVER_FORK": "0"})
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "SMFLOW_MODEL_SERVER_FORK": fork})
     try:
         answer = json.loads(script.stdout.readline())
         pids = [answer["server"], *answer["runaways"]]

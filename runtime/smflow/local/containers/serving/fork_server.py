@@ -24,7 +24,7 @@ import traceback
 
 from smflow.local.containers import frameworks
 from smflow.local.containers.serving import server
-from smflow.local.support.processes import TREE_ENV, set_startup_marker
+from smflow.local.support.processes import TREE_ENV, kill_marked, set_startup_marker
 
 _FORK_STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL for children left when it stops
 
@@ -49,7 +49,9 @@ def fork_server(command_fd: int, reply_fd: int, preloaded_modules: tuple[str, ..
     - ``{"exited": <pid>, "code": <exit code, negative for a signal>}`` once the child is reaped.
 
     The end of the commands (the runtime closed the pipe, or died) stops every child still
-    running (SIGTERM, then SIGKILL after 5 s) and ends the fork server. Returns the exit code.
+    running (SIGTERM, then SIGKILL after 5 s) and what their code left running outside their
+    sessions (SIGKILL to the processes carrying their tree markers), and ends the fork server.
+    Returns the exit code.
     """
     for name in preloaded_modules:
         try:
@@ -62,7 +64,7 @@ def fork_server(command_fd: int, reply_fd: int, preloaded_modules: tuple[str, ..
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes the selector through the wake-up pipe
-    children: set[int] = set()
+    children: dict[int, str | None] = {}  # pid -> its tree marker
     modules = sorted({name.split(".", 1)[0] for name in list(sys.modules)})
     _write_message(reply_fd, {"ready": True, "pid": os.getpid(), "modules": modules})
 
@@ -94,7 +96,7 @@ def fork_server(command_fd: int, reply_fd: int, preloaded_modules: tuple[str, ..
         _stop_children(children)
 
 
-def _reap(children: set[int], reply_fd: int) -> None:
+def _reap(children: dict[int, str | None], reply_fd: int) -> None:
     while children:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -102,11 +104,23 @@ def _reap(children: set[int], reply_fd: int) -> None:
             return
         if pid == 0:
             return
-        children.discard(pid)
+        children.pop(pid, None)
         _write_message(reply_fd, {"exited": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
-def _stop_children(children: set[int]) -> None:
+def _stop_children(children: dict[int, str | None]) -> None:
+    """End the model servers still running (SIGTERM, SIGKILL after 5 s), then what their code
+    left running outside their sessions (the processes carrying their markers): the runtime
+    that would have ended those is gone or stopping."""
+    markers = {marker for marker in children.values() if marker}
+    try:
+        _end_children(children)
+    finally:
+        if markers:
+            kill_marked(markers, timeout=_FORK_STOP_GRACE)
+
+
+def _end_children(children: dict[int, str | None]) -> None:
     for pid in children:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -119,7 +133,7 @@ def _stop_children(children: set[int]) -> None:
         except ChildProcessError:
             return
         if pid:
-            children.discard(pid)
+            children.pop(pid, None)
         else:
             time.sleep(0.02)
     for pid in children:
@@ -130,7 +144,7 @@ def _stop_children(children: set[int]) -> None:
             pass
 
 
-def _spawn_child(command: dict, children: set[int], reply_fd: int, protocol_fds: tuple[int, ...],
+def _spawn_child(command: dict, children: dict[int, str | None], reply_fd: int, protocol_fds: tuple[int, ...],
                  home: str) -> None:
     try:
         pid = os.fork()
@@ -139,7 +153,7 @@ def _spawn_child(command: dict, children: set[int], reply_fd: int, protocol_fds:
         return
     if pid == 0:
         _become_model_server(command, protocol_fds, home)  # never returns
-    children.add(pid)
+    children[pid] = (command.get("env") or {}).get(TREE_ENV)
     _write_message(reply_fd, {"spawned": command.get("spawn"), "pid": pid})
 
 
