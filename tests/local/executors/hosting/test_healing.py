@@ -19,6 +19,7 @@ import pytest
 from smflow.local.executors.hosting import FORK_SERVER, Deployment
 from smflow.local.server import LocalRuntime
 from smflow.local.support.aws import LocalAws
+from smflow.local.support.processes import start_time
 
 _SUPPORT_PATH = Path(__file__).resolve().parents[2] / "serving_scripts" / "support.py"
 _spec = importlib.util.spec_from_file_location("smflow_serving_test_support", _SUPPORT_PATH)
@@ -315,9 +316,11 @@ def test_a_killed_runtime_leaves_nothing_a_model_server_started(tmp_path, aws, f
     script = subprocess.Popen(
         [sys.executable, "-c", KILLED_RUNTIME_SCRIPT, aws.endpoint_url, uri, str(tmp_path / "work")],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "SMFLOW_MODEL_SERVER_FORK": fork})
+    started: dict[int, int | None] = {}
     try:
         answer = json.loads(script.stdout.readline())
         pids = [answer["server"], *answer["runaways"]]
+        started = {pid: start_time(pid) for pid in pids}
         assert all(running(pid) for pid in pids)
         script.kill()  # the runtime dies without stopping anything
         script.wait()
@@ -328,3 +331,6 @@ def test_a_killed_runtime_leaves_nothing_a_model_server_started(tmp_path, aws, f
     finally:
         script.kill()
         script.wait()
+        for pid, began in started.items():  # should the test fail: leave nothing running
+            if began is not None and start_time(pid) == began:
+                os.kill(pid, signal.SIGKILL)
