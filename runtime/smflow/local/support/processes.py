@@ -19,7 +19,9 @@ A job's processes as a whole (:class:`ProcessTree`): user code can leave the pro
   which every process started from it inherits, whatever group or session it moves to (the
   technique of Jenkins' ProcessTreeKiller); checked only when the tree is ended. A model
   server's marker is derived from its instance folder (:func:`folder_marker`), so that a runtime
-  started again on the same state folder finds what a killed one's instances left running;
+  started again on the same state folder finds what a killed one's instances left running. A
+  model server forked without exec writes its marker into the environment memory /proc shows
+  (:func:`set_startup_marker`), so that what its code forks without exec carries it too;
 - the descendants of the leader seen by :meth:`ProcessTree.sample` (psutil, with their creation
   time so that a reused pid is never signalled), for processes started with an emptied
   environment; sampled while the job runs.
