@@ -208,10 +208,15 @@ def test_a_restart_ends_what_a_killed_runtimes_model_servers_left_running(tmp_pa
         _wait_until(lambda: all(b"SIG_IGN" in Path(f"/proc/{p.pid}/cmdline").read_bytes() for p in bystanders),
                     "the bystanders starting", timeout=10)
 
+        # SIGKILL the runtime, the model server and the process it was forked from (the fork
+        # server, which would otherwise end the runaways itself when its pipe closes): nothing of
+        # the runtime is left to clean up, only a restart can.
         runtime_pid = launcher.read_info(runtime.state_dir).pid
-        os.kill(runtime_pid, signal.SIGKILL)
-        os.kill(server, signal.SIGKILL)
-        _wait_until(lambda: not is_running(runtime_pid) and not is_running(server), "the SIGKILLs", timeout=10)
+        parent = int(Path(f"/proc/{server}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        killed = [runtime_pid, server] + ([parent] if parent != runtime_pid else [])
+        for pid in killed:
+            os.kill(pid, signal.SIGKILL)
+        _wait_until(lambda: not any(is_running(pid) for pid in killed), "the SIGKILLs", timeout=10)
         time.sleep(1.5)  # what is left stays: the fork server's children and watch are gone
         assert all(start_time(pid) == identities[pid] for pid in runaways)
 
