@@ -53,14 +53,22 @@ class ModelLoadError(Exception):
 class ServingDefaults:
     """What a framework's model server does where the entry point defines nothing:
     ``input_fn(body, content_type)``, ``predict_fn(data, model)``, ``output_fn(prediction,
-    accept)``; ``missing_model_fn``: the sentence that tells how to add a model_fn (there is no
-    default loader); ``install_import_hooks``: called before the entry point is imported."""
+    accept)``; ``model_fn(model_dir)``: the framework's default model loader, or None where the
+    container has none (``missing_model_fn`` is then the sentence that tells how to add one);
+    ``install_import_hooks``: called before the entry point is imported.
+
+    ``load_handlers``: for a container that does not follow the inference toolkit's contract
+    (TensorFlow Serving's): ``load_handlers(model_dir, code_dir, program) -> Handlers`` replaces
+    :func:`load_handlers` wholesale; ``program`` is None when no entry point is set or found
+    (such a container serves without one), and the entry point is not imported for it."""
 
     input_fn: Callable
     predict_fn: Callable
     output_fn: Callable
     missing_model_fn: str
     install_import_hooks: Callable[[], None] | None = None
+    model_fn: Callable | None = None
+    load_handlers: Callable[[str, str, str | None], "Handlers"] | None = None
 
 
 def _adapt(fn: Callable, arity: int) -> Callable:
@@ -78,7 +86,12 @@ def _adapt(fn: Callable, arity: int) -> Callable:
 
 @dataclass
 class Handlers:
-    """The serving functions in use: the script's, or the defaults."""
+    """The serving functions in use: the script's, or the defaults.
+
+    ``invoke(data, content_type, accept, custom_attributes)``, when set, answers every request
+    instead of ``transform_fn`` / ``input_fn`` -> ``predict_fn`` -> ``output_fn``; it receives the
+    ``X-Amzn-SageMaker-Custom-Attributes`` header (or None) and returns what ``output_fn`` may
+    return (``bytes``/``str``, or ``(body, content_type)``), or raises :class:`ServingError`."""
 
     model: Any
     transform_fn: Callable | None
@@ -87,6 +100,7 @@ class Handlers:
     output_fn: Callable
     execution_parameters_fn: Callable | None
     default_accept: str
+    invoke: Callable[[bytes | str, str, str, str | None], Any] | None = None
 
 
 def import_entry_point(code_dir: str, program: str, defaults: ServingDefaults | None = None):
@@ -123,7 +137,7 @@ def load_handlers(module, model_dir: str, program: str, defaults: ServingDefault
             ``input_fn`` / ``predict_fn`` / ``output_fn`` (AWS's container refuses both).
         Exception: whatever ``model_fn`` raises, unchanged.
     """
-    model_fn = getattr(module, "model_fn", None)
+    model_fn = getattr(module, "model_fn", None) or defaults.model_fn
     if model_fn is None:
         raise ModelLoadError(
             f"The entry point {program!r} does not define model_fn(model_dir). {defaults.missing_model_fn}"
@@ -193,9 +207,14 @@ def _as_reply(result, accept: str) -> Reply:
 
 
 def handle_invocation(
-    handlers: Handlers, body: bytes, content_type: str | None, accept_header: str | None
+    handlers: Handlers,
+    body: bytes,
+    content_type: str | None,
+    accept_header: str | None,
+    custom_attributes: str | None = None,
 ) -> Reply:
-    """Run one InvokeEndpoint request through the serving functions.
+    """Run one InvokeEndpoint request through the serving functions (``custom_attributes``: the
+    ``X-Amzn-SageMaker-Custom-Attributes`` header, given to ``handlers.invoke`` only).
 
     Returns a 200 Reply, 415 / 406 for unsupported types with the default functions, or 500
     with the exception's message when a function raises.
@@ -209,7 +228,9 @@ def handle_invocation(
         except UnicodeDecodeError as exc:
             return error_reply(400, f"The {content_type} request body is not UTF-8: {exc}")
     try:
-        if handlers.transform_fn is not None:
+        if handlers.invoke is not None:
+            result = handlers.invoke(data, content_type, accept, custom_attributes)
+        elif handlers.transform_fn is not None:
             result = handlers.transform_fn(handlers.model, data, content_type, accept)
         else:
             features = handlers.input_fn(data, content_type)

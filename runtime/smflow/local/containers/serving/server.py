@@ -76,7 +76,8 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self._send(error_reply(404, f"No route for POST {path}: use /invocations"))
             return
         content_type = self.headers.get("ContentType") or self.headers.get("Content-Type")
-        reply = handle_invocation(self.handlers, body, content_type, self.headers.get("Accept"))
+        reply = handle_invocation(self.handlers, body, content_type, self.headers.get("Accept"),
+                                  self.headers.get(contract.CUSTOM_ATTRIBUTES_HEADER))
         self._send(reply)
 
     def _read_body(self) -> bytes:
@@ -200,11 +201,12 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.parent_pid:
         _exit_with_parent(args.parent_pid)
+    defaults = frameworks.get(args.framework).serving_defaults()
     program = args.program or os.environ.get(contract.SAGEMAKER_PROGRAM) or ""
     if not program:
         if os.path.isfile(os.path.join(args.code_dir, contract.DEFAULT_PROGRAM)):
             program = contract.DEFAULT_PROGRAM
-        else:
+        elif defaults.load_handlers is None:
             print(
                 f"ModelLoadError: {contract.SAGEMAKER_PROGRAM} is not set: set it in the model's container "
                 "Environment to the entry point script's file name (the SageMaker Python SDK sets "
@@ -212,10 +214,12 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
-    defaults = frameworks.get(args.framework).serving_defaults()
     try:
-        module = import_entry_point(args.code_dir, program, defaults)
-        handlers = load_handlers(module, args.model_dir, program, defaults)
+        if defaults.load_handlers is not None:
+            handlers = defaults.load_handlers(args.model_dir, args.code_dir, program or None)
+        else:
+            module = import_entry_point(args.code_dir, program, defaults)
+            handlers = load_handlers(module, args.model_dir, program, defaults)
     except ModelLoadError as exc:
         print(f"ModelLoadError: {exc}", file=sys.stderr)
         return 2
@@ -228,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     port = server.server_address[1]
     if args.port_file:
         _write_port_file(args.port_file, port)
-    print(f"smflow model server: {program} serving on 127.0.0.1:{port}", file=sys.stderr, flush=True)
+    print(f"smflow model server: {program or args.framework} serving on 127.0.0.1:{port}", file=sys.stderr, flush=True)
     try:
         server.serve_forever(poll_interval=0.5)
     except KeyboardInterrupt:
