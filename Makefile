@@ -17,17 +17,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# `make demo PORT=9600`: the runtime's port (default 9510, or a free one when 9510 is taken).
+PORT_ARG := $(if $(PORT),--port $(PORT),)
+
 demo: $(STAMP)
-	$(BIN)/python -m smflow_airflow.demo
+	$(BIN)/python -m smflow_airflow.demo $(PORT_ARG)
 
 demo-client: $(STAMP)
-	$(BIN)/python -m smflow.demo
+	$(BIN)/python -m smflow.demo $(PORT_ARG)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 local-up: $(STAMP)
-	$(BIN)/smflow local up
+	$(BIN)/smflow local up $(PORT_ARG)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

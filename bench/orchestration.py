@@ -176,7 +176,7 @@ def main(argv=None) -> int:
         scratch = Path(scratch_name)
         with c.local_runtime(scratch / "state") as runtime:
             os.environ["AIRFLOW_CONN_AWS_DEFAULT"] = json.dumps({
-                "conn_type": "aws", "login": "smflow", "password": "smflow",
+                "conn_type": "aws", "login": "smflow-local-key", "password": "smflow-local-secret",
                 "extra": {"endpoint_url": runtime.url, "region_name": "us-east-1"},
             })
             import logging

@@ -8,7 +8,7 @@ runs even when a task before it failed, and clearing a task after deploy deploys
 
 Runs unchanged on AWS or on smflow's local runtime; only the ``aws_default`` connection differs::
 
-    export AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "smflow", "password": "smflow",
+    export AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "smflow-local-key", "password": "smflow-local-secret",
         "extra": {"endpoint_url": "http://127.0.0.1:9510", "region_name": "us-east-1"}}'
     airflow dags test iris_lifecycle
 
@@ -96,8 +96,9 @@ def iris_lifecycle():
         base_job_name="iris-train",
         role=ROLE,
     )
+    # The train task already streamed the job's log into its task log: attach without replaying it.
     attach = SageMakerAttachOperator(
-        task_id="attach", job_name="{{ ti.xcom_pull(task_ids='train')['TrainingJobName'] }}"
+        task_id="attach", job_name="{{ ti.xcom_pull(task_ids='train')['TrainingJobName'] }}", print_log=False
     )
     model = SageMakerCreateModelOperator(
         task_id="create_model",

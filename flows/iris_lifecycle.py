@@ -28,9 +28,15 @@ time is Prefect's and prefect-aws's own.
 # run against the flow's annotations, which must then be real types, not strings.
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
+
+
+if __name__ == "__main__":  # an offline example run: no telemetry ("Failed to send telemetry" errors)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
 
 from prefect import flow, task
 from prefect_aws import AwsCredentials

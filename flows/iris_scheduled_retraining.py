@@ -30,6 +30,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+
+if __name__ == "__main__":  # an offline example run: no telemetry ("Failed to send telemetry" errors)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+
 from prefect import flow, task
 from prefect_aws import AwsCredentials
 

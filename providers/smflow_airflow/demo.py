@@ -36,8 +36,9 @@ def airflow_env(home: Path, dags_folder: Path, endpoint_url: str, deferrable: bo
     """The environment of the demo's Airflow (everything else is inherited)."""
     connection = {
         "conn_type": "aws",
-        "login": "smflow",
-        "password": "smflow",
+        # Airflow masks the password wherever it appears in logs and the UI: never a common word.
+        "login": "smflow-local-key",
+        "password": "smflow-local-secret",
         "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
     }
     return {
@@ -89,7 +90,7 @@ def dags_test(dag_id: str, env: dict[str, str], *, conf: dict[str, Any] | None =
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smflow_airflow.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", help="an already running runtime (default: start the local one)")
-    parser.add_argument("--port", type=int, default=None, help="port of the local runtime it starts")
+    parser.add_argument("--port", type=int, default=None, help="port of the local runtime it starts (default 9510, or a free one when 9510 is taken)")
     parser.add_argument("--airflow-home", type=Path, default=DEFAULT_AIRFLOW_HOME)
     parser.add_argument("--dags-folder", type=Path, default=DEFAULT_DAGS_FOLDER)
     parser.add_argument("--deferrable", action="store_true", help="wait in triggers ([operators] default_deferrable)")
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         from smflow.local import launcher
 
         try:
-            info, started = launcher.start_background(port=args.port or launcher.DEFAULT_PORT)
+            info, started = launcher.start_background(port=args.port)
         except launcher.LauncherError as error:
             print(f"demo: {error}", file=sys.stderr)
             return 1

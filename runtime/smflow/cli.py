@@ -4,6 +4,7 @@
     smflow local down [--state-dir DIR]                                  stop it
     smflow local status [--state-dir DIR]                                is it running, and what it holds
     smflow local serve [--host H] [--port P] [--state-dir DIR]           run in the foreground (containers)
+    smflow local reset [--all] [--state-dir DIR]                         stop it and delete what it holds
 
 ``up`` and ``serve`` also take ``--allow-host NAME[:PORT]`` (repeatable: Host names answered besides
 loopback ones) and ``--check-signatures KEYS_FILE`` (refuse requests not signed with one of the key
@@ -47,7 +48,10 @@ def _add_common(parser: argparse.ArgumentParser, with_address: bool) -> None:
     )
     if with_address:
         parser.add_argument("--host", default=DEFAULT_HOST, help="address to bind (default 127.0.0.1)")
-        parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default 9510)")
+        parser.add_argument(
+            "--port", type=int, default=None,
+            help="port (default 9510; `up` chooses a free one when another program holds 9510)",
+        )
         parser.add_argument(
             "--allow-host", action="append", default=[], metavar="NAME[:PORT]",
             help="also answer requests whose Host is NAME (repeatable; '*' for any). By default only "
@@ -69,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(actions.add_parser("down", help="stop the background runtime"), False)
     _add_common(actions.add_parser("status", help="show whether the runtime is running"), False)
     _add_common(actions.add_parser("serve", help="run the runtime in the foreground"), True)
+    reset = actions.add_parser("reset", help="stop the runtime and delete what it holds")
+    _add_common(reset, False)
+    reset.add_argument("--all", action="store_true",
+                       help="also delete the framework environments built under the state directory")
     return parser
 
 
@@ -136,6 +144,39 @@ def local_status(args) -> int:
     return 0
 
 
+KEPT_BY_RESET = ("environments",)  # built framework environments: minutes to rebuild, no user data
+
+
+def local_reset(args) -> int:
+    """Stop the runtime of the state directory, then delete its jobs, models, endpoints, S3
+    objects and logs (everything in the state directory but the framework environments, unless
+    ``--all``)."""
+    import shutil
+
+    launcher = _local("launcher")
+    state_dir = _state_dir(args)
+    info = launcher.stop(state_dir)
+    if info is not None:
+        print(f"stopped smflow local runtime (pid {info.pid}, {info.url})", file=sys.stderr)
+    if not state_dir.is_dir():
+        print(f"nothing to delete: {state_dir} does not exist", file=sys.stderr)
+        return 0
+    kept = () if args.all else KEPT_BY_RESET
+    removed = 0
+    for entry in sorted(state_dir.iterdir()):
+        if entry.name in kept:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+        removed += 1
+    left = [name for name in kept if (state_dir / name).exists()]
+    print(f"deleted {removed} entries of {state_dir}" + (f" (kept: {', '.join(left)}; --all deletes them)" if left else ""),
+          file=sys.stderr)
+    return 0
+
+
 def local_serve(args) -> int:
     import logging
 
@@ -147,11 +188,13 @@ def local_serve(args) -> int:
 
     def on_ready(url: str) -> None:
         port = int(url.rsplit(":", 1)[1].rstrip("/"))
-        launcher.write_info(state_dir, launcher.RuntimeInfo(pid, url, args.host, port, str(state_dir)))
+        launcher.write_info(state_dir, launcher.RuntimeInfo(pid, url, args.host, port, str(state_dir),
+                                                            launcher.runtime_build()))
         print(f"smflow local runtime listening on {url} (state in {state_dir})", flush=True)
 
     try:
-        serve(host=args.host, port=args.port, state_dir=state_dir, on_ready=on_ready,
+        port = DEFAULT_PORT if args.port is None else args.port
+        serve(host=args.host, port=port, state_dir=state_dir, on_ready=on_ready,
               allowed_hosts=args.allow_host, signature_keys=_signature_keys(args))
     finally:
         launcher.clear_info(state_dir, pid)
@@ -160,7 +203,8 @@ def local_serve(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"up": local_up, "down": local_down, "status": local_status, "serve": local_serve}
+    handlers = {"up": local_up, "down": local_down, "status": local_status, "serve": local_serve,
+                "reset": local_reset}
     return handlers[args.action](args)
 
 

@@ -21,7 +21,8 @@ from smflow.examples.iris import run_lifecycle, training_script
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m smflow.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--endpoint-url", help="an already running runtime (default: start the local one)")
-    parser.add_argument("--port", type=int, default=9510, help="port of the local runtime (default 9510)")
+    parser.add_argument("--port", type=int, default=None,
+                        help="port of the local runtime it starts (default 9510, or a free one when 9510 is taken)")
     parser.add_argument("--entry-point", help="the Iris training script (default: "
                         "dags/scripts/scikit_learn_iris.py of the smflow checkout)")
     args = parser.parse_args(argv)

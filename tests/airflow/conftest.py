@@ -68,8 +68,9 @@ def connection_uri(endpoint_url: str) -> str:
     """``AIRFLOW_CONN_AWS_DEFAULT`` for the local runtime (JSON form)."""
     return json.dumps({
         "conn_type": "aws",
-        "login": "smflow",
-        "password": "smflow",
+        # Airflow masks the password wherever it appears in logs and the UI: never a common word.
+        "login": "smflow-local-key",
+        "password": "smflow-local-secret",
         "extra": {"endpoint_url": endpoint_url, "region_name": "us-east-1"},
     })
 

@@ -31,11 +31,31 @@ class LauncherError(RuntimeError):
 
 @dataclass(frozen=True)
 class RuntimeInfo:
+    """What ``runtime.json`` in the state directory says of the running runtime; ``build`` is
+    :func:`runtime_build` of the code it runs ("" when written by an smflow that had none)."""
+
     pid: int
     url: str
     host: str
     port: int
     state_dir: str
+    build: str = ""
+
+
+def runtime_build() -> str:
+    """``<version>+<digest>``: smflow's version and a digest of its installed source files (name,
+    size, modification time), so that a runtime started by another version or by an edited
+    checkout is told apart from one running this code."""
+    import hashlib
+
+    import smflow
+
+    root = Path(smflow.__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
+    return f"{smflow.__version__}+{digest.hexdigest()[:12]}"
 
 
 def default_state_dir() -> Path:
@@ -59,7 +79,9 @@ def clear_info(state_dir: Path, pid: int) -> None:
 def read_info(state_dir: Path, check_alive: bool = True) -> RuntimeInfo | None:
     """The running runtime of ``state_dir``, or None (a stale file of a dead process is None)."""
     try:
-        info = RuntimeInfo(**json.loads((state_dir / RUNTIME_FILE).read_text()))
+        fields = json.loads((state_dir / RUNTIME_FILE).read_text())
+        known = set(RuntimeInfo.__dataclass_fields__)
+        info = RuntimeInfo(**{key: value for key, value in fields.items() if key in known})
     except (OSError, ValueError, TypeError):
         return None
     if check_alive and not is_running(info.pid):
@@ -80,7 +102,7 @@ def port_is_free(host: str, port: int) -> bool:
 def start_background(
     state_dir: Path | None = None,
     host: str = DEFAULT_HOST,
-    port: int = DEFAULT_PORT,
+    port: int | None = None,
     timeout: float = 60.0,
     *,
     allowed_hosts: list[str] | tuple[str, ...] = (),
@@ -88,21 +110,36 @@ def start_background(
 ) -> tuple[RuntimeInfo, bool]:
     """Start the runtime unless one already runs for ``state_dir``.
 
+    ``port``: None = :data:`DEFAULT_PORT` (9510), or a free port chosen by the system when
+    another program holds 9510; the URL in the returned info is the one to use.
     ``allowed_hosts`` and ``keys_file`` are ``smflow local serve``'s ``--allow-host`` and
     ``--check-signatures`` (see :mod:`smflow.local.services.access`).
 
     Returns: ``(info, started)`` where ``started`` is False when it was already running.
     Raises:
-        LauncherError: the port is taken by something else, or the process died or did not
-            become ready within ``timeout`` seconds (the message quotes its log).
+        LauncherError: the given port is taken by something else; a runtime of another smflow
+            build runs for ``state_dir`` (it is never reused silently: the message says how to
+            stop it); or the process died or did not become ready within ``timeout`` seconds
+            (the message quotes its log).
     """
     state_dir = Path(state_dir or default_state_dir()).resolve()
     running = read_info(state_dir)
+    build = runtime_build()
     if running is not None:
+        if running.build != build:
+            raise LauncherError(
+                f"a runtime of another smflow build ({running.build or 'unknown'}; this is {build}) is "
+                f"running for {state_dir} (pid {running.pid}, {running.url}): stop it with "
+                f"`smflow local down --state-dir {state_dir}` (endpoints it serves come back when a new "
+                "runtime starts), then start again"
+            )
         return running, False
-    if port and not port_is_free(host, port):
+    if port is None:
+        port = DEFAULT_PORT if port_is_free(host, DEFAULT_PORT) else 0
+    elif port and not port_is_free(host, port):
         raise LauncherError(
-            f"port {port} on {host} is in use by another program; pass --port with a free port"
+            f"port {port} on {host} is in use by another program; pass another --port, or none to "
+            "let smflow choose a free one"
         )
     state_dir.mkdir(parents=True, exist_ok=True)
     log_path = state_dir / LOG_FILE
