@@ -682,7 +682,7 @@ class Console:
         for server in servers:
             try:
                 result.append((server.label, server.pid, server.port, server.is_alive()))
-            except Exception:  # noqa: BLE001 - a server being replaced
+            except Exception:  # a server being replaced
                 logger.debug("model server %r not readable", server, exc_info=True)
         return result
 
