@@ -200,7 +200,9 @@ class Console:
 
     def _streams(self, group: str, prefix: str) -> list[str]:
         names: list[tuple[int, str]] = []
-        request = {"logGroupName": group, "logStreamNamePrefix": prefix}
+        request: dict[str, Any] = {"logGroupName": group}
+        if prefix:
+            request["logStreamNamePrefix"] = prefix
         try:
             while True:
                 answer = self._logs().describe_log_streams(**request)
@@ -376,7 +378,7 @@ class Console:
             ("Instances", f"{resources_.get('InstanceCount', '')} x {resources_.get('InstanceType', '')}"
              if resources_ else ""),
             ("Role", job.get("RoleArn")),
-            ("Output path", m.s3_link(output)),
+            ("Output path", m.s3_link(output, prefix=True)),
             ("Model artifacts", m.s3_link(model_data)),
             ("Max runtime", f"{(job.get('StoppingCondition') or {}).get('MaxRuntimeInSeconds')} s"
              if (job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") else ""),
@@ -388,7 +390,7 @@ class Console:
         channels = []
         for channel in job.get("InputDataConfig") or []:
             source = (channel.get("DataSource") or {}).get("S3DataSource") or {}
-            channels.append((channel.get("ChannelName", ""), m.s3_link(source.get("S3Uri")),
+            channels.append((channel.get("ChannelName", ""), m.s3_link(source.get("S3Uri"), prefix=True),
                              source.get("S3DataType", ""), source.get("S3DataDistributionType", ""),
                              channel.get("ContentType", ""), channel.get("InputMode") or spec.get("TrainingInputMode", "")))
         metrics = [(i.get("MetricName", ""), i.get("Value", ""), m.when(i.get("Timestamp")))
@@ -446,10 +448,10 @@ class Console:
             ("Started", m.when(job.get("TransformStartTime"))),
             ("Ended", m.when(job.get("TransformEndTime"))),
             ("Duration", m.duration(job.get("TransformStartTime"), job.get("TransformEndTime"))),
-            ("Input", m.s3_link(source.get("S3Uri"))),
+            ("Input", m.s3_link(source.get("S3Uri"), prefix=source.get("S3DataType") != "ManifestFile")),
             ("Content type / split", f"{transform_input.get('ContentType', '')} / {transform_input.get('SplitType', 'None')}"),
             ("Batch strategy", job.get("BatchStrategy")),
-            ("Output path", m.s3_link(output.get("S3OutputPath"))),
+            ("Output path", m.s3_link(output.get("S3OutputPath"), prefix=True)),
             ("Accept / assemble with", f"{output.get('Accept', '')} / {output.get('AssembleWith', 'None')}"),
             ("Instances", f"{resources_.get('InstanceCount', '')} x {resources_.get('InstanceType', '')}"),
         ])

@@ -33,14 +33,16 @@ def link(href: str, text: Any, **attributes: str) -> Markup:
     return Markup('<a href="{}"{}>{}</a>').format(href, extra, text)
 
 
-def s3_link(uri: str | None) -> Markup:
-    """An ``s3://bucket/key`` URI linking to its console page (a prefix listing when it ends
-    with ``/`` or names no object, see the S3 pages)."""
+def s3_link(uri: str | None, prefix: bool = False) -> Markup:
+    """An ``s3://bucket/key`` URI linking to its console page: the object's, or the listing of
+    a prefix (``prefix``, or a URI ending with ``/``)."""
     if not uri or not uri.startswith("s3://"):
         return escape(uri or "")
     bucket, _, key = uri[5:].partition("/")
     if not bucket:
         return escape(uri)
+    if prefix and key and not key.endswith("/"):
+        key += "/"
     if not key or key.endswith("/"):
         return link(url("s3", bucket, prefix=key or None), uri)
     return link(url("s3", bucket, "object", key=key), uri)
