@@ -86,7 +86,7 @@ def log_lines(runtime, group: str, stream: str, *messages: str) -> None:
 def test_a_training_job_page_shows_status_hyperparameters_channels_metrics_and_log(fake_runtime):
     start_training_job(fake_runtime, "console-train")
     log_lines(fake_runtime, "/aws/sagemaker/TrainingJobs", "console-train/algo-1-1",
-              "Invoking script train.py", f"row {HOSTILE}")
+              "Invoking script train.py", f"row {HOSTILE}", "accuracy 0.50", "accuracy 0.75")
 
     page = assert_page(get(fake_runtime, "/console/training-jobs/console-train"), 200)
     assert 'data-status="InProgress"' in page and 'data-live="1"' in page
@@ -95,6 +95,8 @@ def test_a_training_job_page_shows_status_hyperparameters_channels_metrics_and_l
     assert 'href="/console/s3/console-data?prefix=iris%2Ftrain%2F">s3://console-data/iris/train<' in page
     assert "Invoking script train.py" in page and "accuracy ([0-9.]+)" in page
     assert 'id="stop"' in page  # InProgress: can be stopped
+    # the last value each metric definition finds in the log, as SageMaker reads metrics
+    assert "<td>accuracy</td><td>0.75</td>" in page and "<td>the log</td>" in page
 
     fake_runtime.executors.runs["console-train"].finish(
         "Completed", SecondaryStatus="Completed", TrainingEndTime=time.time(),
@@ -102,7 +104,7 @@ def test_a_training_job_page_shows_status_hyperparameters_channels_metrics_and_l
         ModelArtifacts={"S3ModelArtifacts": "s3://console-data/output/console-train/output/model.tar.gz"})
     page = assert_page(get(fake_runtime, "/console/training-jobs/console-train"), 200)
     assert 'data-live="0"' in page and 'id="stop"' not in page
-    assert "<td>accuracy</td><td>0.97</td>" in page
+    assert "<td>accuracy</td><td>0.97</td>" in page and "<td>FinalMetricDataList</td>" in page
     assert "/console/s3/console-data/object?key=output%2Fconsole-train%2Foutput%2Fmodel.tar.gz" in page
     listing = assert_page(get(fake_runtime, "/console/training-jobs"), 200)
     assert 'href="/console/training-jobs/console-train"' in listing

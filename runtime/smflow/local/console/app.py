@@ -266,8 +266,9 @@ class Console:
                 "cursor": cursor}
         return Response(json.dumps(body), mimetype="application/json")
 
-    def _log_view(self, group: str, prefix: str, source: str, status: str | None) -> Markup:
-        events, cursor = self.read_log(group, prefix, None)
+    def _log_view(self, group: str, prefix: str, source: str, status: str | None,
+                  read: tuple[list[tuple[str, int, str]], dict[str, str]] | None = None) -> Markup:
+        events, cursor = read or self.read_log(group, prefix, None)
         lines = Markup("").join(Markup('<div class="line"><span class="ts">{}</span> {}</div>').format(
             m.when(t / 1000)[11:19], message) for _, t, message in events)
         live = status is not None and status not in TERMINAL
@@ -393,8 +394,12 @@ class Console:
             channels.append((channel.get("ChannelName", ""), m.s3_link(source.get("S3Uri"), prefix=True),
                              source.get("S3DataType", ""), source.get("S3DataDistributionType", ""),
                              channel.get("ContentType", ""), channel.get("InputMode") or spec.get("TrainingInputMode", "")))
-        metrics = [(i.get("MetricName", ""), i.get("Value", ""), m.when(i.get("Timestamp")))
+        log = self.read_log(LOG_GROUPS["training-jobs"], f"{name}/", None)
+        metrics = [(i.get("MetricName", ""), i.get("Value", ""), m.when(i.get("Timestamp")), "FinalMetricDataList")
                    for i in job.get("FinalMetricDataList") or []]
+        if not metrics:
+            metrics = [(metric, value, m.when(at / 1000), "the log")
+                       for metric, (value, at) in log_metrics(spec.get("MetricDefinitions") or [], log[0]).items()]
         definitions = [(d.get("Name", ""), Markup("<code>{}</code>").format(d.get("Regex", "")))
                        for d in spec.get("MetricDefinitions") or []]
         models = [m.link(url("models", i["ModelName"]), i["ModelName"]) for i in self._models_of(model_data)]
@@ -408,11 +413,11 @@ class Console:
                                                  id_="hyperparameters")),
             m.section("Channels", m.table(("Channel", "S3 URI", "Data type", "Distribution", "Content type",
                                            "Input mode"), channels, empty="No input channels.", id_="channels")),
-            m.section("Metrics", m.table(("Metric", "Value", "Time"), metrics,
-                                         empty="No final metrics (none defined, or none matched yet).", id_="metrics")
+            m.section("Metrics", m.table(("Metric", "Value", "Time", "From"), metrics,
+                                         empty="No metrics (none defined, or none matched yet).", id_="metrics")
                       + (m.table(("Metric definition", "Regex"), definitions) if definitions else Markup(""))),
             m.section("Log", self._log_view(LOG_GROUPS["training-jobs"], f"{name}/",
-                                            url("training-jobs", name, "log.json"), status)),
+                                            url("training-jobs", name, "log.json"), status, log)),
         ])
         return _html(m.page(name, body, active="training-jobs",
                             crumbs=[("Overview", url()), ("Training jobs", url("training-jobs"))]))
@@ -888,6 +893,28 @@ def _key(value: str, allow_empty: bool = False) -> str:
     if any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in value):
         raise BadRequest("An S3 key cannot hold control characters.")
     return value
+
+
+def log_metrics(definitions: list[dict], events: list[tuple[str, int, str]]) -> dict[str, tuple[float, int]]:
+    """The last value of each metric definition's ``Regex`` (its first group) in the log events:
+    ``{Name: (value, timestamp ms)}``. SageMaker reads a training job's metrics from its log in
+    the same way (MetricDefinitions in the CreateTrainingJob API reference); the local runtime
+    does not fill FinalMetricDataList, so the console shows what the log says."""
+    found: dict[str, tuple[float, int]] = {}
+    patterns = []
+    for definition in definitions:
+        try:
+            patterns.append((definition.get("Name", ""), re.compile(definition.get("Regex", ""))))
+        except re.error:
+            continue
+    for _, timestamp, message in events:
+        for metric, pattern in patterns:
+            for match in pattern.finditer(message):
+                try:
+                    found[metric] = (float(match.group(1) if pattern.groups else match.group(0)), timestamp)
+                except (ValueError, IndexError):
+                    continue
+    return found
 
 
 def _job_of(model_data: str | None) -> str | None:
