@@ -158,9 +158,11 @@ def test_model_and_endpoint_pages(browser, runtime, iris_runs, screenshots):
 def test_an_airflow_task_link_opens_the_job_page(browser, runtime, iris_runs, monkeypatch):
     pytest.importorskip("airflow")
     from airflow.sdk.execution_time import xcom
-
     from smflow_airflow import _common
-    from smflow_airflow.links.sagemaker import SageMakerEndpointLink, SageMakerTrainingJobLink
+    from smflow_airflow.links.sagemaker import (
+        SageMakerEndpointLink,
+        SageMakerTrainingJobLink,
+    )
 
     stored: dict = {}
 

@@ -1,8 +1,8 @@
 """HTML building blocks of the console: every value goes through :func:`markupsafe.escape`
 (``Markup.format`` escapes its arguments), so that names, hyperparameters, log lines, S3 keys
 and failure reasons show as text, never as markup. markupsafe is the escaping library of
-werkzeug (which the runtime serves with) and Jinja; a template engine would add a dependency
-for about twenty small pages."""
+werkzeug (which the runtime serves with, and which requires it) and Jinja; a template engine
+would add a dependency for about twenty small pages."""
 
 from __future__ import annotations
 
