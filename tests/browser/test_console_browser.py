@@ -33,6 +33,11 @@ def wait_for(condition, timeout: float = WAIT, what: str = "the page"):
         time.sleep(0.2)
 
 
+def heading(browser, text: str) -> str:
+    """Wait for the page (after a click) whose h1 is ``text``."""
+    return wait_for(lambda: browser.find_element("tag name", "h1").text == text and text, what=f"the page {text!r}")
+
+
 def shoot(browser, screenshots, name: str) -> None:
     """A screenshot of the whole page (the window is made as tall as the document)."""
     height = browser.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
@@ -101,10 +106,10 @@ def test_a_finished_training_job_page_shows_timeline_hyperparameters_channels_me
     shoot(browser, screenshots, "training-job-completed")
     # the channel's link opens its S3 listing, whose object opens as a table
     browser.find_element("link text", iris_runs["train_uri"]).click()
-    assert browser.find_element("tag name", "h1").text == iris_runs["train_uri"].rstrip("/") + "/"
+    heading(browser, iris_runs["train_uri"].rstrip("/") + "/")
     shoot(browser, screenshots, "s3-prefix")
     browser.find_element("link text", "iris.csv").click()
-    assert browser.find_element("tag name", "h1").text == "iris.csv"
+    heading(browser, "iris.csv")
     assert len(cells(browser, "preview")) == 150
     shoot(browser, screenshots, "s3-object")
 
@@ -129,7 +134,7 @@ def test_transform_job_pages_show_progress_by_object(browser, runtime, iris_runs
     assert row[0].endswith("iris-features.csv") and row[2].endswith("iris-features.csv.out") and row[4] == "Transformed"
     shoot(browser, screenshots, "transform-job-completed")
     browser.find_element("link text", row[2]).click()
-    assert browser.find_element("tag name", "h1").text == "iris-features.csv.out"
+    heading(browser, "iris-features.csv.out")
     assert browser.find_element("id", "preview").text.splitlines()[:5] == ["0.0"] * 5  # setosa rows first
 
 
@@ -141,7 +146,7 @@ def test_model_and_endpoint_pages(browser, runtime, iris_runs, screenshots):
     assert iris_runs["finished"] in browser.find_element("tag name", "main").text  # the job it came from
     shoot(browser, screenshots, "model")
     browser.find_element("link text", iris_runs["endpoint"]).click()
-    assert browser.find_element("tag name", "h1").text == iris_runs["endpoint"]
+    heading(browser, iris_runs["endpoint"])
     assert status(browser) == "InService"
     counters = browser.find_element("id", "invocations").text
     assert "Invocations 3" in counters and "Model errors 0" in counters
@@ -209,13 +214,15 @@ def test_stop_asks_first_then_stops_the_running_job(browser, runtime, iris_runs,
     name = iris_runs["running"]
     open_page(browser, f"{runtime.url}/console/training-jobs/{name}")
     browser.find_element("id", "stop").click()
-    assert browser.find_element("tag name", "h1").text == f"Stop training job {name}?"
+    heading(browser, f"Stop training job {name}?")
     shoot(browser, screenshots, "confirm-stop")
     browser.find_element("id", "cancel").click()  # asked first: cancelling changes nothing
-    assert browser.find_element("tag name", "h1").text == name and status(browser) == "InProgress"
+    heading(browser, name)
+    assert status(browser) == "InProgress"
     browser.find_element("id", "stop").click()
+    heading(browser, f"Stop training job {name}?")
     browser.find_element("id", "confirm").click()
-    assert browser.find_element("tag name", "h1").text == name
+    heading(browser, name)
     wait_for(lambda: (browser.refresh() or status(browser)) == "Stopped", what="the Stopped status")
     assert iris_runs["client"].sagemaker.describe_training_job(TrainingJobName=name)["TrainingJobStatus"] == "Stopped"
 
@@ -224,10 +231,10 @@ def test_delete_asks_first_then_deletes_the_endpoint(browser, runtime, iris_runs
     name = iris_runs["endpoint"]
     open_page(browser, f"{runtime.url}/console/endpoints/{name}")
     browser.find_element("id", "delete").click()
-    assert browser.find_element("tag name", "h1").text == f"Delete endpoint {name}?"
+    heading(browser, f"Delete endpoint {name}?")
     shoot(browser, screenshots, "confirm-delete")
     browser.find_element("id", "confirm").click()
-    assert browser.find_element("tag name", "h1").text == "Endpoints"
+    heading(browser, "Endpoints")
     sagemaker = iris_runs["client"].sagemaker
     sagemaker.get_waiter("endpoint_deleted").wait(EndpointName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 150})
     assert open_page(browser, f"{runtime.url}/console/endpoints/{name}") == "404 Not found"
