@@ -41,11 +41,11 @@ class SageMakerConsoleLink(BaseOperatorLink):
     name: ClassVar[str]
     key: ClassVar[str]
     fragment: ClassVar[str]  # console route, e.g. "jobs" for training jobs
-    local_page: ClassVar[str]  # the local console's folder of the kind, e.g. "training-jobs"
+    local_page: ClassVar[str] = ""  # the local console's folder of the kind, e.g. "training-jobs"
 
     def url(self, *, name: str, region: str, partition: str = "aws", endpoint_url: str | None = None) -> str:
         if partition == "local":
-            if not endpoint_url or not name or not endpoint_url.startswith(("http://", "https://")):
+            if not (endpoint_url and name and self.local_page) or not endpoint_url.startswith(("http://", "https://")):
                 return ""
             return f"{endpoint_url.rstrip('/')}/console/{self.local_page}/{quote(name, safe='')}"
         domain = CONSOLE_DOMAINS.get(partition)

@@ -736,9 +736,7 @@ class Console:
     def page_prefix(self, request: Request, bucket: str) -> Response:
         bucket = self._bucket(bucket)
         prefix = _key(request.args.get("prefix", ""), allow_empty=True)
-        after = request.args.get("after")
-        if after is not None:
-            _key(after)
+        after = _key(request.args.get("after", ""), allow_empty=True)
         query: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": S3_PAGE}
         if after:
             query["StartAfter"] = after
