@@ -5,7 +5,10 @@
   from a DescribeTrainingJob payload.
 * :func:`predictions_table`: rows of inputs and predictions for a table artifact.
 * :func:`s3_browser_link`: where to look at an S3 prefix: the S3 console on AWS, the local
-  runtime's own S3 listing otherwise.
+  console's S3 page with a custom endpoint (the smflow local runtime).
+* :func:`console_link`: the page of a training job, transform job, model or endpoint: the
+  SageMaker console on AWS, the local console with a custom endpoint
+  (``<endpoint_url>/console/training-jobs/<name>``, see ``smflow.local.console``).
 
 The tasks create the artifacts with ``prefect.artifacts.create_*_artifact`` (``acreate_*`` in the
 async twins). Artifact keys are the caller's (lowercase letters, digits and dashes); without a
@@ -33,9 +36,10 @@ def _seconds(start: Any, end: Any) -> str:
     return ""
 
 
-def training_job_markdown(description: dict) -> str:
+def training_job_markdown(description: dict, console_url: str | None = None) -> str:
     """A markdown page about one training job (DescribeTrainingJob payload, SageMaker API
-    reference). Times are ISO 8601, durations in seconds."""
+    reference). Times are ISO 8601, durations in seconds; ``console_url`` (see
+    :func:`console_link`) is linked under the title."""
     from smflow.summaries import training_job_summary
 
     summary = training_job_summary(description)
@@ -52,6 +56,8 @@ def training_job_markdown(description: dict) -> str:
         ("ARN", summary["TrainingJobArn"] or ""),
     ]
     lines = [f"# Training job `{summary['TrainingJobName']}`", ""]
+    if console_url:
+        lines += [f"[Open in the console]({console_url})", ""]
     if summary["FailureReason"]:
         lines += [f"**FailureReason:** {_cell(summary['FailureReason'])}", ""]
     lines += ["| | |", "|---|---|"]
@@ -94,10 +100,34 @@ def predictions_table(
 
 
 def s3_browser_link(s3_uri: str, *, endpoint_url: str | None, region: str) -> str:
-    """An https link to browse ``s3://bucket/prefix``: the S3 console on AWS; with a custom
-    endpoint (the local runtime), its path-style ListObjectsV2 URL."""
+    """A link to browse ``s3://bucket/prefix``: the S3 console on AWS; with a custom endpoint
+    (the local runtime), the local console's listing of that prefix."""
     bucket, _, prefix = s3_uri[len("s3://"):].partition("/")
     prefix = prefix.rstrip("/") + "/" if prefix else ""
     if endpoint_url:
-        return f"{endpoint_url.rstrip('/')}/{quote(bucket)}?list-type=2&prefix={quote(prefix)}"
+        query = f"?prefix={quote(prefix, safe='')}" if prefix else ""
+        return f"{endpoint_url.rstrip('/')}/console/s3/{quote(bucket, safe='')}{query}"
     return f"https://s3.console.aws.amazon.com/s3/buckets/{quote(bucket)}?region={quote(region)}&prefix={quote(prefix)}"
+
+
+# kind -> (the SageMaker console's route, the local console's folder)
+_CONSOLE_ROUTES = {
+    "training-job": ("jobs", "training-jobs"),
+    "transform-job": ("transform-jobs", "transform-jobs"),
+    "model": ("models", "models"),
+    "endpoint": ("endpoints", "endpoints"),
+}
+
+
+def console_link(kind: str, name: str, *, endpoint_url: str | None, region: str) -> str:
+    """The console page of a resource (``kind``: training-job, transform-job, model or
+    endpoint): the SageMaker console of ``region`` on AWS; with a custom endpoint (the local
+    runtime), the local console's page. Raises ValueError for another kind."""
+    if kind not in _CONSOLE_ROUTES:
+        raise ValueError(f"kind must be one of {', '.join(_CONSOLE_ROUTES)}, got {kind!r}")
+    route, folder = _CONSOLE_ROUTES[kind]
+    if endpoint_url:
+        return f"{endpoint_url.rstrip('/')}/console/{folder}/{quote(name, safe='')}"
+    domain = "console.amazonaws.cn" if region.startswith("cn-") else \
+        "console.amazonaws-us-gov.com" if region.startswith("us-gov-") else "console.aws.amazon.com"
+    return f"https://{domain}/sagemaker/home?region={quote(region)}#/{route}/{quote(name, safe='')}"

@@ -62,7 +62,17 @@ def _first_summary(description: dict, artifact_key: str | None) -> bool:
     return first_artifact_in_flow_run(identity, artifact_key, f"Training job {identity[1]} ({identity[2]})")
 
 
-def _finish(description: dict, artifact_key: str | None) -> dict:
+def _console_url(client: SageMakerClient | None, description: dict) -> str | None:
+    """The job's console page (the local console with a custom endpoint)."""
+    from smflow_prefect.artifacts import console_link
+
+    if client is None or not description.get("TrainingJobName"):
+        return None
+    return console_link("training-job", description["TrainingJobName"], endpoint_url=client.custom_endpoint_url,
+                        region=client.region_name)
+
+
+def _finish(description: dict, artifact_key: str | None, client: SageMakerClient | None = None) -> dict:
     """Create the job's markdown artifact, unless this flow run has it already; return its
     summary."""
     from prefect.artifacts import create_markdown_artifact
@@ -73,13 +83,13 @@ def _finish(description: dict, artifact_key: str | None) -> dict:
     if not _first_summary(description, artifact_key):
         return training_job_summary(description)
     create_markdown_artifact(
-        markdown=training_job_markdown(description), key=artifact_key,
+        markdown=training_job_markdown(description, _console_url(client, description)), key=artifact_key,
         description=_artifact_description(description),
     )
     return training_job_summary(description)
 
 
-async def _afinish(description: dict, artifact_key: str | None) -> dict:
+async def _afinish(description: dict, artifact_key: str | None, client: SageMakerClient | None = None) -> dict:
     from prefect.artifacts import acreate_markdown_artifact
 
     from smflow.summaries import training_job_summary
@@ -88,7 +98,7 @@ async def _afinish(description: dict, artifact_key: str | None) -> dict:
     if not _first_summary(description, artifact_key):
         return training_job_summary(description)
     await acreate_markdown_artifact(
-        markdown=training_job_markdown(description), key=artifact_key,
+        markdown=training_job_markdown(description, _console_url(client, description)), key=artifact_key,
         description=_artifact_description(description),
     )
     return training_job_summary(description)
@@ -102,9 +112,9 @@ def _wait_and_record(client: SageMakerClient, waiting: Callable[[], dict], artif
         description = waiting()
     except ResourceFailedError as error:
         if error.kind == "TrainingJob":
-            _finish(client.describe_training_job(error.name), artifact_key)
+            _finish(client.describe_training_job(error.name), artifact_key, client)
         raise
-    return _finish(description, artifact_key)
+    return _finish(description, artifact_key, client)
 
 
 async def _await_and_record(
@@ -116,9 +126,9 @@ async def _await_and_record(
         description = await waiting()
     except ResourceFailedError as error:
         if error.kind == "TrainingJob":
-            await _afinish(await asyncio.to_thread(client.describe_training_job, error.name), artifact_key)
+            await _afinish(await asyncio.to_thread(client.describe_training_job, error.name), artifact_key, client)
         raise
-    return await _afinish(description, artifact_key)
+    return await _afinish(description, artifact_key, client)
 
 
 @task(cache_policy=NO_CACHE)

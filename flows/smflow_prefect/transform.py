@@ -3,7 +3,7 @@
 
 Thin Prefect tasks over :meth:`smflow.client.SageMakerClient.batch_transform` and
 ``wait_for_transform_job``. A completed job leaves a link artifact to its output (the S3 console
-on AWS, the runtime's S3 listing locally), once per flow run (waiting again for the same job, or
+on AWS, the local console's S3 page with the local runtime), once per flow run (waiting again for the same job, or
 a retry of the flow attaching to it, does not repeat it). Results are :func:`smflow.summaries.transform_job_summary`
 dicts. As for training, the job is named after the task run unless ``job_name`` or
 ``idempotency_key`` is given, so retries of the task or of the flow attach to the job the first
@@ -37,14 +37,16 @@ if TYPE_CHECKING:
 
 
 def _link(client: SageMakerClient, description: dict) -> dict[str, str]:
-    from smflow_prefect.artifacts import s3_browser_link
+    from smflow_prefect.artifacts import console_link, s3_browser_link
 
     output = description["TransformOutput"]["S3OutputPath"]
+    name = description["TransformJobName"]
+    job_page = console_link("transform-job", name, endpoint_url=client.custom_endpoint_url, region=client.region_name)
     return {
         "link": s3_browser_link(output, endpoint_url=client.custom_endpoint_url,
                                 region=client.region_name),
         "link_text": output,
-        "description": f"Output of SageMaker transform job {description['TransformJobName']}",
+        "description": f"Output of SageMaker transform job [{name}]({job_page})",
     }
 
 

@@ -85,15 +85,15 @@ def default_base_name(task_id: str) -> str:
 
 def persist_link(context: Context, link: Any, client: SageMakerClient, name: str) -> None:
     """Store what the console link of ``name`` needs (``link``: a ``SageMakerConsoleLink`` class).
-    With a custom endpoint (the local runtime has no console) the partition is stored as
-    ``"local"`` and the link is empty."""
+    With a custom endpoint the partition is stored as ``"local"`` with the endpoint's URL: the
+    link opens the local runtime's console."""
     if link is None or not name:
         return
     region = client.region_name
     if client.custom_endpoint_url:
-        partition = "local"
-    else:
-        partition = client.session.get_partition_for_region(region) or "aws"
+        link.persist(context, name=name, region=region, partition="local", endpoint_url=client.custom_endpoint_url)
+        return
+    partition = client.session.get_partition_for_region(region) or "aws"
     link.persist(context, name=name, region=region, partition=partition)
 
 

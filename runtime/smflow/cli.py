@@ -112,6 +112,8 @@ def local_up(args) -> int:
     verb = "started" if started else "already running"
     print(f"smflow local runtime {verb} (pid {info.pid}, state in {info.state_dir}); "
           f"point AWS clients at it with: export AWS_ENDPOINT_URL={info.url}", file=sys.stderr)
+    if keys_file is None:  # the console has no sign-in: a runtime checking signatures does not serve it
+        print(f"local console: {info.url}/console/", file=sys.stderr)
     return 0
 
 
@@ -190,7 +192,8 @@ def local_serve(args) -> int:
         port = int(url.rsplit(":", 1)[1].rstrip("/"))
         launcher.write_info(state_dir, launcher.RuntimeInfo(pid, url, args.host, port, str(state_dir),
                                                             launcher.runtime_build()))
-        print(f"smflow local runtime listening on {url} (state in {state_dir})", flush=True)
+        print(f"smflow local runtime listening on {url} (state in {state_dir}); console at {url}/console/",
+              flush=True)
 
     try:
         port = DEFAULT_PORT if args.port is None else args.port

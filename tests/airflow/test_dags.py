@@ -162,9 +162,16 @@ def test_iris_lifecycle(airflow_runtime, deferrable):
     assert f"accuracy {evaluation['accuracy']:.3f}" in result.output  # and in the log
     assert result.value("show_transform_output")["head"] == ["0.0"] * 5  # the first rows are setosa
     assert result.value("batch_transform")["TransformJobStatus"] == "Completed"
-    # links: stored, and empty against the local runtime (no console)
+    # links: the local console's pages of the job, model and endpoint, which answer
     assert result.value("train", "smflow_training_job")["partition"] == "local"
-    assert result.value("train", "_link_SageMakerTrainingJobLink") == ""
+    job_page = result.value("train", "_link_SageMakerTrainingJobLink")
+    assert job_page == f"{airflow_runtime.url}/console/training-jobs/{train['TrainingJobName']}"
+    assert result.value("deploy", "_link_SageMakerEndpointLink") == \
+        f"{airflow_runtime.url}/console/endpoints/{result.value('deploy')['EndpointName']}"
+    import urllib.request
+
+    with urllib.request.urlopen(job_page) as answer:
+        assert answer.status == 200 and train["TrainingJobName"] in answer.read().decode()
     # the endpoint is gone: the teardown task deleted it
     endpoint = result.value("deploy")["EndpointName"]
     names = [e["EndpointName"] for e in airflow_runtime.client().sagemaker.list_endpoints()["Endpoints"]]

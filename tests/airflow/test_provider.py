@@ -47,11 +47,11 @@ def test_the_entry_point_registers_the_provider_with_airflow():
     assert ("smflow_airflow.triggers.sagemaker", "smflow") in triggers
 
 
-@pytest.mark.parametrize("link, fragment", [
-    (SageMakerTrainingJobLink, "jobs"), (SageMakerTransformJobLink, "transform-jobs"),
-    (SageMakerModelLink, "models"), (SageMakerEndpointLink, "endpoints"),
+@pytest.mark.parametrize("link, fragment, page", [
+    (SageMakerTrainingJobLink, "jobs", "training-jobs"), (SageMakerTransformJobLink, "transform-jobs", "transform-jobs"),
+    (SageMakerModelLink, "models", "models"), (SageMakerEndpointLink, "endpoints", "endpoints"),
 ])
-def test_console_links(monkeypatch, link, fragment):
+def test_console_links(monkeypatch, link, fragment, page):
     from airflow.sdk.execution_time import xcom
 
     stored = {}
@@ -62,8 +62,15 @@ def test_console_links(monkeypatch, link, fragment):
         f"https://console.aws.amazon.com/sagemaker/home?region=eu-west-1#/{fragment}/iris-1"
     stored[link.key] = {"name": "iris-1", "region": "cn-north-1", "partition": "aws-cn"}
     assert link().get_link(None, ti_key=None).startswith("https://console.amazonaws.cn/sagemaker/home?region=cn-north-1")
+    # the local runtime: its own console, at the URL the task's connection used
+    stored[link.key] = {"name": "iris-1", "region": "us-east-1", "partition": "local",
+                        "endpoint_url": "http://127.0.0.1:9510/"}
+    assert link().get_link(None, ti_key=None) == f"http://127.0.0.1:9510/console/{page}/iris-1"
     stored[link.key] = {"name": "iris-1", "region": "us-east-1", "partition": "local"}
-    assert link().get_link(None, ti_key=None) == ""  # the local runtime has no console
+    assert link().get_link(None, ti_key=None) == ""  # stored by an smflow that did not keep the URL
+    stored[link.key] = {"name": "iris-1", "region": "us-east-1", "partition": "local",
+                        "endpoint_url": "javascript:alert(1)//"}
+    assert link().get_link(None, ti_key=None) == ""  # only http(s) URLs become links
 
 
 def _python(code: str) -> dict:

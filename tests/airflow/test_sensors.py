@@ -176,7 +176,8 @@ def test_the_link_is_stored_without_do_xcom_push(stubbed):
     sensor = SageMakerEndpointSensor(task_id="wait", endpoint_name="iris-ep", do_xcom_push=False)
     context = make_context("wait")
     assert sensor.poke(context)
-    assert context["ti"].pushed["smflow_endpoint"] == {"name": "iris-ep", "region": "us-east-1", "partition": "local"}
+    assert context["ti"].pushed["smflow_endpoint"] == {"name": "iris-ep", "region": "us-east-1", "partition": "local",
+                                                       "endpoint_url": STUB_ENDPOINT}
 
 
 def test_verify_and_botocore_config_reach_the_hook_and_the_trigger(monkeypatch):

@@ -8,7 +8,12 @@ import pytest
 
 pytest.importorskip("prefect")
 
-from smflow_prefect.artifacts import predictions_table, s3_browser_link, training_job_markdown  # noqa: E402
+from smflow_prefect.artifacts import (  # noqa: E402
+    console_link,
+    predictions_table,
+    s3_browser_link,
+    training_job_markdown,
+)
 
 
 def at(second: int) -> datetime:
@@ -61,4 +66,31 @@ def test_s3_links_point_at_the_console_on_aws_and_at_the_runtime_locally():
     assert s3_browser_link("s3://bucket/out/job", endpoint_url=None, region="eu-west-1") == (
         "https://s3.console.aws.amazon.com/s3/buckets/bucket?region=eu-west-1&prefix=out/job/")
     assert s3_browser_link("s3://bucket/out/job/", endpoint_url="http://127.0.0.1:9510/", region="us-east-1") == (
-        "http://127.0.0.1:9510/bucket?list-type=2&prefix=out/job/")
+        "http://127.0.0.1:9510/console/s3/bucket?prefix=out%2Fjob%2F")
+    assert s3_browser_link("s3://bucket", endpoint_url="http://127.0.0.1:9510", region="us-east-1") == (
+        "http://127.0.0.1:9510/console/s3/bucket")
+
+
+@pytest.mark.parametrize("kind, route, page", [
+    ("training-job", "jobs", "training-jobs"), ("transform-job", "transform-jobs", "transform-jobs"),
+    ("model", "models", "models"), ("endpoint", "endpoints", "endpoints"),
+])
+def test_console_links_point_at_sagemaker_on_aws_and_at_the_local_console_locally(kind, route, page):
+    assert console_link(kind, "iris-1", endpoint_url=None, region="eu-west-1") == (
+        f"https://console.aws.amazon.com/sagemaker/home?region=eu-west-1#/{route}/iris-1")
+    assert console_link(kind, "iris-1", endpoint_url="http://127.0.0.1:9510/", region="us-east-1") == (
+        f"http://127.0.0.1:9510/console/{page}/iris-1")
+    assert console_link(kind, "iris-1", endpoint_url=None, region="cn-north-1").startswith(
+        "https://console.amazonaws.cn/sagemaker/home?region=cn-north-1#")
+
+
+def test_console_link_refuses_an_unknown_kind():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        console_link("notebook", "n", endpoint_url=None, region="us-east-1")
+
+
+def test_training_job_markdown_links_the_console_page():
+    markdown = training_job_markdown({"TrainingJobName": "t", "TrainingJobStatus": "Completed",
+                                      "SecondaryStatus": "Completed"},
+                                     console_url="http://127.0.0.1:9510/console/training-jobs/t")
+    assert "[Open in the console](http://127.0.0.1:9510/console/training-jobs/t)" in markdown

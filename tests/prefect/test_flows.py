@@ -194,7 +194,9 @@ def test_a_retried_flow_attaches_to_the_jobs_its_failed_attempt_started(runtime,
     # one artifact per job, not one per attempt nor one more for attaching
     training, link = run_artifacts(state.state_details.flow_run_id)
     assert training.data.startswith(f"# Training job `{attempts[0][0]}`")
-    assert link.description == f"Output of SageMaker transform job {attempts[0][1]}"
+    assert link.description == (f"Output of SageMaker transform job [{attempts[0][1]}]"
+                                f"({runtime.url}/console/transform-jobs/{attempts[0][1]})")
+    assert f"]({runtime.url}/console/s3/" in link.data  # the output, in the local console
 
 
 def test_a_retried_async_flow_attaches_to_the_job_its_failed_attempt_started(runtime):

@@ -8,6 +8,8 @@ Routing (:class:`Dispatcher`, a WSGI app):
 - other requests signed for service ``sagemaker`` (credential scope
   ``.../<region>/sagemaker/aws4_request``), and unsigned ``POST /endpoints/<name>/invocations``
   -> SageMaker Runtime InvokeEndpoint (:class:`smflow.local.services.runtime.responses.RuntimeApi`);
+- unsigned requests for ``/console/...`` -> the local console (:mod:`smflow.local.console`,
+  server-rendered pages of the runtime's own state; a browser opening ``/`` is sent there);
 - everything else -> moto's server app (S3 with path-style addressing, STS, CloudWatch Logs),
   whose S3 and Logs state is saved under the state directory
   (:mod:`smflow.local.state.moto_persistence`). moto answers other AWS services too, in memory
@@ -39,6 +41,8 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from smflow.local.console.app import Console, is_console_path, redirect_to_console, wants_console
+from smflow.local.console.stats import InvocationStats
 from smflow.local.services.access import AccessPolicy, AccessRefused, SignatureChecker, is_loopback, refusal_body
 from smflow.local.support.aws import DEFAULT_REGION, LocalAws
 from smflow.local.services.protocol import signing_service
@@ -57,11 +61,13 @@ MAX_MOTO_BODY = 5 * 1024**3  # bytes: S3's limit of one PutObject (larger object
 class Dispatcher:
     """WSGI app routing each request to the SageMaker API, SageMaker Runtime, or moto."""
 
-    def __init__(self, sagemaker: Any, runtime: Any, moto: Any, access: AccessPolicy | None = None):
+    def __init__(self, sagemaker: Any, runtime: Any, moto: Any, access: AccessPolicy | None = None,
+                 console: Any = None):
         self.sagemaker = sagemaker
         self.runtime = runtime
         self.moto = moto
         self.access = access
+        self.console = console
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         if self.access is not None:
@@ -72,6 +78,11 @@ class Dispatcher:
         if environ.get("PATH_INFO", "").startswith("/moto-api"):
             # moto's admin API (e.g. /moto-api/reset) would wipe the saved S3 and Logs state.
             return _not_available(start_response)
+        if self.console is not None:
+            if is_console_path(environ):
+                return self.console(environ, start_response)
+            if wants_console(environ):
+                return redirect_to_console(environ, start_response)
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target is not None and (target.startswith("SageMaker.") or not target.strip()
                                    or target[:9].lower() == "sagemaker"):
@@ -143,6 +154,7 @@ class LocalRuntime:
         self.deployment_timeout = deployment_timeout
         self.url: str | None = None
         self.backend: SageMakerBackend | None = None
+        self.invocation_stats: InvocationStats | None = None
         self._persistence: MotoPersistence | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
@@ -189,6 +201,10 @@ class LocalRuntime:
                 executors=self.executors, deployment_timeout=self.deployment_timeout,
             )
             dispatcher.sagemaker = SageMakerApi(self.backend)
+            # the console's invocation counters, recorded around the backend's InvokeEndpoint
+            self.invocation_stats = InvocationStats()
+            self.backend.invoke_endpoint = self.invocation_stats.wrap(self.backend.invoke_endpoint)  # type: ignore[method-assign]
+            dispatcher.console = Console(self.backend, self.invocation_stats)
             dispatcher.runtime = RuntimeApi(self.backend)
             self._server.smflow_runtime_api = dispatcher.runtime  # type: ignore[attr-defined]
             self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.1},

@@ -183,7 +183,8 @@ def test_the_link_and_the_connection_options_survive_the_deferral_without_do_xco
     with pytest.raises(TaskDeferred) as info:
         operator.execute(context)
     # the console link's data is stored although the return value is not pushed
-    assert context["ti"].pushed["smflow_training_job"] == {"name": name, "region": "us-east-1", "partition": "local"}
+    assert context["ti"].pushed["smflow_training_job"] == {"name": name, "region": "us-east-1", "partition": "local",
+                                                             "endpoint_url": STUB_ENDPOINT}
     kwargs = info.value.trigger.serialize()[1]
     assert {key: kwargs[key] for key in ("aws_conn_id", "region_name", "verify", "botocore_config")} == {
         "aws_conn_id": "my_aws", "region_name": "us-east-1", "verify": "/etc/ca.pem",

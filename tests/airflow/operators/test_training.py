@@ -13,7 +13,7 @@ from botocore.stub import ANY
 from smflow.errors import ResourceFailedError
 from smflow_airflow.operators.sagemaker import SageMakerAttachOperator, SageMakerTrainOperator
 
-from ..conftest import ROLE, make_context
+from ..conftest import ROLE, STUB_ENDPOINT, make_context
 from ..responses import ARN, training_job
 from .common import CONFIG, FAST, PARAMS, RENDERED_CONFIG, assert_json_small, stable
 
@@ -46,7 +46,8 @@ def test_train_renders_templates_and_converts_rendered_numbers(stubbed):
     assert result["TrainingEndTime"] == "2026-01-01T12:05:00+00:00"  # datetimes as ISO strings
     assert_json_small(result)
     # the extra link's data: against a custom endpoint the link is empty
-    assert context["ti"].pushed["smflow_training_job"] == {"name": name, "region": "us-east-1", "partition": "local"}
+    assert context["ti"].pushed["smflow_training_job"] == {"name": name, "region": "us-east-1", "partition": "local",
+                                                             "endpoint_url": STUB_ENDPOINT}
 
 
 def test_train_with_sdk_arguments_packs_the_script_and_sends_integers(stubbed, tmp_path):
