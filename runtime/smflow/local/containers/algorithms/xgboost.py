@@ -219,7 +219,7 @@ def load_booster(model_dir: str):
     path = os.path.join(model_dir, names[0])
     try:
         with open(path, "rb") as handle:
-            booster = pickle.load(handle)  # noqa: S301 - the model the user trained, as AWS's container reads it
+            booster = pickle.load(handle)  # the model the user trained, read as AWS's container reads it
     except Exception as pickle_error:  # noqa: BLE001 - then try the native format
         booster = xgb.Booster()
         try:
