@@ -45,8 +45,8 @@ def _eval_metrics(value) -> str | None:
 
 
 PARAMS = (
-    Param("feature_dim", "int", required=True, minimum=1),
     Param("k", "int", required=True, minimum=1),
+    Param("feature_dim", "int", required=True, minimum=1),
     Param("epochs", "int", default=1, minimum=1),
     Param("eval_metrics", "json", default=["msd"], check=_eval_metrics),
     Param("extra_center_factor", "int", auto=True, minimum=1),

@@ -6,9 +6,9 @@ is both a framework container and Amazon's built-in XGBoost algorithm
 user's script (script mode), otherwise the algorithm (:mod:`smflow.local.containers.algorithms.xgboost`).
 
 - Environment: a virtual environment per version family with the xgboost release of the image
-  (the nearest that installs on this Python, see :data:`RELEASES`) and what AWS's image gives
-  scripts: scikit-learn, pandas, SciPy, NumPy (below 2, as the image's), plus protobuf for
-  RecordIO-protobuf.
+  (the nearest that installs on this Python, see :data:`RELEASES`) and the scientific packages
+  AWS's image gives scripts (pinned in :data:`RELEASES`; NumPy below 2, as the image's), plus
+  protobuf for RecordIO-protobuf.
 - Training: script mode under AWS's training toolkit; algorithm mode with the emulation's
   ``train`` (:func:`training_command`).
 - Model server: in script mode, the inference toolkit's contract with the container's defaults:
