@@ -92,7 +92,8 @@ def environment(framework_version: str | None):
     release, packages = RELEASES[family]
     return EnvironmentSpec(
         framework=NAME, family=family, framework_version=release, display=f"XGBoost {family}",
-        install_steps=((*packages, f"xgboost=={release}", "protobuf>=4.21,<6"),), note=note,
+        # python-dateutil: pandas would take 4.x, which botocore (of the training toolkit) refuses
+        install_steps=((*packages, f"xgboost=={release}", "protobuf>=4.21,<6", "python-dateutil<3"),), note=note,
     )
 
 
