@@ -4,6 +4,7 @@ nothing else is affected (the next job and an endpoint serving meanwhile work)."
 from __future__ import annotations
 
 import json
+import struct
 
 import numpy as np
 import pytest
@@ -38,12 +39,14 @@ def test_bad_hyperparameters_fail_the_job_with_the_algorithm_s_message(api, digi
 
 def test_a_corrupt_recordio_record_names_the_channel_file_and_offset(api, digits):
     good = recordio.write_records(digits[0][:20])
-    corrupt = good[:400] + b"\x00\x01\x02\x03" + good[404:]
+    length = struct.unpack_from("<I", good, 4)[0] & ((1 << 29) - 1)
+    second = 8 + length + (-length % 4)  # the second record's header: its magic number is overwritten
+    corrupt = good[:second] + b"\x00\x01\x02\x03" + good[second + 4:]
     channel = api.put("bad/corrupt/train.rec", corrupt)
     job = api.train("kmeans-corrupt", KMEANS, {"k": 3, "feature_dim": 64}, {"train": channel})
     assert job["TrainingJobStatus"] == "Failed"
     assert job["FailureReason"].startswith("ClientError: Unable to read data channel 'train', file train.rec: "
-                                           "Invalid RecordIO-protobuf data at byte offset"), job["FailureReason"]
+                                           f"Invalid RecordIO-protobuf data at byte offset {second}"), job["FailureReason"]
 
 
 def test_a_csv_header_is_refused(api, digits):
