@@ -13,7 +13,6 @@ import boto3
 import numpy as np
 import pytest
 from botocore.config import Config
-
 from smflow.local.server import LocalRuntime
 
 REGION = "us-east-1"

@@ -8,8 +8,8 @@ import struct
 
 import numpy as np
 import pytest
-
 from smflow import recordio
+
 from tests.local.algorithms.conftest import XGBOOST_IMAGE, algorithm_image, csv_bytes
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import pairwise_distances
-
 from smflow import recordio
 from smflow.local.containers.algorithms import ndarray
+
 from tests.local.algorithms.conftest import algorithm_image, csv_bytes
 
 pytestmark = pytest.mark.integration
@@ -102,7 +102,7 @@ def test_pipe_mode_csv_without_labels_and_a_manifest_train_the_same_way(api, dig
     features, _ = digits
     halves = [api.put(f"kmeans/csv/part-{n}.csv", csv_bytes(part)) for n, part in enumerate(np.array_split(features, 2))]
     manifest = api.put("kmeans/csv.manifest", json.dumps(
-        [{"prefix": f"s3://algorithms/kmeans/csv/"}, "part-0.csv", "part-1.csv"]).encode())
+        [{"prefix": "s3://algorithms/kmeans/csv/"}, "part-0.csv", "part-1.csv"]).encode())
     assert halves
     job = api.train("kmeans-pipe", IMAGE, {"k": 10, "feature_dim": 64, "epochs": 2},
                     {"train": {"uri": manifest, "data_type": "ManifestFile", "content_type": "text/csv;label_size=0"}},

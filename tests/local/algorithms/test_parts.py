@@ -10,7 +10,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from smflow import recordio
 from smflow.local.containers.algorithms import data, hyperparameters, kmeans, ndarray
 from smflow.local.executors.channels import PipeFeeder
@@ -82,12 +81,12 @@ class _FakeS3:
         objects = self.objects
 
         class _Paginator:
-            def paginate(self, Bucket, Prefix):  # noqa: N803 - boto3's names
+            def paginate(self, Bucket, Prefix):  # boto3's names
                 yield {"Contents": [{"Key": key} for key in sorted(objects) if key.startswith(Prefix)]}
 
         return _Paginator()
 
-    def get_object(self, Bucket, Key):  # noqa: N803
+    def get_object(self, Bucket, Key):
         return {"Body": io.BytesIO(self.objects[Key])}
 
 

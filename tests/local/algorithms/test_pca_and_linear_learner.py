@@ -9,9 +9,9 @@ import zipfile
 import numpy as np
 import pytest
 from sklearn.decomposition import PCA
-
 from smflow import recordio
 from smflow.local.containers.algorithms import ndarray
+
 from tests.local.algorithms.conftest import algorithm_image, csv_bytes
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,8 @@ import subprocess
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris
-
 from smflow.local.containers.environments import resolve_environment
+
 from tests.local.algorithms.conftest import XGBOOST_IMAGE, csv_bytes
 
 pytestmark = pytest.mark.integration

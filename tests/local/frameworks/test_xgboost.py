@@ -12,15 +12,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from smflow.examples import iris
-from tests.local.algorithms.conftest import XGBOOST_IMAGE, csv_bytes
+from smflow.local.server import LocalRuntime
+
+from tests.local.algorithms.conftest import XGBOOST_IMAGE, Api, csv_bytes
 
 pytestmark = pytest.mark.integration
 SCRIPT = Path(__file__).resolve().parents[3] / "dags" / "scripts" / "xgboost_iris.py"
 
-# the local runtime fixture and the boto3 steps of the algorithm tests
-from tests.local.algorithms.conftest import api  # noqa: E402, F401
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    """A real local runtime, driven by the boto3 steps of the algorithm tests."""
+    server = LocalRuntime(tmp_path_factory.mktemp("state"), deployment_timeout=300)
+    url = server.start()
+    yield Api(url)
+    server.stop()
 
 
 def _sourcedir(api) -> str:

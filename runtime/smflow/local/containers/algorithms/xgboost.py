@@ -226,6 +226,7 @@ def load_booster(model_dir: str):
             booster.load_model(path)
         except xgb.core.XGBoostError as error:
             raise RuntimeError(f"Model {path} cannot be loaded: pickle: {pickle_error}; xgboost: {error}") from None
+    booster.set_param("nthread", 1)  # as AWS's container: one thread per request (no OpenMP spinning)
     return booster
 
 
@@ -244,7 +245,7 @@ def to_dmatrix(body: bytes | str, content_type: str):
     if kind == CSV:
         text = data.decode("utf-8").strip()
         rows = [[float(v) if v.strip() else np.nan for v in line.split(",")] for line in text.splitlines() if line.strip()]
-        return xgb.DMatrix(np.asarray(rows, dtype=np.float32))
+        return xgb.DMatrix(np.asarray(rows, dtype=np.float32), nthread=1)
     if kind in LIBSVM:
         from scipy.sparse import csr_matrix
 
@@ -256,12 +257,12 @@ def to_dmatrix(body: bytes | str, content_type: str):
                     rows.append(row)
                     cols.append(int(index))
                     values.append(float(value))
-        return xgb.DMatrix(csr_matrix((values, (rows, cols))))
+        return xgb.DMatrix(csr_matrix((values, (rows, cols))), nthread=1)
     if kind == RECORDIO:
         from smflow.local.containers.algorithms import records
 
         features, _labels = records.decode(data)
-        return xgb.DMatrix(features)
+        return xgb.DMatrix(features, nthread=1)
     raise ValueError(f"Content-type {content_type} not supported. Supported content-type is text/csv, "
                      "text/libsvm, application/x-recordio-protobuf")
 

@@ -24,6 +24,7 @@ user's script (script mode), otherwise the algorithm (:mod:`smflow.local.contain
 
 from __future__ import annotations
 
+import os
 import re
 
 from smflow import codecs
@@ -176,7 +177,10 @@ def _load_handlers(model_dir: str, code_dir: str, program: str | None):
 
 
 def serving_defaults() -> ServingDefaults:
-    """The model server's defaults for XGBoost images (see the module docstring)."""
+    """The model server's defaults for XGBoost images (see the module docstring). As AWS's
+    container, a model server runs OpenMP single-threaded unless ``OMP_NUM_THREADS`` is set (the
+    model's Environment): each request thread would otherwise start its own pool of threads."""
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     defaults = _script_defaults()
     return ServingDefaults(
         input_fn=defaults.input_fn, predict_fn=defaults.predict_fn, output_fn=defaults.output_fn,
