@@ -18,8 +18,8 @@ without a script); ``style`` (``"typed"``: each value converted to its type and 
 ``"plain"``: ``str()`` of the value as given, as ``Estimator.set_hyperparameters``);
 ``required`` and ``required_when`` (``{name: {other: [values]}}``) as AWS's documentation of
 the algorithm lists them; ``fixed`` (what the SDK's estimator always adds: KMeans's
-``force_dense``); ``mini_batch_size`` (the default the SDK's ``fit`` sends: a fixed ``default``,
-or, ``per_instance``, ``min(default, max(1, records // instance_count))``); ``record_set``
+``force_dense``); ``mini_batch_size`` (the default the SDK's ``fit`` sends when the record set is
+known: ``min(default, max(1, records // instance_count))``; KMeans's ``fit`` sends none); ``record_set``
 (trains on ``record_set`` channels: ``feature_dim`` comes from them, as the SDK's
 ``_prepare_for_training``); ``default_version``; ``hyperparameters``: every documented name ->
 ``type`` (int, float, bool, str, list), optional ``choices``, ``min``/``max`` (inclusive),
@@ -105,11 +105,8 @@ class Algorithm:
         if self.record_set and feature_dim is not None and "feature_dim" in self.hyperparameters:
             given.setdefault("feature_dim", feature_dim)
         defaults = self.mini_batch_size
-        if defaults and "mini_batch_size" not in given:
-            if not defaults.get("per_instance"):
-                given["mini_batch_size"] = defaults["default"]
-            elif num_records is not None:
-                given["mini_batch_size"] = min(defaults["default"], max(1, int(num_records / max(1, instance_count))))
+        if defaults and "mini_batch_size" not in given and num_records is not None:
+            given["mini_batch_size"] = min(defaults["default"], max(1, int(num_records / max(1, instance_count))))
         encoded = {name: self._encode(name, value) for name, value in given.items()}
         for name in self.required:
             if name not in encoded:
