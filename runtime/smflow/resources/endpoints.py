@@ -371,6 +371,25 @@ class Endpoints(ClientBase):
 JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
 
 
+def plain_answer(answer):
+    """A ``predict`` answer as JSON-able Python data: an array as a (nested) list, the rest as is."""
+    return answer.tolist() if isinstance(answer, np.ndarray) else answer
+
+
+def prediction_rows(answer) -> list:
+    """The per-row entries of a ``predict`` answer: a list (an array's rows), or the one list an
+    algorithm's JSON object holds (``{"predictions": [...]}``, ``{"projections": [...]}``);
+    ``[answer]`` for anything else (a scalar, an object with several lists)."""
+    plain = plain_answer(answer)
+    if isinstance(plain, list):
+        return plain
+    if isinstance(plain, dict):
+        lists = [value for value in plain.values() if isinstance(value, list)]
+        if len(plain) == 1 and len(lists) == 1:
+            return lists[0]
+    return [plain]
+
+
 def decode_answer(body: bytes, content_type: str | None):
     """An InvokeEndpoint answer as Python data: see ``predict``."""
     kind = codecs.base_type(content_type)
