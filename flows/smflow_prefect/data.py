@@ -123,7 +123,22 @@ def record_set(
 @async_twin(record_set)
 async def arecord_set(*, array, labels, channel, instance_count, data_location, algorithm, encrypt, distribution,
                       dtype, aws_credentials) -> dict:
-    """Async twin of :func:`record_set` (same arguments, result and errors)."""
+    """Async twin of :func:`record_set` (same arguments, result and errors).
+
+    Example:
+        ```python
+        import asyncio
+        from prefect import flow
+        from sklearn.datasets import load_digits
+        from smflow_prefect import arecord_set
+
+        @flow
+        async def stage() -> dict:
+            return await arecord_set(load_digits().data, algorithm="kmeans")
+
+        asyncio.run(stage())
+        ```
+    """
     client = task_client(aws_credentials)
     return await asyncio.to_thread(
         client.record_set, array, labels, channel, instance_count=instance_count, data_location=data_location,
