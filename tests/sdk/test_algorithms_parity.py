@@ -20,9 +20,9 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
-
 from smflow.client import SageMakerClient
 from smflow.waiting import Backoff
+
 from tests.sdk.fake_aws import FakeAws
 from tests.sdk.test_request_parity import DIFFERENCES, _flatten, _normalized
 
@@ -195,7 +195,7 @@ def test_record_sets_hold_the_sdks_bytes_names_and_manifest(index, sdk_answers):
     assert len(sdk_folder) == len(our_folder) == 1
     sdk_class = sdk_folder.pop().split("/")[1].rsplit("-", 1)[0]
     assert our_folder.pop().split("/")[1].split("-")[0] == sdk_class.split("-")[0]  # KMeans-..., PCA-..., ...
-    relative = lambda objects: {_RECORD_SET_FOLDER.sub("", key): body for key, body in objects.items()}  # noqa: E731
+    relative = lambda objects: {_RECORD_SET_FOLDER.sub("", key): body for key, body in objects.items()}
     sdk_files, our_files = relative(sdk), relative(ours)
     assert sorted(sdk_files) == sorted(our_files)
     assert len(sdk_files) == config["count"] + 1  # one shard per instance, and the manifest
