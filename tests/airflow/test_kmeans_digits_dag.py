@@ -28,8 +28,8 @@ def test_kmeans_digits(airflow_runtime):
     assert (records["num_records"], records["feature_dim"]) == (1697, 64)
     train = result.value("train")
     assert train["TrainingJobStatus"] == "Completed"
-    assert train["HyperParameters"]["k"] == "10" and train["HyperParameters"]["feature_dim"] == "64"
-    assert train["HyperParameters"]["force_dense"] == "True"
+    hyperparameters = {key: str(value) for key, value in train["HyperParameters"].items()}  # the summary decodes
+    assert (hyperparameters["k"], hyperparameters["feature_dim"], hyperparameters["force_dense"]) == ("10", "64", "True")
     assert result.value("deploy")["EndpointStatus"] == "InService"
     prediction = result.value("predict")
     assert prediction["Count"] == 100
