@@ -23,7 +23,8 @@ def test_kmeans_digits_flow(runtime):
     records = result["record_set"]
     assert records["s3_data"].endswith("/.amazon.manifest") and (records["num_records"], records["feature_dim"]) == (
         1697, 64)
-    assert result["hyperparameters"]["k"] == "10" and result["hyperparameters"]["feature_dim"] == "64"
+    hyperparameters = {key: str(value) for key, value in result["hyperparameters"].items()}  # the summary decodes
+    assert (hyperparameters["k"], hyperparameters["feature_dim"], hyperparameters["force_dense"]) == ("10", "64", "True")
     sagemaker = runtime.boto3_client("sagemaker")
     job = sagemaker.describe_training_job(TrainingJobName=result["training_job"])
     assert job["TrainingJobStatus"] == "Completed"
