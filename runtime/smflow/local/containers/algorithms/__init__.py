@@ -5,7 +5,8 @@ algorithm (its module here bears the framework's name and is imported only in it
 Each module declares ``NAME`` (the algorithm's name), ``TITLE``, ``PARAMS``, ``CONTENT_TYPES``,
 ``DEFAULT_CONTENT_TYPE``, ``OTHER_CHANNELS``, ``SUPERVISED``, ``train(train_set, other_set, hp,
 log) -> {file name: bytes}`` and, for serving, ``load``, ``predict``, ``feature_dim``,
-``RESULT_KEY`` and ``OUTPUT_KEYS``.
+``RESULT_KEY`` and ``OUTPUT_KEYS``; optionally ``STYLE`` (its hyperparameter errors' wording),
+``check(hp)`` (cross-field rules) and ``check_channel(channel)``.
 
 - :mod:`.train` is the training container's entry point (``python -m
   smflow.local.containers.algorithms.train <algorithm>``), run by the training executor in place

@@ -72,6 +72,7 @@ AMAZON_STYLE = Style(
     invalid=lambda name, raw, reason: (
         f"Hyperparameter {name!r}: value {raw!r} is not valid: {reason} (caused by ValidationError)"
     ),
+    ignored_prefixes=("_tuning_objective_metric",),  # set by automatic model tuning
 )
 
 TOOLKIT_STYLE = Style(

@@ -59,6 +59,8 @@ def run(algorithm_name: str, base_dir: Path) -> None:
         )
     datasets = {}
     for name, channel in channels.items():
+        if hasattr(algorithm, "check_channel"):
+            algorithm.check_channel(channel)
         dataset = data.read_channel(channel, allowed=algorithm.CONTENT_TYPES,
                                     supervised=algorithm.SUPERVISED,
                                     algorithm=algorithm.TITLE)

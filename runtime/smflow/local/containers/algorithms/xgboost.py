@@ -121,6 +121,12 @@ def check(hp) -> None:
         raise CustomerError(f"Require input for parameter num_class for objective {objective}")
 
 
+def check_channel(channel) -> None:
+    """The container reads libsvm from files only. Raises CustomerError for a libsvm Pipe channel."""
+    if channel.input_mode == "Pipe" and channel.content_type in ("text/libsvm", "text/x-libsvm", "libsvm"):
+        raise CustomerError(f"Pipe mode not supported for LibSVM (channel {channel.name!r}): use File mode, or CSV")
+
+
 def _booster_params(hp) -> dict:
     import xgboost as xgb
 
