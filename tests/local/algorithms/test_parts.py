@@ -31,6 +31,26 @@ def test_ndarray_files_have_the_published_layout_and_read_back():
         ndarray.loads(raw[:70])
 
 
+# Written by MXNet 1.9.1: mx.nd.save(path, [mx.nd.array([[0, 1], [2, 3]])]) and
+# mx.nd.save(path, {"w": mx.nd.array([[0, 1], [2, 3]]), "b": mx.nd.array([1, 2])}).
+MXNET_LIST = bytes.fromhex(
+    "120100000000000000000000000000000100000000000000c9fa93f90000000002000000020000000000000002000000000000000100"
+    "00000000000000000000000000000000803f00000040000040400000000000000000"
+)
+MXNET_DICT = bytes.fromhex(
+    "120100000000000000000000000000000200000000000000c9fa93f90000000002000000020000000000000002000000000000000100"
+    "00000000000000000000000000000000803f0000004000004040c9fa93f900000000010000000200000000000000010000000000000000"
+    "0000000000803f000000400200000000000000010000000000000077010000000000000062"
+)
+
+
+def test_ndarray_files_are_those_mxnet_writes():
+    assert ndarray.dumps([np.array([[0, 1], [2, 3]], np.float32)]) == MXNET_LIST
+    assert ndarray.dumps({"w": np.array([[0, 1], [2, 3]], np.float32), "b": np.array([1, 2], np.float32)}) == MXNET_DICT
+    loaded = ndarray.loads(MXNET_DICT)
+    assert list(loaded) == ["w", "b"] and loaded["b"].tolist() == [1.0, 2.0]
+
+
 def test_hyperparameters_parse_types_defaults_and_auto():
     checked = hyperparameters.validate({"k": "4", "feature_dim": "8.0", "eval_metrics": '["msd","ssd"]',
                                         "local_lloyd_num_trials": "auto"}, kmeans.PARAMS)
