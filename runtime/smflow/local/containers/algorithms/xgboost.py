@@ -299,7 +299,7 @@ def algorithm_handlers(model_dir: str):
     from smflow.local.containers.serving.handlers import Handlers, ServingError
 
     booster = load_booster(model_dir)
-    expected = booster.num_features()
+    expected = booster.num_features() if hasattr(booster, "num_features") else None  # xgboost >= 1.0
 
     def invoke(body, content_type, accept, custom_attributes=None):
         try:
@@ -310,7 +310,8 @@ def algorithm_handlers(model_dir: str):
         from smflow import codecs
 
         kind = codecs.base_type(content_type) or CSV
-        if (kind in LIBSVM and columns > expected + 1) or (kind not in LIBSVM and columns not in (expected, expected + 1)):
+        if expected is not None and ((kind in LIBSVM and columns > expected + 1)
+                                     or (kind not in LIBSVM and columns not in (expected, expected + 1))):
             raise ServingError(400, f"Unable to evaluate payload provided: Feature size of {kind} inference data "
                                     f"{columns} is not consistent with feature size of trained model {expected}.")
         try:
