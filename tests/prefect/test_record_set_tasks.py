@@ -12,12 +12,11 @@ import pytest
 
 pytest.importorskip("prefect")
 
-from prefect import flow  # noqa: E402
+from prefect import flow
+from smflow import recordio
+from smflow_prefect import arecord_set, record_set
 
-from smflow import recordio  # noqa: E402
-from smflow_prefect import arecord_set, record_set  # noqa: E402
-
-from .conftest import REGION  # noqa: E402
+from .conftest import REGION
 
 BUCKET = "sagemaker-us-east-1-123456789012"  # moto's account; created because it was missing
 
