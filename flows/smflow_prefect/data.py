@@ -100,13 +100,14 @@ def record_set(
 
     Example:
         ```python
+        import numpy as np
         from prefect import flow
-        from sklearn.datasets import load_digits
         from smflow_prefect import record_set, train_model
 
         @flow
         def kmeans() -> str:
-            train = record_set(load_digits().data, algorithm="kmeans")
+            rows = np.random.default_rng(0).normal(size=(500, 16)).astype("float32")
+            train = record_set(rows, algorithm="kmeans")
             job = train_model(algorithm="kmeans", hyperparameters={"k": 10}, inputs=train,
                               instance_type="ml.c5.xlarge")
             return job["ModelDataUrl"]
@@ -128,13 +129,14 @@ async def arecord_set(*, array, labels, channel, instance_count, data_location, 
     Example:
         ```python
         import asyncio
+        import numpy as np
         from prefect import flow
-        from sklearn.datasets import load_digits
         from smflow_prefect import arecord_set
 
         @flow
         async def stage() -> dict:
-            return await arecord_set(load_digits().data, algorithm="kmeans")
+            rows = np.random.default_rng(0).normal(size=(500, 16)).astype("float32")
+            return await arecord_set(rows, algorithm="kmeans")
 
         asyncio.run(stage())
         ```

@@ -195,8 +195,8 @@ def train_model(
     raw CreateTrainingJob request (SageMaker API reference). The arguments passed to the client are declared in
     :data:`smflow.resources.specs.TRAINING_JOB`.
 
-    Without ``entry_point``: ``algorithm`` (``"kmeans"``, ``"pca"``, ``"linear-learner"``,
-    ``"xgboost"``: Amazon's built-in algorithm, its image for the region, its hyperparameters
+    Without ``entry_point``: ``algorithm`` (``"kmeans"``, ``"pca"``, ``"linear-learner"``, ...,
+    :func:`smflow.algorithms.names`: Amazon's built-in algorithm, its image for the region, its hyperparameters
     checked before the request, ``inputs`` may be :func:`smflow_prefect.record_set` results), or
     ``image_uri`` of any image that trains on its own (the SDK's plain ``Estimator``).
 

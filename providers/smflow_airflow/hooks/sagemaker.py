@@ -41,6 +41,20 @@ class SageMakerClientHook(AwsBaseHook):
 
     The connection's ``endpoint_url`` extra (the global one, not per-service ``service_config``
     endpoints) is passed to the client, which uses it for every service.
+
+    What has no operator is a client call in an ``@task``: ``record_set`` (training data of
+    Amazon's built-in algorithms, made from a NumPy array in Python) returns a JSON-able channel
+    that ``SageMakerTrainOperator(algorithm=..., inputs=...)`` takes by XCom::
+
+        @task
+        def rows() -> dict:
+            import numpy as np
+            array = np.random.default_rng(0).normal(size=(500, 16)).astype("float32")
+            return SageMakerClientHook().get_client().record_set(array, algorithm="kmeans")
+
+        SageMakerTrainOperator(task_id="train", algorithm="kmeans", hyperparameters={"k": 10}, inputs=rows())
+
+    (``dags/kmeans_digits.py`` is the whole example.)
     """
 
     hook_name = "Amazon SageMaker (smflow)"

@@ -4,9 +4,9 @@ An algorithm is data plus one module, as a framework is (:mod:`smflow.frameworks
 
 - its registry, in the SageMaker Python SDK's ``image_uri_config`` format, with an
   ``"algorithm"`` section: ``algorithms/data/<name>.json`` (``kmeans``, ``pca``,
-  ``linear-learner``); an algorithm whose image is a framework's (XGBoost's built-in mode runs the
-  framework's own image without a script) keeps its ``"algorithm"`` section in that framework's
-  file, ``frameworks/data/<name>.json``;
+  ``linear-learner``); an algorithm whose image is a framework's (a framework's "built-in
+  algorithm" mode runs the framework's own image without a script) keeps its ``"algorithm"``
+  section in that framework's file, ``frameworks/data/<name>.json``;
 - ``algorithms/<name>.py`` (``-`` as ``_``) when a rule ties hyperparameters together:
   ``check(hyperparameters)`` raising HyperparameterError (PCA's ``num_components`` <=
   ``feature_dim``); an algorithm without such rules is data only.
@@ -24,8 +24,8 @@ known: ``min(default, max(1, records // instance_count))``; KMeans's ``fit`` sen
 ``_prepare_for_training``); ``default_version``; ``hyperparameters``: every documented name ->
 ``type`` (int, float, bool, str, list), optional ``choices``, ``min``/``max`` (inclusive),
 ``auto`` (the value ``"auto"`` is accepted). Sources: AWS's algorithm pages ("K-Means
-Hyperparameters", "PCA Hyperparameters", "Linear Learner Hyperparameters", "XGBoost
-Hyperparameters") and the SDK's ``sagemaker.amazon`` estimators.
+Hyperparameters", "PCA Hyperparameters", "Linear Learner Hyperparameters", and each framework
+algorithm's page) and the SDK's ``sagemaker.amazon`` estimators.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def get(name: str) -> Algorithm:
 
 def for_image(image_uri: str) -> Algorithm | None:
     """The algorithm whose own registry lists ``image_uri``'s repository (``.../kmeans:1``);
-    None for any other image (a framework's image, XGBoost's included, is the framework's)."""
+    None for any other image (a framework's image is the framework's, even when it has an algorithm mode)."""
     ref = image_uris.parse_image_uri(image_uri)
     if ref is None:
         return None

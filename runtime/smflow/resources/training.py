@@ -234,7 +234,7 @@ class TrainingJobs(ClientBase):
         Without ``entry_point``, the image trains on its own, as the SDK's plain ``Estimator``
         (``image_uri``, any image following SageMaker's container contract) or its Amazon
         algorithm estimators (``algorithm``: ``"kmeans"``, ``"pca"``, ``"linear-learner"``,
-        ``"xgboost"`` (XGBoost's built-in mode, its ``framework_version`` the image's), see
+        or a framework's built-in algorithm mode, its ``framework_version`` the image's: see
         :mod:`smflow.algorithms`): the image is the algorithm's for the region (SDK
         ``image_uris.retrieve``), the hyperparameters are checked against AWS's documentation of
         the algorithm (names, types, the required ones) before anything is sent, and written as
