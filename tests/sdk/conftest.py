@@ -60,7 +60,7 @@ def _build(directory: Path) -> float:
     subprocess.run([sys.executable, "-m", "venv", str(directory)], check=True, capture_output=True)
     install = subprocess.run(
         [str(directory / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-         f"sagemaker=={SDK_VERSION}"],
+         f"sagemaker=={SDK_VERSION}", "scipy"],  # scipy: the SDK's sparse record_set writer needs it
         capture_output=True, text=True, timeout=1800,
     )
     if install.returncode:
@@ -72,7 +72,7 @@ def _build(directory: Path) -> float:
 @pytest.fixture(scope="session")
 def sagemaker_sdk() -> SageMakerSDK:
     """The SageMaker Python SDK v2 in its own (cached) virtual environment."""
-    directory = CACHE / f"sagemaker-{SDK_VERSION}-py{sys.version_info.major}.{sys.version_info.minor}"
+    directory = CACHE / f"sagemaker-{SDK_VERSION}-scipy-py{sys.version_info.major}.{sys.version_info.minor}"
     ready = directory / READY
     if not ready.is_file():
         seconds = _build(directory)

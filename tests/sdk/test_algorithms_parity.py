@@ -242,9 +242,8 @@ print(json.dumps(out))
     assert recordio.write_records(np.arange(12).reshape(3, 4)) == sdk["int"]
     read_features, read_labels = recordio.records_to_numpy(recordio.read_records(sdk["dense_labels"]))
     assert np.array_equal(read_features, features) and np.array_equal(read_labels, labels)
-    if "sparse" not in sdk:
-        pytest.skip("scipy is not installed in the SDK's environment: sparse bytes not compared")
-    scipy_sparse = pytest.importorskip("scipy.sparse")
+    assert "sparse" in sdk, "the SDK's environment (tests/sdk/conftest.py installs scipy) wrote no sparse records"
+    import scipy.sparse as scipy_sparse
     sparse = scipy_sparse.csr_matrix(np.where(features > 0.8, features, 0))
     assert recordio.write_records(sparse) == sdk["sparse"]
     assert recordio.write_records(sparse, labels) == sdk["sparse_labels"]
