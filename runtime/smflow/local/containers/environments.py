@@ -391,6 +391,7 @@ def _build(spec: EnvironmentSpec, path: Path, log: Callable[[str], None]) -> Non
             "python": sys.version.split()[0],
             "digest": stamp_digest(spec),
             "built_at": time.time(),
+            "build_seconds": round(time.monotonic() - started, 1),
         }
         (temporary / STAMP_FILE).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
         if stale:
