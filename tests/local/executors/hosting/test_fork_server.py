@@ -41,6 +41,8 @@ BUCKET = "fork-server-tests"
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="reads processes from /proc")
 
+SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
 
 # ------------------------------------------------------------------------------- processes
 def _stat(pid: int) -> tuple[str, int] | None:
@@ -201,7 +203,7 @@ def test_forked_and_fresh_model_servers_answer_alike_in_the_same_environment(tmp
     # have the runtime's environment of the moment, not the fork server's
     FORK_SERVER.shutdown()
     monkeypatch.setenv("SMFLOW_TEST_DROPPED_SETTING", "dropped")
-    FORK_SERVER.warm_up()
+    FORK_SERVER.warm_up([SKLEARN_IMAGE])
     monkeypatch.delenv("SMFLOW_TEST_DROPPED_SETTING")
     monkeypatch.setenv("SMFLOW_TEST_RUNTIME_SETTING", "from-the-runtime")
     for prefix in ("AWS_", "SAGEMAKER_", "SM_"):  # the runtime's own settings of these kinds stay out
@@ -297,7 +299,7 @@ def test_an_import_time_variable_in_the_environment_runs_in_a_fresh_process(tmp_
 def test_import_time_variables_must_match_those_the_fork_server_started_with(tmp_path, aws, monkeypatch):
     threads = not_the_runtimes("OMP_NUM_THREADS", "3", "4")
     code_dir = probe_code(tmp_path / "code")
-    FORK_SERVER.warm_up()  # a fork server without this OMP_NUM_THREADS
+    FORK_SERVER.warm_up([SKLEARN_IMAGE])  # a fork server without this OMP_NUM_THREADS
     monkeypatch.setenv("OMP_NUM_THREADS", threads)
     try:
         # the runtime's value changed since: even a model that does not set it starts fresh
@@ -546,3 +548,15 @@ def test_invalid_workers_fail_the_start_naming_the_variable(tmp_path, aws):
         deployment.start(timeout=60)
     assert not any(server.is_alive() for server in deployment.servers)
     deployment.stop()
+
+
+def test_warming_up_starts_the_fork_server_of_the_images_framework_only():
+    FORK_SERVER.shutdown()
+    try:
+        FORK_SERVER.warm_up(["174872318107.dkr.ecr.us-west-2.amazonaws.com/kmeans:1", "not-an-image"])
+        warmed = {framework for framework, _ in FORK_SERVER._zygotes}
+        assert warmed == {"kmeans"}
+        FORK_SERVER.warm_up([SKLEARN_IMAGE])
+        assert {framework for framework, _ in FORK_SERVER._zygotes} == {"kmeans", "sklearn"}
+    finally:
+        FORK_SERVER.shutdown()

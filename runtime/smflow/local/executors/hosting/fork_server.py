@@ -27,9 +27,11 @@ import sys
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import smflow
+from smflow.image_uris import parse_image_uri
 from smflow.local.containers import contract, frameworks
 from smflow.local.containers.environments import package_path_env
 from smflow.local.executors.hosting.models import PreparedModel
@@ -258,15 +260,17 @@ class ForkServer:
     def enabled() -> bool:
         return os.environ.get(FORK_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
-    def warm_up(self) -> None:
-        """Start the fork servers now (non-blocking), so that they have imported the libraries by
-        the time a model server is needed: one for each framework module whose environment is
-        this interpreter."""
-        if self.enabled():
-            with self._lock:
-                for module in frameworks.all_frameworks():
-                    if _runs_in_runtime(module) and getattr(module, "FORK_SAFE", True):
-                        self._current(module.NAME, sys.executable)
+    def warm_up(self, images: Iterable[str] = ()) -> None:
+        """Start the fork servers of the frameworks that run ``images`` now (non-blocking), so
+        that they have imported the libraries by the time a model server is needed: only for
+        framework modules whose environment is this interpreter (others are built on demand)."""
+        if not self.enabled():
+            return
+        wanted = {module for module in map(_framework_of, images) if module is not None}
+        with self._lock:
+            for module in wanted:
+                if _runs_in_runtime(module) and getattr(module, "FORK_SAFE", True):
+                    self._current(module.NAME, sys.executable)
 
     def _current(self, framework: str, python: str) -> _Zygote:
         zygote = self._zygotes.get((framework, python))
@@ -346,6 +350,12 @@ class ForkServer:
             zygote.stop()
 
 
+def _framework_of(image: str):
+    """The framework module that claims ``image``, or None."""
+    reference = parse_image_uri(image) if image else None
+    return frameworks.for_repository(reference.repository) if reference is not None else None
+
+
 def _runs_in_runtime(module) -> bool:
     """Whether the runtime's own interpreter runs ``module``'s images (no environment to build)."""
     try:
@@ -375,9 +385,10 @@ def _shadows(code_dir: Path, modules: frozenset[str]) -> bool:
 FORK_SERVER = ForkServer()
 
 
-def warm_up_model_servers() -> None:
-    """Have the model servers' fork server import the libraries now (non-blocking)."""
+def warm_up_model_servers(images: Iterable[str] = ()) -> None:
+    """Have the fork server of the frameworks that run ``images`` (image URIs) import their
+    libraries now (non-blocking)."""
     try:
-        FORK_SERVER.warm_up()
+        FORK_SERVER.warm_up(images)
     except OSError:
         logger.warning("could not start the model servers' fork server", exc_info=True)

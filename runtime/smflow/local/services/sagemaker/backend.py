@@ -85,7 +85,8 @@ class Executors:
         from smflow.local.executors.hosting import warm_up_model_servers
         from smflow.local.executors.training import TrainingRun
 
-        warm_up_model_servers()  # a deploy or a transform usually follows: libraries imported by then
+        # A deploy or a transform usually follows: the libraries are imported by then.
+        warm_up_model_servers([(description.get("AlgorithmSpecification") or {}).get("TrainingImage") or ""])
         return TrainingRun(description, work_dir, aws, on_update)
 
     def deployment(self, endpoint_name: str, variants: list[tuple[dict, dict]], work_dir: Path,
@@ -387,10 +388,11 @@ class SageMakerBackend:
         arn = self.arn(Model.arn_type, name)
         if not self.store.insert(Model.kind, name, Model.new(request, arn, time.time())):
             raise Model.name_taken(arn)
-        self._warm_up_hosting()
+        containers = [request.get("PrimaryContainer") or {}, *(request.get("Containers") or [])]
+        self._warm_up_hosting([container.get("Image") or "" for container in containers])
         return {"ModelArn": arn}
 
-    def _warm_up_hosting(self) -> None:
+    def _warm_up_hosting(self, images: list[str]) -> None:
         """An endpoint or a transform job usually follows a new model: have the model servers'
         fork server import their libraries now (non-blocking), so that the deployment starts
         within CreateEndpoint's :attr:`settle_timeout`. Only with the real hosting executor."""
@@ -400,7 +402,7 @@ class SageMakerBackend:
             from smflow.local.executors.hosting import warm_up_model_servers
         except ImportError:  # pragma: no cover - the hosting executor's libraries are missing
             return
-        warm_up_model_servers()
+        warm_up_model_servers(images)
 
     def describe_model(self, ModelName: str) -> dict[str, Any]:
         """DescribeModel. Raises ValidationException 'Could not find model "<arn>".'."""
