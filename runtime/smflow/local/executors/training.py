@@ -56,6 +56,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smflow.archives import make_tar_gz
 from smflow.local.support.aws import LocalAws
 from smflow.local.containers import contract
+from smflow.local.containers.docker import DockerImage, docker_image, runs_in_docker
+from smflow.local.containers.docker.training import train_in_container
 from smflow.local.containers.environments import (
     LocalEnvironment,
     UnsupportedImageError,
@@ -225,8 +227,8 @@ class TrainingRun(Run):
                 "ClientError: AlgorithmSpecification.TrainingImage is missing (algorithm resources are "
                 f"not supported by the smflow local runtime): {supported_images()}"
             )
-        try:
-            environment = resolve_environment(image)
+        try:  # an image no local environment runs: a Docker container (containers/docker)
+            environment = docker_image(image) if runs_in_docker(image) else resolve_environment(image)
         except UnsupportedImageError as error:
             raise _JobFailed(str(error)) from None
         channels = _file_mode_channels(self._description)
@@ -449,6 +451,8 @@ class TrainingRun(Run):
         with self._lock:
             self._raise_if_stopping()
             self._enter("Training", message="Downloading the training image")
+        if isinstance(environment, DockerImage):
+            return self._train_in_container(environment)
         job_python = self._job_python(environment)
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
         command = [str(job_python), "-m", "sagemaker_training.cli.train"]
@@ -492,6 +496,18 @@ class TrainingRun(Run):
         finally:
             shipper.close()
         return exit_code, list(tail)
+
+    def _train_in_container(self, image: DockerImage) -> tuple[int, list[str]]:
+        """``docker run <image> train`` with the job's folder as ``/opt/ml`` (containers/docker/training.py)."""
+
+        def started() -> None:
+            with self._lock:
+                self._transitions[-1]["StatusMessage"] = _MESSAGES["Training"]
+                self._publish()
+
+        return train_in_container(image, self._work_dir, self._description, self._aws, LOG_GROUP, started=started,
+                                  stop_time=lambda: self._stop_time, request_stop=self._request_stop,
+                                  grace=self._stop_grace_seconds, training_start=self._training_start)
 
     def _wait(self, process: subprocess.Popen) -> int:
         """Wait for the process, enforcing StopTrainingJob and StoppingCondition.MaxRuntimeInSeconds."""

@@ -1,0 +1,127 @@
+"""Fixtures of the Docker tests: a Docker daemon of their own and a tiny bring-your-own image.
+
+``docker_daemon`` starts ``dockerd`` (Debian's ``docker.io``) as root on a socket in a temporary
+folder, with ``--iptables=false --bridge=none`` (containers then share the host's network, and
+serving containers get their port in ``SAGEMAKER_BIND_TO_PORT``), and points ``DOCKER_HOST`` at
+it for the session. Without ``dockerd``, or when not root, or when it does not start, the tests
+are skipped with the reason.
+
+``byo_image`` builds, through the Docker Engine API, an image ``FROM scratch`` holding
+busybox-static and three shell scripts (``image/train``, ``image/serve``, ``image/handle``) that
+follow SageMaker's container contract, and tags it with an ECR-style URI that no local
+environment claims. Nothing is pulled.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+IMAGE_DIR = Path(__file__).parent / "image"
+IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/smflow-byo-test:1.0"
+ABSENT_IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/smflow-byo-absent:1.0"
+DAEMON_START_SECONDS = 60
+
+
+def _skip(reason: str) -> None:
+    print(f"\nDocker tests skipped: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def docker_daemon():
+    """``DOCKER_HOST`` of a dockerd started for the session (its folder is removed afterwards)."""
+    docker = pytest.importorskip("docker", reason="the 'docker' package is not installed (pip install 'smflow[local]')")
+    dockerd = shutil.which("dockerd")
+    if dockerd is None:
+        _skip("dockerd is not installed (apt-get install docker.io busybox-static)")
+    if os.geteuid() != 0:
+        _skip("dockerd needs root to start")
+    if shutil.which("busybox") is None:
+        _skip("busybox is not installed (apt-get install busybox-static)")
+    root = Path(tempfile.mkdtemp(prefix="smd-", dir="/tmp"))  # short: socket paths are limited to 108 bytes
+    host = f"unix://{root}/docker.sock"
+    log_path = root / "dockerd.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [dockerd, "--host", host, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+             "--pidfile", str(root / "docker.pid"), "--iptables=false", "--bridge=none"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    client = None
+    deadline = time.monotonic() + DAEMON_START_SECONDS
+    while True:
+        if process.poll() is not None:
+            shutil.rmtree(root, ignore_errors=True)
+            _skip(f"dockerd exited with code {process.returncode}: {log_path.read_text(errors='replace')[-800:]}")
+        try:
+            client = docker.DockerClient(base_url=host, timeout=10)
+            client.ping()
+            break
+        except Exception:  # noqa: BLE001 - not up yet
+            if time.monotonic() > deadline:
+                process.kill()
+                _skip(f"dockerd did not answer within {DAEMON_START_SECONDS} s: "
+                      f"{log_path.read_text(errors='replace')[-800:]}")
+            time.sleep(0.2)
+    previous = os.environ.get("DOCKER_HOST")
+    os.environ["DOCKER_HOST"] = host
+    try:
+        yield host
+    finally:
+        if previous is None:
+            os.environ.pop("DOCKER_HOST", None)
+        else:
+            os.environ["DOCKER_HOST"] = previous
+        for container in client.containers.list(all=True):
+            container.remove(force=True)
+        client.close()
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def build_image(client, tag: str, scripts: Path, workdir: Path) -> str:
+    """Build ``tag`` FROM scratch: busybox at /bin/busybox with a link per applet, and the
+    ``scripts`` folder's files in /usr/local/bin. Returns the image id."""
+    context = workdir / "context"
+    bin_dir = context / "rootfs" / "bin"
+    bin_dir.mkdir(parents=True)
+    busybox = shutil.which("busybox")
+    shutil.copy2(busybox, bin_dir / "busybox")
+    applets = subprocess.run([busybox, "--list"], capture_output=True, text=True, check=True).stdout.split()
+    for applet in applets:
+        if applet != "busybox":
+            (bin_dir / applet).symlink_to("busybox")
+    local_bin = context / "rootfs" / "usr" / "local" / "bin"
+    local_bin.mkdir(parents=True)
+    for script in scripts.iterdir():
+        shutil.copy2(script, local_bin / script.name)
+    (context / "rootfs" / "tmp").mkdir()
+    (context / "Dockerfile").write_text(
+        "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin:/bin\nWORKDIR /opt/ml\n", encoding="utf-8")
+    image, _ = client.images.build(path=str(context), tag=tag, rm=True)
+    return image.id
+
+
+@pytest.fixture(scope="session")
+def byo_image(docker_daemon, tmp_path_factory) -> str:
+    """The image URI of the busybox bring-your-own image, built on the session's daemon."""
+    import docker
+
+    client = docker.DockerClient(base_url=docker_daemon, timeout=60)
+    try:
+        build_image(client, IMAGE_URI, IMAGE_DIR, tmp_path_factory.mktemp("byo-image"))
+    finally:
+        client.close()
+    return IMAGE_URI
