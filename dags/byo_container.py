@@ -101,13 +101,14 @@ def byo_container():
         role=ROLE,
         config={
             "ModelName": f"{{{{ {TRAINED}['TrainingJobName'] }}}}",
-            "PrimaryContainer": {"Image": "{{ params.image_uri }}", "ModelDataUrl": f"{{{{ {TRAINED}['ModelDataUrl'] }}}}"},
+            "PrimaryContainer": {"Image": "{{ params.image_uri }}",
+                                 "ModelDataUrl": f"{{{{ {TRAINED}['ModelDataUrl'] }}}}"},
         },
     )
     model_name = "{{ ti.xcom_pull(task_ids='create_model')['ModelName'] }}"
     deploy = SageMakerDeployOperator(task_id="deploy", model_name=model_name, endpoint_name=ENDPOINT_NAME)
-    predict = SageMakerPredictOperator(task_id="predict", endpoint_name=ENDPOINT_NAME, data="{{ params.rows | tojson }}",
-                                       content_type="text/csv", accept="text/csv")
+    predict = SageMakerPredictOperator(task_id="predict", endpoint_name=ENDPOINT_NAME,
+                                       data="{{ params.rows | tojson }}", content_type="text/csv", accept="text/csv")
     transform = SageMakerBatchTransformOperator(
         task_id="batch_transform",
         model_name=model_name,

@@ -34,9 +34,28 @@ def _skip(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def docker_daemon():
-    """``DOCKER_HOST`` of a dockerd started for the session (its folder is removed afterwards)."""
+class Daemon:
+    """A dockerd of the tests: ``host`` (its DOCKER_HOST), ``client`` (a docker.DockerClient)."""
+
+    def __init__(self, process: subprocess.Popen, root: Path, host: str, client):
+        self.process, self.root, self.host, self.client = process, root, host, client
+
+    def stop(self) -> None:
+        for container in self.client.containers.list(all=True):
+            container.remove(force=True)
+        self.client.close()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_daemon(*network_options: str) -> Daemon:
+    """Start a dockerd of its own (``--iptables=false`` plus ``network_options``), or skip the
+    tests with the reason it cannot start."""
     docker = pytest.importorskip("docker", reason="the 'docker' package is not installed (pip install 'smflow[local]')")
     dockerd = shutil.which("dockerd")
     if dockerd is None:
@@ -51,44 +70,41 @@ def docker_daemon():
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [dockerd, "--host", host, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
-             "--pidfile", str(root / "docker.pid"), "--iptables=false", "--bridge=none"],
+             "--pidfile", str(root / "docker.pid"), "--iptables=false", *network_options],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-    client = None
     deadline = time.monotonic() + DAEMON_START_SECONDS
     while True:
         if process.poll() is not None:
             shutil.rmtree(root, ignore_errors=True)
             _skip(f"dockerd exited with code {process.returncode}: {log_path.read_text(errors='replace')[-800:]}")
         try:
-            client = docker.DockerClient(base_url=host, timeout=10)
+            client = docker.DockerClient(base_url=host, timeout=60)
             client.ping()
-            break
+            return Daemon(process, root, host, client)
         except Exception:  # noqa: BLE001 - not up yet
             if time.monotonic() > deadline:
                 process.kill()
                 _skip(f"dockerd did not answer within {DAEMON_START_SECONDS} s: "
                       f"{log_path.read_text(errors='replace')[-800:]}")
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def docker_daemon():
+    """``DOCKER_HOST`` of a dockerd started for the session with ``--bridge=none`` (its folder is
+    removed afterwards)."""
+    daemon = start_daemon("--bridge=none")
     previous = os.environ.get("DOCKER_HOST")
-    os.environ["DOCKER_HOST"] = host
+    os.environ["DOCKER_HOST"] = daemon.host
     try:
-        yield host
+        yield daemon.host
     finally:
         if previous is None:
             os.environ.pop("DOCKER_HOST", None)
         else:
             os.environ["DOCKER_HOST"] = previous
-        for container in client.containers.list(all=True):
-            container.remove(force=True)
-        client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        shutil.rmtree(root, ignore_errors=True)
+        daemon.stop()
 
 
 def build_image(client, tag: str, scripts: Path, workdir: Path) -> str:

@@ -242,9 +242,12 @@ def test_batch_transform_goes_through_the_serving_containers(byo, byo_image, tra
     job = byo.client.batch_transform(model_name=model, data=f"s3://{byo.bucket}/{folder_key}", output_path=output,
                                      instance_count=2, timeout=120)
     assert job["TransformJobStatus"] == "Completed"
-    read = byo.client.s3.get_object
-    assert read(Bucket=byo.bucket, Key="byo/transform-output/part-1.csv.out")["Body"].read() == b"20,40\n60,80\n100,120\n"
-    assert read(Bucket=byo.bucket, Key="byo/transform-output/part-2.csv.out")["Body"].read() == b"10\n"
+
+    def read(key: str) -> bytes:
+        return byo.client.s3.get_object(Bucket=byo.bucket, Key=f"byo/transform-output/{key}")["Body"].read()
+
+    assert read("part-1.csv.out") == b"20,40\n60,80\n100,120\n"
+    assert read("part-2.csv.out") == b"10\n"
     assert byo.containers("serving", all=True) == []
 
 
