@@ -3,7 +3,7 @@
 ``docker_daemon`` starts ``dockerd`` (Debian's ``docker.io``) as root on a socket in a temporary
 folder, with ``--iptables=false --bridge=none`` (containers then share the host's network, and
 serving containers get their port in ``SAGEMAKER_BIND_TO_PORT``), and points ``DOCKER_HOST`` at
-it for the session. Without ``dockerd``, or when not root, or when it does not start, the tests
+it while the tests of this folder run. Without ``dockerd``, or when not root, or when it does not start, the tests
 are skipped with the reason.
 
 ``byo_image`` builds, through the Docker Engine API, an image ``FROM scratch`` holding
@@ -95,16 +95,19 @@ def docker_daemon():
     """``DOCKER_HOST`` of a dockerd started for the session with ``--bridge=none`` (its folder is
     removed afterwards)."""
     daemon = start_daemon("--bridge=none")
-    previous = os.environ.get("DOCKER_HOST")
-    os.environ["DOCKER_HOST"] = daemon.host
     try:
         yield daemon.host
     finally:
-        if previous is None:
-            os.environ.pop("DOCKER_HOST", None)
-        else:
-            os.environ["DOCKER_HOST"] = previous
         daemon.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def docker_host(docker_daemon):
+    """``DOCKER_HOST`` points at the session's daemon while this folder's tests run (and the
+    runtime processes they start inherit it); the tests of other folders never see it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DOCKER_HOST", docker_daemon)
+        yield docker_daemon
 
 
 def build_image(client, tag: str, scripts: Path, workdir: Path) -> str:
