@@ -95,6 +95,9 @@ def connect(timeout: float = CONNECT_TIMEOUT):
         DockerUnreachable: the ``docker`` package is missing or no daemon answers.
     """
     global _api_version
+    if not os.environ.get("DOCKER_HOST") and not os.path.exists(DEFAULT_DOCKER_HOST[len("unix://"):]):
+        # the usual case without Docker, answered without importing the docker package (~0.3 s)
+        raise DockerUnreachable(f"{DEFAULT_DOCKER_HOST[len('unix://'):]} does not exist and DOCKER_HOST is not set")
     try:
         import docker
     except ImportError:
