@@ -123,6 +123,17 @@ def test_train_runs_the_image_with_opt_ml_laid_out_as_sagemaker_does(byo, traine
     assert byo.containers("training", all=True) == []  # removed when it ended
 
 
+def test_checkpoints_and_metric_definitions_work_for_containers_too(byo, byo_image):
+    config = byo.training_config(byo_image, scale="4")
+    checkpoints = f"s3://{byo.bucket}/byo-checkpoints/{config['TrainingJobName']}"
+    config["CheckpointConfig"] = {"S3Uri": checkpoints}
+    config["AlgorithmSpecification"]["MetricDefinitions"] = [{"Name": "factor", "Regex": r"train: factor (\S+)"}]
+    job = byo.client.train(config=config, logs=False, timeout=120)
+    key = f"byo-checkpoints/{config['TrainingJobName']}/factor.ckpt"
+    assert byo.client.s3.get_object(Bucket=byo.bucket, Key=key)["Body"].read() == b"40\n"
+    assert [(m["MetricName"], m["Value"]) for m in job["FinalMetricDataList"]] == [("factor", 40.0)]
+
+
 def test_a_failing_train_fails_the_job_with_its_failure_file(byo, byo_image):
     config = byo.training_config(byo_image, fail="ValueError: the rows do not add up")
     with pytest.raises(ResourceFailedError) as failed:

@@ -81,6 +81,9 @@ class DockerImage:
     uri: str
     image_id: str
     host: str
+    # What the executors ask of a local environment: none to prepare (the image is the environment).
+    spec = None
+    python = ""
 
 
 def daemon_address() -> str:

@@ -14,8 +14,8 @@ SageMaker lays out ``/opt/ml`` (``input/config/{hyperparameters,inputdataconfig,
 - shares the host's network (``network_mode="host"``): the runtime listens on 127.0.0.1 only, and
   a container on a bridge network could not reach it; ``algo-1`` (the host name in
   ``resourceconfig.json``) resolves to 127.0.0.1 in it;
-- has its output (stdout and stderr) copied line by line to CloudWatch Logs, stream
-  ``<TrainingJobName>/algo-1-<epoch seconds>`` as for other jobs;
+- has its output (stdout and stderr) copied line by line to ``add_line`` (the job's CloudWatch
+  Logs stream ``<TrainingJobName>/algo-1-<epoch seconds>``, as for other jobs);
 - is stopped by StopTrainingJob and MaxRuntimeInSeconds: SIGTERM to its main process, SIGKILL
   after the grace period, as SageMaker does; it is removed when it ends.
 
@@ -33,7 +33,6 @@ from pathlib import Path
 from smflow.local.containers import contract
 from smflow.local.containers.docker.engine import DockerError, DockerImage, run_container
 from smflow.local.support.aws import LocalAws
-from smflow.local.support.cloudwatch import LogShipper
 
 _POLL_SECONDS = 0.1
 _OUTPUT_TAIL_LINES = 200
@@ -45,7 +44,7 @@ def train_in_container(
     work_dir: Path,
     description: dict,
     aws: LocalAws,
-    log_group: str,
+    add_line: Callable[[str], None],
     *,
     started: Callable[[], None],
     stop_time: Callable[[], float | None],
@@ -53,8 +52,8 @@ def train_in_container(
     grace: float,
     training_start: float | None,
 ) -> tuple[int, list[str]]:
-    """Run ``train`` in a container of ``image`` until it ends; returns (exit code, last lines
-    of output).
+    """Run ``train`` in a container of ``image`` until it ends, each line of its output to
+    ``add_line``; returns (exit code, last lines of output).
 
     ``started`` is called once the container runs; ``stop_time`` returns when StopTrainingJob was
     asked (None: not asked); ``request_stop("max_runtime")`` is called once the job has run
@@ -73,9 +72,6 @@ def train_in_container(
         contract.TRAINING_JOB_ARN: description.get("TrainingJobArn", ""),
         contract.S3_ENDPOINT_URL: aws.endpoint_url,
     })
-    shipper = LogShipper(aws.client("logs"), log_group)
-    add_line = shipper.stream(f"{name}/{contract.CURRENT_HOST}-{int(time.time())}")
-    shipper.start()
     tail: deque[str] = deque(maxlen=_OUTPUT_TAIL_LINES)
 
     def on_line(line: str) -> None:
@@ -83,25 +79,22 @@ def train_in_container(
         tail.append(line)
 
     try:
-        try:
-            process = run_container(
-                image, ["train"], kind="training", folder=work_dir, name=name, on_line=on_line,
-                volumes={str(work_dir): {"bind": contract.OPT_ML, "mode": "rw"}},
-                environment=environment,
-                network_mode="host",
-                extra_hosts={contract.CURRENT_HOST: "127.0.0.1"},
-            )
-        except DockerError as error:
-            on_line(str(error))
-            return 127, list(tail)
-        try:
-            started()
-            exit_code = _wait(process, description, stop_time, request_stop, grace, training_start)
-            process.join_output()
-        finally:
-            process.remove()
+        process = run_container(
+            image, ["train"], kind="training", folder=work_dir, name=name, on_line=on_line,
+            volumes={str(work_dir): {"bind": contract.OPT_ML, "mode": "rw"}},
+            environment=environment,
+            network_mode="host",
+            extra_hosts={contract.CURRENT_HOST: "127.0.0.1"},
+        )
+    except DockerError as error:
+        on_line(str(error))
+        return 127, list(tail)
+    try:
+        started()
+        exit_code = _wait(process, description, stop_time, request_stop, grace, training_start)
+        process.join_output()
     finally:
-        shipper.close()
+        process.remove()
     return exit_code, list(tail)
 
 
