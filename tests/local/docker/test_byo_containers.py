@@ -51,10 +51,10 @@ class Byo:
             "StoppingCondition": {"MaxRuntimeInSeconds": 600},
         }
 
-    def model(self, image: str, model_data: str) -> str:
+    def model(self, image: str, model_data: str, environment: dict[str, str] | None = None) -> str:
         name = naming.timestamped_name("byo-model")
-        self.client.create_model(config={"ModelName": name, "ExecutionRoleArn": ROLE,
-                                         "PrimaryContainer": {"Image": image, "ModelDataUrl": model_data}})
+        container = {"Image": image, "ModelDataUrl": model_data, "Environment": environment or {}}
+        self.client.create_model(config={"ModelName": name, "ExecutionRoleArn": ROLE, "PrimaryContainer": container})
         return name
 
     def members(self, uri: str) -> dict[str, bytes]:
@@ -245,7 +245,14 @@ def test_endpoint_serves_from_one_container_per_instance_and_updates_without_dow
 
 
 def test_batch_transform_goes_through_the_serving_containers(byo, byo_image, trained):
-    model = byo.model(byo_image, trained["ModelArtifacts"]["S3ModelArtifacts"])
+    code = io.BytesIO()  # a framework image's code: SAGEMAKER_SUBMIT_DIRECTORY on S3
+    with tarfile.open(fileobj=code, mode="w:gz") as tar:
+        member = tarfile.TarInfo("inference.py")
+        member.size = 5
+        tar.addfile(member, io.BytesIO(b"pass\n"))
+    byo.client.s3.put_object(Bucket=byo.bucket, Key="byo/code/sourcedir.tar.gz", Body=code.getvalue())
+    model = byo.model(byo_image, trained["ModelArtifacts"]["S3ModelArtifacts"],
+                      {"SAGEMAKER_SUBMIT_DIRECTORY": f"s3://{byo.bucket}/byo/code/sourcedir.tar.gz"})
     folder_key = "byo/transform-input"
     byo.client.s3.put_object(Bucket=byo.bucket, Key=f"{folder_key}/part-1.csv", Body=b"1,2\n3,4\n5,6\n")
     byo.client.s3.put_object(Bucket=byo.bucket, Key=f"{folder_key}/part-2.csv", Body=b"0.5\n")
@@ -259,6 +266,9 @@ def test_batch_transform_goes_through_the_serving_containers(byo, byo_image, tra
 
     assert read("part-1.csv.out") == b"20,40\n60,80\n100,120\n"
     assert read("part-2.csv.out") == b"10\n"
+    # the code was downloaded by the runtime and mounted where the variable now points
+    _wait_for_log(byo, job["TransformJobName"], "serve: code in /opt/ml/code: inference.py",
+                  group="/aws/sagemaker/TransformJobs")
     assert byo.containers("serving", all=True) == []
 
 

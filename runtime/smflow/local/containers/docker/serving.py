@@ -5,7 +5,10 @@ Services").
 - ``/opt/ml/model`` is the model folder prepared from ``ModelDataUrl`` (``model.tar.gz``
   extracted; :func:`smflow.local.executors.hosting.models.prepare_model`), mounted read-only,
   as SageMaker gives the container read-only access to it.
-- The container gets the model's container ``Environment`` (with a transform job's overrides).
+- The container gets the model's container ``Environment`` (with a transform job's overrides)
+  and AWS settings pointing at the local runtime; code named by ``SAGEMAKER_SUBMIT_DIRECTORY``
+  on S3 is downloaded by the runtime and mounted read-only at ``/opt/ml/code``, which the
+  variable then names.
 - Its model server answers on port 8080 of the container. Where the daemon has its default
   ``bridge`` network, that port is published on a free port of 127.0.0.1 chosen by Docker: the
   contract exactly, and each instance has its own port. Where the daemon has no bridge network
@@ -37,6 +40,7 @@ from smflow.local.containers.docker.engine import (
 
 CONTAINER_PORT = 8080  # SageMaker's serving contract
 BIND_TO_PORT_ENV = "SAGEMAKER_BIND_TO_PORT"
+CONTAINER_CODE_DIR = "/opt/ml/code"  # where a model's S3 code (SAGEMAKER_SUBMIT_DIRECTORY) is mounted
 PORT_WAIT_SECONDS = 10.0
 
 
@@ -49,9 +53,10 @@ class ServingContainer(ContainerProcess):
 
 
 def start_serving_container(image: DockerImage, model_dir: Path, environment: dict[str, str],
-                            instance_dir: Path, log_path: Path) -> ServingContainer:
+                            instance_dir: Path, log_path: Path, code_dir: Path | None = None) -> ServingContainer:
     """Start ``serve`` in a container of ``image`` for the instance folder ``instance_dir``;
-    its output is appended to ``log_path``. Returns at once (the caller waits for ``/ping``).
+    its output is appended to ``log_path``. ``code_dir``, when it exists outside ``model_dir``,
+    is mounted read-only at ``/opt/ml/code``. Returns at once (the caller waits for ``/ping``).
 
     Raises:
         DockerError: no daemon, or the daemon refused the container.
@@ -64,9 +69,13 @@ def start_serving_container(image: DockerImage, model_dir: Path, environment: di
         with open(log_path, "ab") as output:
             output.write(line.encode("utf-8", "replace") + b"\n")
 
-    options = {
-        "volumes": {str(Path(model_dir).resolve()): {"bind": contract.MODEL_DIR, "mode": "ro"}},
-    }
+    model_dir = Path(model_dir).resolve()
+    volumes = {str(model_dir): {"bind": contract.MODEL_DIR, "mode": "ro"}}
+    if code_dir is not None and Path(code_dir).is_dir():
+        code_dir = Path(code_dir).resolve()
+        if code_dir != model_dir and model_dir not in code_dir.parents:
+            volumes[str(code_dir)] = {"bind": CONTAINER_CODE_DIR, "mode": "ro"}
+    options = {"volumes": volumes}
     bridge = _has_bridge_network()
     port = None
     if bridge:

@@ -50,7 +50,7 @@ from smflow.local.executors.hosting.fork_server import (
     base_environment,
 )
 from smflow.local.containers.docker import DockerError, docker_image
-from smflow.local.containers.docker.serving import ServingContainer, start_serving_container
+from smflow.local.containers.docker.serving import CONTAINER_CODE_DIR, ServingContainer, start_serving_container
 from smflow.local.executors.hosting.models import OUTPUT_TAIL_LINES, PreparedModel, tail_lines
 from smflow.local.executors.hosting.models import _download_and_extract as download_and_extract
 from smflow.local.executors.hosting.models import _download_uncompressed as download_uncompressed
@@ -306,8 +306,9 @@ class ModelServerProcess:
         prepared = self.prepared
         if prepared.image is not None:  # `docker run <image> serve` (containers/docker/serving.py)
             try:
-                self._process = start_serving_container(prepared.image, prepared.model_dir, prepared.environment,
-                                                        self.instance_dir, self.log_path)
+                self._process = start_serving_container(
+                    prepared.image, prepared.model_dir, {**prepared.environment, **self._aws.subprocess_env()},
+                    self.instance_dir, self.log_path, code_dir=prepared.code_dir)
             except DockerError as exc:
                 raise ModelServerError(f"The model server of {self.label} (model {prepared.model_name!r}) "
                                        f"could not start: {exc}") from None
@@ -524,7 +525,9 @@ class ModelServerProcess:
 def prepare_container_model(model: Mapping, container: Mapping, target: Path, aws: LocalAws,
                             environment_overrides: Mapping[str, str] | None = None) -> PreparedModel:
     """A model whose image runs in Docker: ``target/model`` from ModelDataUrl (or ModelDataSource),
-    which becomes the container's ``/opt/ml/model``; the code and its requirements are the image's.
+    which becomes the container's ``/opt/ml/model``; a ``SAGEMAKER_SUBMIT_DIRECTORY`` on S3 (a
+    framework image's sourcedir.tar.gz) is extracted into ``target/code``, which becomes
+    ``/opt/ml/code``, and the variable names that folder. Requirements are the image's to install.
 
     Raises:
         ModelServerError: no Docker daemon, the image is not on it, or the artifacts cannot be read.
@@ -544,7 +547,16 @@ def prepare_container_model(model: Mapping, container: Mapping, target: Path, aw
         download_and_extract(s3, container["ModelDataUrl"], model_dir, target, "ModelDataUrl", name)
     elif source:
         download_uncompressed(s3, source, model_dir, name)
-    return PreparedModel(model_name=name, model_dir=model_dir, code_dir=model_dir / "code", site_dir=None,
+    code_dir = model_dir / "code"
+    submit = environment.get(contract.SAGEMAKER_SUBMIT_DIRECTORY, "")
+    if submit.startswith("s3://"):
+        # Downloaded here and mounted at /opt/ml/code: a container on a bridge network cannot reach
+        # the runtime's S3 (127.0.0.1 only), and AWS's toolkits take a local folder there too.
+        code_dir = target / "code"
+        fresh_dir(code_dir)
+        download_and_extract(s3, submit, code_dir, target, contract.SAGEMAKER_SUBMIT_DIRECTORY, name)
+        environment[contract.SAGEMAKER_SUBMIT_DIRECTORY] = CONTAINER_CODE_DIR
+    return PreparedModel(model_name=name, model_dir=model_dir, code_dir=code_dir, site_dir=None,
                          environment=environment, python="", framework="", image=image)
 
 
