@@ -2,11 +2,13 @@
 
 Training: reads ``iris.csv`` (label first, no header) from ``SM_CHANNEL_TRAIN``, fits a small
 multi-layer perceptron, saves its weights to ``SM_MODEL_DIR/model.pth``. Serving (the SageMaker
-PyTorch inference toolkit's handlers): ``model_fn`` loads the weights, ``input_fn`` reads CSV or
-JSON rows of the four features, ``predict_fn`` returns the class index of each row.
+PyTorch inference toolkit's handlers): ``model_fn`` loads the weights, ``input_fn`` reads CSV, NPY
+or JSON rows of the four features (a list of rows, or TensorFlow Serving's ``{"instances": rows}``),
+``predict_fn`` returns the class index of each row.
 """
 
 import argparse
+import io
 import json
 import os
 from pathlib import Path
@@ -47,6 +49,8 @@ def model_fn(model_dir):
 
 
 def input_fn(body, content_type):
+    if content_type == "application/x-npy":
+        return torch.tensor(np.load(io.BytesIO(body), allow_pickle=False), dtype=torch.float32)
     if isinstance(body, (bytes, bytearray)):
         body = body.decode()
     if content_type == "application/json":
@@ -55,12 +59,13 @@ def input_fn(body, content_type):
         return torch.tensor(rows, dtype=torch.float32)
     if content_type == "text/csv":
         return torch.tensor(np.loadtxt(body.splitlines(), delimiter=",", ndmin=2), dtype=torch.float32)
-    raise ValueError(f"unsupported content type {content_type!r}: send text/csv or application/json")
+    raise ValueError(f"unsupported content type {content_type!r}: send text/csv, application/json or "
+                     "application/x-npy")
 
 
 def predict_fn(rows, model):
     with torch.no_grad():
-        return model(rows).argmax(dim=1).float().numpy()
+        return model(rows).argmax(dim=1).numpy()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ Tasks are named verb_noun as prefect-aws's; each has an async twin with an ``a``
 | task | async twin | SageMaker calls |
 | --- | --- | --- |
 | ``upload_data`` | ``aupload_data`` | S3 PutObject |
+| ``record_set`` | ``arecord_set`` | S3 PutObject (RecordIO-protobuf shards and a manifest) |
 | ``train_model`` | ``atrain_model`` | CreateTrainingJob, DescribeTrainingJob, CloudWatch GetLogEvents |
 | ``attach_training_job`` | ``aattach_training_job`` | DescribeTrainingJob |
 | ``wait_for_training_job`` | ``await_for_training_job`` | DescribeTrainingJob |
@@ -56,6 +57,7 @@ from __future__ import annotations
 
 _TASKS = {
     "upload_data": "data", "aupload_data": "data",
+    "record_set": "data", "arecord_set": "data",
     "train_model": "training", "atrain_model": "training",
     "attach_training_job": "training", "aattach_training_job": "training",
     "wait_for_training_job": "training", "await_for_training_job": "training",

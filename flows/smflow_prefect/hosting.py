@@ -84,6 +84,7 @@ def create_model(
     source_dir: str | None = None,
     model_name: str | None = None,
     image_uri: str | None = None,
+    algorithm: str | None = None,
     framework: str | None = None,
     framework_version: str | None = None,
     py_version: str | None = None,
@@ -103,7 +104,9 @@ def create_model(
     reused, so a retry is harmless. The model is named after the training job unless
     ``model_name`` is given. The image is ``image_uri``, else the training job's, else the one
     :func:`smflow.image_uris.retrieve` finds for ``framework`` / ``framework_version`` (None:
-    smflow's default framework, its default version). The arguments passed to the client are
+    smflow's default framework, its default version), or ``algorithm``'s. Without code
+    (``model_data`` with ``image_uri`` or ``algorithm``, or a job trained without a script) the
+    image serves on its own, as the SDK's ``Model``. The arguments passed to the client are
     declared in :data:`smflow.resources.specs.MODEL`.
 
     Returns: ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
@@ -416,7 +419,10 @@ def predict(
     answer, asked for as ``accept``, comes back as a list. A table artifact shows each input row
     (columns ``feature_names``) next to its prediction (first 500 rows).
 
-    Returns: the predictions as a (nested) list, one entry per input row.
+    Returns: the predictions as a (nested) list, one entry per input row; an algorithm's JSON
+        answer as its object (``{"predictions": [{"closest_cluster": 3.0, ...}]}``), its
+        RecordIO-protobuf answer as a list of dicts (``application/x-recordio-protobuf``, which
+        ``content_type`` may also be: one record per row, as the SDK's ``RecordSerializer``).
     Raises: InvocationError (unknown endpoint, or the model's error with its status and message),
         UnsupportedContentTypeError.
 
@@ -437,12 +443,15 @@ def predict(
 
     from smflow_prefect.artifacts import MAX_TABLE_ROWS, predictions_table
 
+    from smflow.resources.endpoints import plain_answer, prediction_rows
+
     client = task_client(aws_credentials)
-    predictions = client.predict(endpoint_name, data, content_type=content_type, accept=accept,
-                                 target_variant=target_variant).tolist()
-    table = predictions_table(data, predictions, feature_names)
+    answer = client.predict(endpoint_name, data, content_type=content_type, accept=accept,
+                            target_variant=target_variant)
+    predictions, rows = plain_answer(answer), prediction_rows(answer)
+    table = predictions_table(data, rows, feature_names)
     create_table_artifact(table=table, key=artifact_key, description=_predictions_artifact_description(
-        endpoint_name, len(predictions), min(len(predictions), MAX_TABLE_ROWS)))
+        endpoint_name, len(rows), min(len(rows), MAX_TABLE_ROWS)))
     return predictions
 
 
@@ -473,10 +482,12 @@ async def apredict(
     answer = await asyncio.to_thread(
         client.predict, endpoint_name, data, content_type=content_type, accept=accept, target_variant=target_variant
     )
-    predictions = answer.tolist()
-    table = predictions_table(data, predictions, feature_names)
+    from smflow.resources.endpoints import plain_answer, prediction_rows
+
+    predictions, rows = plain_answer(answer), prediction_rows(answer)
+    table = predictions_table(data, rows, feature_names)
     await acreate_table_artifact(table=table, key=artifact_key, description=_predictions_artifact_description(
-        endpoint_name, len(predictions), min(len(predictions), MAX_TABLE_ROWS)))
+        endpoint_name, len(rows), min(len(rows), MAX_TABLE_ROWS)))
     return predictions
 
 

@@ -128,6 +128,7 @@ def train_model(
     hyperparameters: dict[str, Any] | None = None,
     inputs: str | dict[str, Any] | None = None,
     output_path: str | None = None,
+    algorithm: str | None = None,
     framework: str | None = None,
     framework_version: str | None = None,
     py_version: str | None = None,
@@ -183,6 +184,11 @@ def train_model(
     (:meth:`smflow.client.SageMakerClient.train`); ``role`` may be a role name. Or ``config``: a
     raw CreateTrainingJob request (SageMaker API reference). The arguments passed to the client are declared in
     :data:`smflow.resources.specs.TRAINING_JOB`.
+
+    Without ``entry_point``: ``algorithm`` (``"kmeans"``, ``"pca"``, ``"linear-learner"``, ...,
+    :func:`smflow.algorithms.names`: Amazon's built-in algorithm, its image for the region, its hyperparameters
+    checked before the request, ``inputs`` may be :func:`smflow_prefect.record_set` results), or
+    ``image_uri`` of any image that trains on its own (the SDK's plain ``Estimator``).
 
     Args:
         framework / framework_version: the training image, as

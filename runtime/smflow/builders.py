@@ -74,6 +74,9 @@ def check_input_mode(value: Any, field: str = "input_mode") -> str:
 # SDK ``TrainingInput`` arguments -> where they go in a Channel.
 _TRAINING_INPUT_KEYS = ("s3_data", "input_mode", "content_type", "distribution", "s3_data_type", "compression",
                         "record_wrapping")
+# What ``record_set`` adds to TrainingInput arguments (smflow.resources.algorithms): facts about the data,
+# read by ``train`` (feature_dim, mini_batch_size), not part of the Channel.
+_RECORD_SET_KEYS = ("num_records", "feature_dim", "channel")
 _DISTRIBUTIONS = ("FullyReplicated", "ShardedByS3Key")
 _S3_DATA_TYPES = ("S3Prefix", "ManifestFile", "AugmentedManifestFile")
 
@@ -86,7 +89,8 @@ def input_data_config(inputs: str | Mapping[str, Any] | None) -> list[dict]:
     (``{"s3_data": uri, "input_mode": "Pipe", "content_type": ..., "distribution":
     "ShardedByS3Key", "s3_data_type": ..., "compression": "Gzip", "record_wrapping": "RecordIO"}``),
     built into the Channel as the SDK does, or a full Channel dict (``{"DataSource": ...}``),
-    used as is.
+    used as is. A ``record_set`` result is TrainingInput arguments with ``num_records``,
+    ``feature_dim`` and ``channel`` besides, which the Channel leaves out.
 
     Raises:
         ConfigurationError: a value is not an S3 URI, TrainingInput arguments or Channel dict
@@ -109,7 +113,7 @@ def _channel(name: str, value: Any) -> dict:
     if isinstance(value, Mapping) and "DataSource" in value:
         return {"ChannelName": name, **value}
     options: Mapping[str, Any] = value if isinstance(value, Mapping) else {"s3_data": value}
-    unknown = sorted(set(options) - set(_TRAINING_INPUT_KEYS))
+    unknown = sorted(set(options) - set(_TRAINING_INPUT_KEYS) - set(_RECORD_SET_KEYS))
     if unknown:
         raise ConfigurationError(
             f"{field} has unknown keys {unknown}: use an S3 URI, a Channel dict with DataSource, or "

@@ -16,12 +16,13 @@ Example (against the local runtime started by ``smflow local up``)::
 Every method maps onto the boto3 calls it names in its docstring; waiting uses one state table
 (``smflow.states``) and polls with backoff (``smflow.waiting``). The calls are written one module
 per kind of resource (:mod:`smflow.resources.training`, ``models``, ``endpoints``,
-``transform``); this class is their union, so each signature is written once.
+``transform``, ``algorithms``: ``record_set``); this class is their union, so each signature is written once.
 """
 
 from __future__ import annotations
 
 from smflow.image_uris import parse_image_uri
+from smflow.resources.algorithms import RecordSets
 from smflow.resources.base import completion_message, is_not_found
 from smflow.resources.endpoints import Endpoints
 from smflow.resources.models import Models
@@ -29,7 +30,7 @@ from smflow.resources.training import TrainingJobs
 from smflow.resources.transform import TransformJobs
 
 
-class SageMakerClient(TrainingJobs, Models, Endpoints, TransformJobs):
+class SageMakerClient(TrainingJobs, Models, Endpoints, TransformJobs, RecordSets):
     """The SageMaker lifecycle over boto3's ``sagemaker``, ``sagemaker-runtime``, ``s3`` and
     ``logs`` clients.
 

@@ -1,10 +1,12 @@
-"""Encoding and decoding of inference payloads: NPY, JSON and CSV.
+"""Encoding and decoding of inference payloads: NPY, JSON, CSV and RecordIO-protobuf.
 
 One implementation serves both sides of InvokeEndpoint: the client's serializers (the SageMaker
 Python SDK's ``NumpySerializer``, the default of its framework predictors, sends
 ``application/x-npy``) and the local model servers' default ``input_fn`` / ``output_fn`` (the
 SDK's framework docs, "Process Input" and "Process Output": JSON holds a single list, CSV holds one
-row per line of numbers, NPY is NumPy's format).
+row per line of numbers, NPY is NumPy's format). ``application/x-recordio-protobuf`` is the format
+of Amazon's built-in algorithms (:mod:`smflow.recordio`; it needs the protobuf library, imported
+on first use).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from smflow.errors import SmflowError
 NPY = "application/x-npy"
 JSON = "application/json"
 CSV = "text/csv"
-SUPPORTED_CONTENT_TYPES = (NPY, JSON, CSV)
+RECORDIO_PROTOBUF = "application/x-recordio-protobuf"
+SUPPORTED_CONTENT_TYPES = (NPY, JSON, CSV, RECORDIO_PROTOBUF)
 
 
 class UnsupportedContentTypeError(SmflowError, ValueError):
-    """The content type is none of ``application/x-npy``, ``application/json``, ``text/csv``.
+    """The content type is none of ``application/x-npy``, ``application/json``, ``text/csv``,
+    ``application/x-recordio-protobuf``.
 
     An :class:`smflow.errors.SmflowError`, and a ``ValueError`` as in earlier releases."""
 
@@ -44,8 +48,12 @@ def base_type(content_type: str | None) -> str:
 def encode(data, content_type: str) -> bytes:
     """Serialize a NumPy array, list or scalar as ``content_type``.
 
+    RecordIO-protobuf: a 2-D array (or a scipy.sparse matrix) is one record per row, a 1-D array
+    one record, as the SageMaker Python SDK's ``RecordSerializer``.
+
     Raises:
         UnsupportedContentTypeError: for any other content type.
+        smflow.recordio.ProtobufMissingError: RecordIO-protobuf without the protobuf library.
     """
     kind = base_type(content_type)
     if kind == NPY:
@@ -56,15 +64,23 @@ def encode(data, content_type: str) -> bytes:
         return json.dumps(_to_jsonable(data)).encode("utf-8")
     if kind == CSV:
         return _encode_csv(data).encode("utf-8")
+    if kind == RECORDIO_PROTOBUF:
+        from smflow import recordio
+
+        return recordio.encode(data)
     raise UnsupportedContentTypeError(content_type)
 
 
 def decode(body: bytes | str, content_type: str | None) -> np.ndarray:
     """Deserialize a request or response body into a NumPy array.
 
+    RecordIO-protobuf: the records' ``features["values"]`` as rows of a 2-D array (what a
+    ``RecordSerializer`` sent); :func:`smflow.recordio.read_records` reads every field.
+
     Raises:
         UnsupportedContentTypeError: for an unsupported content type.
-        ValueError: for a body that is not valid for its content type.
+        ValueError: for a body that is not valid for its content type
+            (:class:`smflow.recordio.RecordIOError` for RecordIO-protobuf, naming the byte offset).
     """
     kind = base_type(content_type)
     if isinstance(body, str):
@@ -78,6 +94,10 @@ def decode(body: bytes | str, content_type: str | None) -> np.ndarray:
             raise ValueError(f"body is not valid JSON: {exc}") from None
     if kind == CSV:
         return _decode_csv(body.decode("utf-8"))
+    if kind == RECORDIO_PROTOBUF:
+        from smflow import recordio
+
+        return recordio.decode(body)
     raise UnsupportedContentTypeError(content_type)
 
 

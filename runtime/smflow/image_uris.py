@@ -48,6 +48,9 @@ import botocore.loaders
 from smflow.errors import ConfigurationError
 
 DATA_DIRECTORY = Path(__file__).parent / "frameworks" / "data"
+# Amazon's built-in algorithms (``kmeans``, ``pca``, ...): the same format, one file each
+# (SDK ``image_uri_config/<algorithm>.json``); see :mod:`smflow.algorithms`.
+ALGORITHM_DATA_DIRECTORY = Path(__file__).parent / "algorithms" / "data"
 
 # Instance families of AWS Graviton (arm64): they select the "inference_graviton" images
 # (SDK sagemaker.fw_utils.GRAVITON_ALLOWED_TARGET_INSTANCE_FAMILY).
@@ -154,19 +157,28 @@ def registry_names() -> tuple[str, ...]:
     return tuple(sorted(path.stem for path in DATA_DIRECTORY.glob("*.json")))
 
 
+@lru_cache(maxsize=1)
+def algorithm_registry_names() -> tuple[str, ...]:
+    """The built-in algorithms that have a registry data file (``algorithms/data/<name>.json``), sorted."""
+    return tuple(sorted(path.stem for path in ALGORITHM_DATA_DIRECTORY.glob("*.json")))
+
+
 @lru_cache(maxsize=None)
 def _load(framework: str) -> dict:
-    return json.loads((DATA_DIRECTORY / f"{framework}.json").read_text(encoding="utf-8"))
+    directory = DATA_DIRECTORY if framework in registry_names() else ALGORITHM_DATA_DIRECTORY
+    return json.loads((directory / f"{framework}.json").read_text(encoding="utf-8"))
 
 
 def config_for_framework(framework: str) -> dict:
-    """The registry of ``framework``: its data file, parsed (shared between calls: read only).
+    """The registry of ``framework`` (or of a built-in algorithm, as the SDK's ``retrieve``
+    takes both): its data file, parsed (shared between calls: read only).
 
     Raises:
-        ImageArgumentError: ``framework`` has no data file (names the frameworks that have one).
+        ImageArgumentError: ``framework`` has no data file (names the frameworks and algorithms that have one).
     """
-    if framework not in registry_names():
-        raise ImageArgumentError("framework", framework, registry_names(), "SageMaker framework images")
+    if framework not in registry_names() and framework not in algorithm_registry_names():
+        raise ImageArgumentError("framework", framework, registry_names() + algorithm_registry_names(),
+                                 "SageMaker framework and algorithm images")
     return _load(framework)
 
 

@@ -25,7 +25,7 @@ def test_every_task_has_an_async_twin_with_the_same_parameters():
 
     sync_tasks = [name for name in smflow_prefect.__all__
                   if hasattr(getattr(smflow_prefect, name), "submit") and not getattr(smflow_prefect, name).isasync]
-    assert len(sync_tasks) == 11
+    assert len(sync_tasks) == 12  # record_set joined upload_data, train_model, ...
     for name in sync_tasks:
         twin = getattr(smflow_prefect, f"a{name}")
         assert twin.isasync and hasattr(twin, "with_options")

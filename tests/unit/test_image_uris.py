@@ -184,8 +184,9 @@ def test_graviton_instances_need_graviton_images(registry):
 
 
 def test_unknown_framework_is_named_with_the_frameworks_that_have_a_registry(registry):
+    # the frameworks' registries, then the built-in algorithms' (retrieve takes both, as the SDK's)
     with pytest.raises(image_uris.ImageArgumentError, match=r"^framework 'nope' is not available .*; use one of "
-                                                            r"shared, toy$"):
+                                                            r"shared, toy, kmeans, linear-learner, pca$"):
         image_uris.retrieve("nope", "us-east-1")
     with pytest.raises(image_uris.ImageArgumentError, match="framework '../toy'"):
         image_uris.retrieve("../toy", "us-east-1")

@@ -3,8 +3,8 @@ smflow_prefect (module level and inside functions, read with :mod:`ast`, nothing
 
 The layers, lowest first:
 
-- base: ``smflow.errors``, ``codecs``, ``image_uris``, ``frameworks``, ``naming``, ``archives``,
-  ``states``: pure data and conventions, imported by everyone; they import only base modules.
+- base: ``smflow.errors``, ``codecs``, ``recordio``, ``image_uris``, ``frameworks``, ``algorithms``,
+  ``naming``, ``archives``, ``states``: pure data and conventions, imported by everyone; they import only base modules.
 - client: ``smflow.client``, ``resources``, ``aio``, ``waiting``, ``session``, ``packaging``,
   ``logs``, ``summaries``, ``builders``: base and client, never ``smflow.local``.
 - local runtime: ``smflow.local``: base and local, never the client layer, the apps or the
@@ -40,8 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCE_ROOTS = (ROOT / "runtime", ROOT / "providers", ROOT / "flows")
 PACKAGES = ("smflow", "smflow_airflow", "smflow_prefect")
 
-BASE = ("smflow.errors", "smflow.codecs", "smflow.image_uris", "smflow.frameworks", "smflow.naming",
-        "smflow.archives", "smflow.states")
+BASE = ("smflow.errors", "smflow.codecs", "smflow.recordio", "smflow.image_uris", "smflow.frameworks",
+        "smflow.algorithms", "smflow.naming", "smflow.archives", "smflow.states")
 CLIENT = ("smflow.client", "smflow.resources", "smflow.aio", "smflow.waiting", "smflow.session",
           "smflow.packaging", "smflow.logs", "smflow.summaries", "smflow.builders")
 APPS = ("smflow.cli", "smflow.demo", "smflow.examples")

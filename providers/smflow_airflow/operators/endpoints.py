@@ -85,11 +85,14 @@ class SageMakerPredictOperator(SageMakerBaseOperator):
         data: the rows: a list (of lists), or a JSON array as a string (what Jinja renders); an
             XComArg resolves to the upstream task's list (templated).
         content_type, accept: ``application/x-npy`` (default, as the SDK's NumPy serializer
-            and deserializer), ``application/json`` or ``text/csv``.
+            and deserializer), ``application/json``, ``text/csv``, or
+            ``application/x-recordio-protobuf`` (Amazon's built-in algorithms; an answer in it is
+            a list of dicts, one per record); ``accept`` also ``application/jsonlines``.
         target_variant: the production variant to invoke.
 
     Returns (XCom): ``{"EndpointName", "Count", "Predictions": [...]}`` (a plain list, never a
-    NumPy array).
+    NumPy array; an algorithm's JSON answer as its object, e.g. ``{"predictions": [...]}``,
+    ``Count`` then the length of its list).
     """
 
     console_link = SageMakerEndpointLink
@@ -151,8 +154,10 @@ class SageMakerPredictOperator(SageMakerBaseOperator):
             from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(error)) from error
-        values = predictions.tolist()
-        count = len(values) if isinstance(values, list) else 1
+        from smflow.resources.endpoints import plain_answer, prediction_rows
+
+        values = plain_answer(predictions)  # an algorithm's JSON object or records as Python data
+        count = len(prediction_rows(predictions)) if isinstance(values, (list, dict)) else 1
         self.log.info("Endpoint %s returned %d predictions", self.endpoint_name, count)
         return {"EndpointName": self.endpoint_name, "Count": count, "Predictions": values}
 

@@ -22,7 +22,9 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
 
     Arguments: ``smflow.resources.specs.MODEL``, as ``SageMakerClient.create_model``
     (``framework`` and ``framework_version`` None: the training job's image, else smflow's
-    default framework and the framework's default version).
+    default framework and the framework's default version). Without code (``image_uri`` or
+    ``algorithm`` with ``model_data``, or a job trained without a script) the image serves on its
+    own, as the SDK's ``Model``.
 
     Returns (XCom): ``{"ModelName", "ModelArn", "Image", "ModelDataUrl"}``.
     """
@@ -42,6 +44,7 @@ class SageMakerCreateModelOperator(SageMakerBaseOperator):
         entry_point: str | None = None,
         source_dir: str | None = None,
         image_uri: str | None = None,
+        algorithm: str | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
         py_version: str | None = None,

@@ -62,6 +62,7 @@ class SageMakerTrainOperator(SageMakerWaitingOperator):
         entry_point: str | None = None,
         source_dir: str | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
+        algorithm: str | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
         py_version: str | None = None,

@@ -9,6 +9,7 @@ the way is clear, :meth:`Endpoints.apply_endpoint_config`; ``delete_endpoint`` l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -339,26 +340,76 @@ class Endpoints(ClientBase):
         content_type: str = codecs.NPY,
         accept: str = codecs.NPY,
         target_variant: str | None = None,
-    ) -> np.ndarray:
+    ) -> np.ndarray | dict | list:
         """Predict with a NumPy array or a list (SDK ``Predictor.predict``).
 
         The request is serialized as ``content_type`` (``application/x-npy`` by default, as the
-        SDK's ``NumpySerializer``; or ``application/json``, ``text/csv``) and the answer,
-        requested as ``accept``, is returned as a NumPy array.
+        SDK's ``NumpySerializer``; or ``application/json``, ``text/csv``,
+        ``application/x-recordio-protobuf`` as the SDK's ``RecordSerializer``: one record per row,
+        what the built-in algorithms read; a scipy.sparse matrix is sent as sparse records) and the
+        answer, requested as ``accept``, is returned as a NumPy array, or as the algorithms'
+        answers are, as Python data: a JSON object as a dict (``{"predictions": [{"closest_cluster":
+        3.0, "distance_to_cluster": 5.1}]}``), JSON Lines (``application/jsonlines``) as a list
+        of dicts, RecordIO-protobuf as a list of dicts, one per record, of its ``label`` map
+        (``[{"closest_cluster": 3.0, "distance_to_cluster": 5.1}]``).
 
-        Raises: InvocationError; UnsupportedContentTypeError for another content type.
+        Raises: InvocationError; UnsupportedContentTypeError for another content type;
+            smflow.recordio.RecordIOError for a corrupt RecordIO-protobuf answer.
         """
-        array = np.asarray(data)
+        sparse = hasattr(data, "tocsr") and hasattr(data, "nnz")
+        array = data if sparse else np.asarray(data)
         if codecs.base_type(content_type) == codecs.CSV and array.ndim == 1:
             array = array.reshape(1, -1)  # one record, as the SDK's CSVSerializer writes it
         body, response_type = self.invoke(
             endpoint_name, codecs.encode(array, content_type),
             content_type=content_type, accept=accept, target_variant=target_variant,
         )
-        return codecs.decode(body, response_type or accept)
+        return decode_answer(body, response_type or accept)
 
 
 # ---------------------------------------------------------------------- helpers
+JSON_LINES = ("application/jsonlines", "application/jsonl", "application/x-jsonlines")
+
+
+def plain_answer(answer):
+    """A ``predict`` answer as JSON-able Python data: an array as a (nested) list, the rest as is."""
+    return answer.tolist() if isinstance(answer, np.ndarray) else answer
+
+
+def prediction_rows(answer) -> list:
+    """The per-row entries of a ``predict`` answer: a list (an array's rows), or the one list an
+    algorithm's JSON object holds (``{"predictions": [...]}``, ``{"projections": [...]}``);
+    ``[answer]`` for anything else (a scalar, an object with several lists)."""
+    plain = plain_answer(answer)
+    if isinstance(plain, list):
+        return plain
+    if isinstance(plain, dict):
+        lists = [value for value in plain.values() if isinstance(value, list)]
+        if len(plain) == 1 and len(lists) == 1:
+            return lists[0]
+    return [plain]
+
+
+def decode_answer(body: bytes, content_type: str | None):
+    """An InvokeEndpoint answer as Python data: see ``predict``."""
+    kind = codecs.base_type(content_type)
+    if kind == codecs.RECORDIO_PROTOBUF:
+        from smflow import recordio
+
+        return recordio.records_to_dicts(recordio.read_records(body))
+    if kind in JSON_LINES:
+        return [json.loads(line) for line in body.decode("utf-8").splitlines() if line.strip()]
+    if kind == codecs.JSON:
+        try:
+            answer = json.loads(body)
+        except ValueError as exc:
+            raise ValueError(f"body is not valid JSON: {exc}") from None
+        if isinstance(answer, dict):
+            return answer
+        return np.array(answer)
+    return codecs.decode(body, content_type)
+
+
 @dataclass
 class EndpointDeletion:
     """What ``delete_endpoint`` found and deleted so far (shared by the sync and async paths)."""

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from smflow import builders, frameworks, naming, states
+from smflow import algorithms, builders, frameworks, naming, states
 from smflow.errors import ConfigurationError
 from smflow.packaging import SOURCE_ARCHIVE, PackedCode, pack_code, upload_packed
 from smflow.resources.base import ClientBase, field_differences, split_s3_uri
@@ -30,6 +30,7 @@ class Models(ClientBase):
         entry_point: str | None = None,
         source_dir: str | None = None,
         image_uri: str | None = None,
+        algorithm: str | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
         py_version: str | None = None,
@@ -70,6 +71,13 @@ class Models(ClientBase):
         downloads the model archive (and the training code) once. Without ``model_name``, a model from
         model data is named after its image's repository and a timestamp, as the SDK's ``Model``.
 
+        Without code (no ``entry_point``, and a training job without ``sagemaker_program``: an
+        algorithm's or a bring-your-own image's job), the image serves on its own, as the SDK's
+        ``Model(image_uri, model_data)`` and the algorithms' models (``KMeansModel``, ...): the
+        request has the image, the model data and ``environment`` only. The image is
+        ``image_uri``; else the algorithm's (``algorithm``, for the region); else, from a training
+        job, the job's own training image (or its framework's inference image).
+
         The model is looked up first (boto3 ``describe_model``): one that exists with the same
         PrimaryContainer (Image, ModelDataUrl, Environment including SAGEMAKER_PROGRAM and the
         code URI) is reused and nothing is uploaded; one that exists with another container is
@@ -107,6 +115,9 @@ class Models(ClientBase):
             found = frameworks.for_image(training_image)
             chosen = frameworks.get(framework) if framework else found[0] if found else _framework(None)
             version = framework_version or (found[1] if found else None)
+            if algorithm and not image_uri:
+                image_uri = algorithms.get(algorithm).image_uri(self.region_name, framework_version,
+                                                                instance_type=instance_type)
             if not image_uri and not found and not framework:
                 image_uri = training_image  # an image no framework's registry lists: it serves too
             if not image_uri:
@@ -123,13 +134,17 @@ class Models(ClientBase):
             network = {key: job[key] for key in ("VpcConfig", "EnableNetworkIsolation") if job.get(key)}
             model_name = model_name or training_job_name
         else:
-            if not entry_point:
-                raise ConfigurationError(
-                    "entry_point is required with model_data: the inference script with model_fn"
-                )
             if not str(model_data).startswith("s3://"):
                 raise ConfigurationError(f"model_data must be an s3:// URI of a model.tar.gz, got {model_data!r}")
+            if not entry_point and not image_uri and not algorithm:
+                raise ConfigurationError(
+                    "entry_point is required with model_data (the inference script with model_fn), or image_uri "
+                    "(or algorithm) for an image that serves on its own"
+                )
             chosen = _framework(framework)
+            if algorithm and not image_uri:
+                image_uri = algorithms.get(algorithm).image_uri(self.region_name, framework_version,
+                                                                instance_type=instance_type)
             image_uri = image_uri or chosen.image_uri(self.region_name, framework_version, py_version=py_version,
                                                       instance_type=instance_type, image_scope="inference")
             model_name = model_name or naming.timestamped_name(naming.base_name_from_image(image_uri, "model"))
@@ -139,9 +154,13 @@ class Models(ClientBase):
             code = self._pack_model_code(model_name, entry_point=entry_point, source_dir=source_dir)
             program, submit_directory = code.program, code.s3_uri
         if not program:
-            raise ConfigurationError(
-                f"training job {training_job_name!r} has no sagemaker_program; pass entry_point"
+            # no code: the image serves on its own (SDK ``Model``; an algorithm's model)
+            request = builders.model_request(
+                model_name=model_name, image_uri=image_uri, model_data=model_data,
+                role=self.role_arn(role), environment=environment, tags=tags,
             )
+            request.update(network)
+            return self._create_or_reuse_model(request)
         workers = None if model_server_workers is None else builders.as_int(model_server_workers,
                                                                               "model_server_workers")
         env = chosen.hosting_environment(program=program, submit_directory=submit_directory,

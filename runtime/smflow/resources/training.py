@@ -9,12 +9,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smflow import builders, frameworks, naming, states
+from smflow import algorithms, builders, frameworks, naming, states
 from smflow.errors import ConfigurationError
 from smflow.frameworks.script_mode import encode_hyperparameters
 from smflow.logs import TRAINING_LOG_GROUP, LogTail
 from smflow.naming import ActionIfJobExists
 from smflow.packaging import SOURCE_ARCHIVE, pack_code, upload_packed
+from smflow.resources.algorithms import channels_of, train_record_set
 from smflow.resources.base import (
     ClientBase,
     completion_message,
@@ -172,6 +173,7 @@ class TrainingJobs(ClientBase):
         entry_point: str | None = None,
         source_dir: str | None = None,
         hyperparameters: Mapping[str, Any] | None = None,
+        algorithm: str | None = None,
         framework: str | None = None,
         framework_version: str | None = None,
         py_version: str | None = None,
@@ -229,6 +231,17 @@ class TrainingJobs(ClientBase):
         accepts. The job name is ``job_name``; else ``<base>-<hash of idempotency_key>`` (stable
         across retries); else ``<base>-<timestamp>`` like the SDK.
 
+        Without ``entry_point``, the image trains on its own, as the SDK's plain ``Estimator``
+        (``image_uri``, any image following SageMaker's container contract) or its Amazon
+        algorithm estimators (``algorithm``: ``"kmeans"``, ``"pca"``, ``"linear-learner"``,
+        or a framework's built-in algorithm mode, its ``framework_version`` the image's: see
+        :mod:`smflow.algorithms`): the image is the algorithm's for the region (SDK
+        ``image_uris.retrieve``), the hyperparameters are checked against AWS's documentation of
+        the algorithm (names, types, the required ones) before anything is sent, and written as
+        the SDK's estimator writes them; ``feature_dim`` and ``mini_batch_size`` come from the
+        ``train`` record set when not given, as the SDK's ``fit``. ``inputs`` may then be what
+        ``record_set`` returned, or a list of those (each in its ``channel``).
+
         ``inputs`` is a dict of channel name -> S3 URI (or Channel dict), or one S3 URI, which
         becomes the channel named ``train``, "the default train channel" of the SDK's framework docs: the
         script reads it from ``SM_CHANNEL_TRAIN``. The SageMaker Python SDK v2
@@ -254,7 +267,26 @@ class TrainingJobs(ClientBase):
             WaitTimeoutError: still running after ``timeout`` seconds.
         """
         deadline = Deadline.after(timeout)
-        if config is not None:
+        if config is None:
+            inputs = channels_of(inputs)
+        if config is None and not entry_point and (algorithm or image_uri):
+            request = self._no_code_training_request(
+                algorithm=algorithm, image_uri=image_uri, hyperparameters=hyperparameters,
+                framework_version=framework_version, role=role, instance_type=instance_type,
+                instance_count=instance_count, volume_size=volume_size, inputs=inputs, output_path=output_path,
+                max_run=max_run, environment=environment, tags=tags, input_mode=input_mode,
+                use_spot_instances=use_spot_instances, max_wait=max_wait, max_retry_attempts=max_retry_attempts,
+                checkpoint_s3_uri=checkpoint_s3_uri, checkpoint_local_path=checkpoint_local_path,
+                output_kms_key=output_kms_key, volume_kms_key=volume_kms_key, metric_definitions=metric_definitions,
+                subnets=subnets, security_group_ids=security_group_ids,
+                enable_network_isolation=enable_network_isolation,
+            )
+            name = self._job_name(job_name, base_job_name, idempotency_key,
+                                  naming.base_name_from_image(image_uri or request["AlgorithmSpecification"][
+                                      "TrainingImage"], TRAINING_JOB_BASE_NAME))
+            wanted = _training_fields(request)
+            added: set[str] = set()
+        elif config is not None:
             request = builders.coerce_to_shape(config, "CreateTrainingJob")
             image = (request.get("AlgorithmSpecification") or {}).get("TrainingImage")
             name = request.get("TrainingJobName") or self._job_name(
@@ -263,8 +295,12 @@ class TrainingJobs(ClientBase):
             wanted = _training_fields(request)
             added: set[str] = set()
         else:
+            if algorithm:
+                raise ConfigurationError("algorithm trains without a script: leave entry_point out (or pass "
+                                         "image_uri with entry_point for a script on another image)")
             if not entry_point:
-                raise ConfigurationError("entry_point is required (or pass a raw request as config)")
+                raise ConfigurationError("entry_point is required (or algorithm=..., or image_uri=... for an image "
+                                         "that trains on its own, or a raw request as config)")
             request = None
             framework_options = {key: value for key, value in (
                 ("use_mpi", use_mpi), ("num_processes", num_processes),
@@ -355,6 +391,34 @@ class TrainingJobs(ClientBase):
         if not wait:
             return self.describe_training_job(name)
         return self.wait_for_training_job(name, logs=logs, timeout=deadline.remaining())
+
+    def _no_code_training_request(
+        self, *, algorithm, image_uri, hyperparameters, framework_version, role, instance_type, instance_count,
+        inputs, output_path, **options,
+    ) -> dict:
+        """The CreateTrainingJob request of an image that trains without a script (SDK ``Estimator``,
+        or the algorithm's estimator), its name left to the caller."""
+        count = builders.as_int(instance_count, "instance_count")
+        if algorithm:
+            chosen = algorithms.get(algorithm)
+            image_uri = image_uri or chosen.image_uri(self.region_name, framework_version, instance_type=instance_type)
+            records = train_record_set(inputs)
+            encoded = chosen.training_hyperparameters(
+                hyperparameters, instance_count=count,
+                num_records=records["num_records"] if records else None,
+                feature_dim=records["feature_dim"] if records else None,
+            )
+        else:
+            if framework_version:
+                raise ConfigurationError("framework_version names a framework's or algorithm's image: with image_uri "
+                                         "the image is given; leave framework_version out")
+            encoded = {str(key): json.dumps(value) if isinstance(value, list) else str(value)
+                       for key, value in (hyperparameters or {}).items() if value is not None}
+        return builders.training_job_request(
+            job_name="", image_uri=image_uri, role=self.role_arn(role), hyperparameters=encoded, inputs=inputs,
+            output_path=output_path or f"s3://{self.default_bucket()}/", instance_type=instance_type,
+            instance_count=count, **options,
+        )
 
     def attach(self, job_name: str, *, wait: bool = True, logs: bool = True, timeout: float | None = None) -> dict:
         """Attach to an existing training job (SDK ``Estimator.attach``): if it is in

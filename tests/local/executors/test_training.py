@@ -467,8 +467,8 @@ def test_unsupported_image_fails_without_starting_a_process(aws, bucket, tmp_pat
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"TrainingInputMode": "Pipe"}, "uses TrainingInputMode 'Pipe'"),
-        ({"S3DataType": "ManifestFile"}, "uses S3DataType 'ManifestFile'"),
+        ({"TrainingInputMode": "Streaming"}, "uses TrainingInputMode 'Streaming'"),
+        ({"S3DataType": "AugmentedManifestFile"}, "uses S3DataType 'AugmentedManifestFile'"),
     ],
 )
 def test_unsupported_input_modes_fail_with_a_clear_reason(aws, bucket, tmp_path, change, expected):
@@ -502,7 +502,7 @@ def test_unexpected_error_in_the_runner_ends_the_job_failed(aws, bucket, tmp_pat
     def broken_download(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(training, "download_s3_prefix", broken_download)
+    monkeypatch.setattr(training.channels_module, "download_s3_prefix", broken_download)
     name = job_name("internal")
     description = describe_job(
         aws, bucket, name, SCRIPTS / "env_dump", "train.py", channels={"train": f"s3://{bucket}/inputs"}

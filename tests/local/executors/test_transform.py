@@ -283,7 +283,19 @@ def test_empty_input_prefix_fails(tmp_path, aws, rowid_model):
 
 
 def test_unsupported_split_type_fails_naming_the_field(tmp_path, aws, s3, rowid_model):
-    _put(s3, "recordio/in/a.rec", b"\x00")
+    _put(s3, "tfrecord/in/a.rec", b"\x00")
+    state = Job(
+        _job("tfrec", f"s3://{BUCKET}/tfrecord/in/", f"s3://{BUCKET}/y", split="TFRecord"),
+        rowid_model,
+        tmp_path,
+        aws,
+    ).execute()
+    assert state["TransformJobStatus"] == "Failed"
+    assert "TransformInput.SplitType 'TFRecord'" in state["FailureReason"]
+
+
+def test_recordio_split_of_data_that_is_not_recordio_fails_the_object(tmp_path, aws, s3, rowid_model):
+    _put(s3, "recordio/in/a.rec", b"1,2\n3,4\n")
     state = Job(
         _job("rec", f"s3://{BUCKET}/recordio/in/", f"s3://{BUCKET}/y", split="RecordIO"),
         rowid_model,
@@ -291,7 +303,7 @@ def test_unsupported_split_type_fails_naming_the_field(tmp_path, aws, s3, rowid_
         aws,
     ).execute()
     assert state["TransformJobStatus"] == "Failed"
-    assert "TransformInput.SplitType 'RecordIO'" in state["FailureReason"]
+    assert f"s3://{BUCKET}/recordio/in/a.rec: not RecordIO at byte offset 0" in state["FailureReason"]
 
 
 def test_model_fn_error_fails_the_job_with_its_message(tmp_path, aws, s3):

@@ -67,6 +67,7 @@ from smflow.local.containers.environments import (
     resolve_environment,
     supported_images,
 )
+from smflow.local.executors import channels as channels_module
 from smflow.local.executors.base import (
     FAILURE_REASON_MAX_CHARS,
     STOP_GRACE_SECONDS,
@@ -184,6 +185,7 @@ class TrainingRun(Run):
         # Every process of the job carries this marker in its environment (see ProcessTree).
         self._tree_marker = new_tree_marker()
         self._tree: ProcessTree | None = None
+        self._pipe_feeders: list[channels_module.PipeFeeder] = []  # Pipe-mode channels
         self._shipper: LogShipper | None = None  # the job's CloudWatch Logs stream, opened at Downloading
         self._log_line: Callable[[str], None] | None = None
         self._metrics = _MetricCollector((self._description.get("AlgorithmSpecification") or {})
@@ -225,6 +227,8 @@ class TrainingRun(Run):
             )
         finally:
             self._kill_process_group(signal.SIGKILL)
+            for feeder in self._pipe_feeders:
+                feeder.stop()
             self._close_log()
             shutil.rmtree(self._tmp_dir, ignore_errors=True)  # the job's temporary files go with it
 
@@ -320,18 +324,7 @@ class TrainingRun(Run):
             folder.mkdir(parents=True, exist_ok=True)
         resource = self._description.get("ResourceConfig") or {}
         instance_type = resource.get("InstanceType", "local")
-        input_data_config = {}
-        for channel in channels:
-            entry = {
-                "TrainingInputMode": "File",
-                "S3DistributionType": channel["DataSource"]["S3DataSource"].get(
-                    "S3DistributionType", "FullyReplicated"
-                ),
-                "RecordWrapperType": channel.get("RecordWrapperType", "None"),
-            }
-            if channel.get("ContentType"):
-                entry["ContentType"] = channel["ContentType"]
-            input_data_config[channel["ChannelName"]] = entry
+        input_data_config = channels_module.input_data_config(self._description, channels)
         resource_config = {
             "current_host": HOST,
             "current_instance_type": instance_type,
@@ -355,7 +348,14 @@ class TrainingRun(Run):
         uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
         target = self._work_dir / "input" / "data" / name
         try:
-            download_s3_prefix(self._aws.client("s3"), uri, target)
+            if channels_module.input_mode(self._description, channel) == "Pipe":
+                feeder = channels_module.PipeFeeder(self._aws.client("s3"), channel, target.parent)
+                feeder.start()
+                self._pipe_feeders.append(feeder)
+            else:
+                channels_module.download_channel(self._aws.client("s3"), channel, target)
+        except channels_module.ChannelError as error:
+            raise _JobFailed(f"ClientError: {error}") from None
         except FileNotFoundError:
             raise _JobFailed(
                 f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data source '
@@ -851,6 +851,8 @@ class TrainingRun(Run):
         failure = ""
         if failure_file.is_file():
             failure = failure_file.read_text(encoding="utf-8", errors="replace").strip()
+        if failure.startswith("ClientError: "):  # a built-in algorithm's verdict on the job's input
+            return limit_reason(failure)
         error_lines = "\n".join(_script_error_lines(output_tail))
         suffix = f", exit code: {exit_code}"
         if failure and 'ErrorMessage ""' in failure and error_lines:
@@ -974,39 +976,15 @@ class _CheckpointSync:
 
 
 def _file_mode_channels(description: dict) -> list[dict]:
-    """The InputDataConfig channels, checked to be File-mode S3Prefix channels.
+    """The InputDataConfig channels, checked (:func:`smflow.local.executors.channels.check_channels`).
 
     Raises:
-        _JobFailed: another input mode or data source (the local runtime only downloads files).
+        _JobFailed: an input mode or data source the local runtime cannot serve.
     """
-    default_mode = (description.get("AlgorithmSpecification") or {}).get("TrainingInputMode", "File")
-    channels = description.get("InputDataConfig") or []
-    for channel in channels:
-        name = channel.get("ChannelName", "?")
-        mode = channel.get("InputMode") or default_mode
-        if mode != "File":
-            raise _JobFailed(
-                f"ClientError: channel {name!r} uses TrainingInputMode {mode!r}; the smflow local "
-                "runtime supports only 'File' (set input_mode='File' on the estimator or TrainingInput)."
-            )
-        source = (channel.get("DataSource") or {}).get("S3DataSource")
-        if not source:
-            raise _JobFailed(
-                f"ClientError: channel {name!r} has no DataSource.S3DataSource; the smflow local runtime "
-                "reads channels from S3 only."
-            )
-        data_type = source.get("S3DataType", "S3Prefix")
-        if data_type != "S3Prefix":
-            raise _JobFailed(
-                f"ClientError: channel {name!r} uses S3DataType {data_type!r}; the smflow local runtime "
-                "supports only 'S3Prefix' (give the channel an S3 prefix)."
-            )
-        if channel.get("CompressionType", "None") != "None":
-            raise _JobFailed(
-                f"ClientError: channel {name!r} sets CompressionType {channel['CompressionType']!r}, "
-                "which SageMaker allows only in Pipe mode; remove it for File mode."
-            )
-    return channels
+    try:
+        return channels_module.check_channels(description)
+    except channels_module.ChannelError as error:
+        raise _JobFailed(f"ClientError: {error}") from None
 
 
 def _check_resource_config(resource: dict) -> None:

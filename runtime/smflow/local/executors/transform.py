@@ -7,8 +7,10 @@ Behaviour follows CreateTransformJob / TransformInput / TransformOutput / Transf
   listed by a manifest (``ManifestFile``), optionally ``Gzip``-compressed;
 - ``SplitType`` ``None``: each object is one request; ``Line``: each line is a record, sent one per
   request (``BatchStrategy`` ``SingleRecord``) or packed into mini-batches of at most
-  ``MaxPayloadInMB`` (``MultiRecord``; default 6 MB; 0 means no limit). A record larger than the
-  limit fails its object;
+  ``MaxPayloadInMB`` (``MultiRecord``; default 6 MB; 0 means no limit); ``RecordIO``: each RecordIO
+  record (the framing of ``application/x-recordio-protobuf``: magic, length, padded payload) is
+  a record, batched the same way. A record larger than the limit fails its object, and so does
+  data that is not RecordIO;
 - requests carry ``ContentType`` and ``TransformOutput.Accept``; at most
   ``MaxConcurrentTransforms`` (default 1) requests are in flight per instance, spread over
   ``TransformResources.InstanceCount`` model servers request by request (so one big object also
@@ -34,6 +36,7 @@ import json
 import logging
 import os
 import queue
+import struct
 import threading
 import time
 from collections import deque
@@ -60,6 +63,7 @@ DEFAULT_MAX_RETRIES = 3  # ModelClientConfig.InvocationsMaxRetries
 SERVER_START_TIMEOUT = 300.0  # seconds
 LOG_GROUP = "/aws/sagemaker/TransformJobs"
 _READ_CHUNK = 1 * MB
+RECORDIO_MAGIC = 0xCED7230A  # dmlc-core's RecordIO framing (smflow.recordio)
 
 
 class TransformFailure(Exception):
@@ -120,9 +124,9 @@ class JobConfig:
                 "locally: use S3Prefix or ManifestFile"
             )
         split_type = transform_input.get("SplitType") or "None"
-        if split_type not in ("None", "Line"):
+        if split_type not in ("None", "Line", "RecordIO"):
             raise TransformFailure(
-                f"TransformInput.SplitType {split_type!r} is not supported locally: use Line or None"
+                f"TransformInput.SplitType {split_type!r} is not supported locally: use Line, RecordIO or None"
             )
         compression = transform_input.get("CompressionType") or "None"
         if compression not in ("None", "Gzip"):
@@ -486,11 +490,12 @@ class _Pipeline:
                 yield _Batch(index, payload, True)
                 return
             previous: bytes | None = None
-            records = (
-                self._single_records(stream, obj)
-                if self.strategy == "SingleRecord"
-                else self._multi_records(stream, obj)
-            )
+            if self.config.split_type == "RecordIO":
+                records = self._recordio_batches(stream, obj)
+            elif self.strategy == "SingleRecord":
+                records = self._single_records(stream, obj)
+            else:
+                records = self._multi_records(stream, obj)
             for payload in records:
                 if index in self.run_._failures or self.stopped:
                     return
@@ -567,6 +572,62 @@ class _Pipeline:
             del buffer[: cut + 1]
             if _has_content(payload):
                 yield payload
+
+    def _recordio_records(self, stream, obj: InputObject) -> Iterator[bytes]:
+        """The RecordIO records of ``stream``, each with its framing (a record split in parts by
+        its writer stays one record: from a part with continuation flag 0 or 1 to the one with 3).
+
+        Raises _ObjectFailure for a bad magic number or a truncated record."""
+        buffer = bytearray()
+        record = bytearray()
+        offset = 0
+        eof = False
+        while True:
+            while not eof and len(buffer) < 8:
+                chunk = stream.read(_READ_CHUNK)
+                eof = not chunk
+                buffer += chunk
+            if len(buffer) < 8:
+                if buffer or record:
+                    raise _ObjectFailure(f"{obj.uri}: truncated RecordIO record at byte offset {offset}")
+                return
+            magic, word = struct.unpack_from("<II", buffer)
+            if magic != RECORDIO_MAGIC:
+                raise _ObjectFailure(
+                    f"{obj.uri}: not RecordIO at byte offset {offset} (magic {magic:#010x}, expected "
+                    f"{RECORDIO_MAGIC:#010x}): use SplitType Line or None for other data"
+                )
+            flag, length = word >> 29, word & ((1 << 29) - 1)
+            size = 8 + length + (-length % 4)
+            if self.max_payload and len(record) + size > self.max_payload:
+                raise self._too_large(obj, len(record) + size)
+            while not eof and len(buffer) < size:
+                chunk = stream.read(max(_READ_CHUNK, size - len(buffer)))
+                eof = not chunk
+                buffer += chunk
+            if len(buffer) < size:
+                raise _ObjectFailure(f"{obj.uri}: truncated RecordIO record at byte offset {offset}")
+            record += buffer[:size]
+            del buffer[:size]
+            offset += size
+            if flag in (0, 3):
+                yield bytes(record)
+                record.clear()
+
+    def _recordio_batches(self, stream, obj: InputObject) -> Iterator[bytes]:
+        """SplitType RecordIO: one record per request (SingleRecord) or as many whole records as
+        fit in MaxPayloadInMB (MultiRecord)."""
+        if self.strategy == "SingleRecord":
+            yield from self._recordio_records(stream, obj)
+            return
+        batch = bytearray()
+        for record in self._recordio_records(stream, obj):
+            if batch and self.max_payload and len(batch) + len(record) > self.max_payload:
+                yield bytes(batch)
+                batch.clear()
+            batch += record
+        if batch:
+            yield bytes(batch)
 
     # -- requests -----------------------------------------------------------------------------
 

@@ -30,13 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from smflow.image_uris import parse_image_uri
-from smflow.local.containers.environments import UnsupportedImageError, resolve_environment, supported_images
+from smflow.local.containers import frameworks
+from smflow.local.containers.environments import UnsupportedImageError
 from smflow.local.support.processes import start_time
 
 logger = logging.getLogger(__name__)
 
 DOCKER_FRAMEWORKS_ENV = "SMFLOW_DOCKER_FRAMEWORKS"  # "1": AWS's framework images run in Docker too
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"  # what docker.from_env() uses without DOCKER_HOST
+REASON_LIMIT = 1024  # characters of a FailureReason (DescribeTrainingJob)
 CONNECT_TIMEOUT = 10.0  # seconds for one Engine API request (streams and waits have none)
 
 STATE_LABEL = "com.smflow.state-dir"
@@ -61,16 +63,15 @@ def docker_frameworks_enabled() -> bool:
 
 
 def runs_in_docker(image_uri: str) -> bool:
-    """True when ``image_uri`` runs in a Docker container: no local environment claims it
-    (:func:`~smflow.local.containers.environments.resolve_environment` refuses it), or
-    :func:`docker_frameworks_enabled`. Asks nothing of the daemon."""
+    """True when ``image_uri`` runs in a Docker container: no framework module claims its
+    repository (:func:`smflow.local.containers.frameworks.for_repository`; an image that is not
+    of the ECR form is claimed by none), or :func:`docker_frameworks_enabled`. A claimed image
+    whose version its module cannot run stays with the module (its error says which versions
+    run). Asks nothing of the daemon."""
     if docker_frameworks_enabled():
         return True
-    try:
-        resolve_environment(image_uri)
-    except UnsupportedImageError:
-        return True
-    return False
+    ref = parse_image_uri(image_uri)
+    return ref is None or frameworks.for_repository(ref.repository) is None
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,13 @@ def docker_image(image_uri: str) -> DockerImage:
                 f"--docker-frameworks / {DOCKER_FRAMEWORKS_ENV} so that framework images run in local "
                 "environments."
             ) from None
-        raise DockerError(
+        message = (
             f"{prefix}: no local environment runs it, and no Docker daemon is reachable at "
             f"{daemon_address()} to run it in a container ({error}). Either start Docker (or set "
             "DOCKER_HOST to a running daemon), or use a framework image that runs in a local "
-            f"environment: {supported_images()}"
-        ) from None
+            "environment: "
+        )
+        raise DockerError(message + local_images(REASON_LIMIT - len(message))) from None
     try:
         import docker
 
@@ -163,6 +165,18 @@ def docker_image(image_uri: str) -> DockerImage:
         return DockerImage(uri=image_uri, image_id=image.id, host=daemon_address())
     finally:
         client.close()
+
+
+def local_images(room: int) -> str:
+    """The images that run in local environments, as ``SageMaker <display name> (<repositories>)``
+    for each framework module, within ``room`` characters (the end says how many were left out)."""
+    entries = [f"{module.DISPLAY_NAME} ({', '.join(module.REPOSITORIES[:2])})" for module in frameworks.all_frameworks()]
+    text = "SageMaker " + ", ".join(entries) + " images."
+    for kept in range(len(entries) - 1, 0, -1):
+        if len(text) <= room:
+            break
+        text = f"SageMaker {', '.join(entries[:kept])} images, and {len(entries) - kept} more."
+    return text
 
 
 def pull_commands(image_uri: str) -> str:
@@ -391,7 +405,7 @@ def _remove_live_containers() -> None:
         process.remove()
 
 
-def _short(error: BaseException, limit: int = 300) -> str:
+def _short(error: BaseException, limit: int = 160) -> str:
     explanation = getattr(error, "explanation", None)
     text = str(explanation or error).strip() or type(error).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
