@@ -300,3 +300,19 @@ def test_without_a_reachable_daemon_the_reason_names_both_ways_out(byo, byo_imag
     assert reason.startswith(f"Image '{byo_image}' cannot run on the smflow local runtime: no local environment")
     assert f"no Docker daemon is reachable at unix://{tmp_path}/no-daemon.sock" in reason
     assert "start Docker" in reason and "use a framework image that runs in a local environment" in reason
+
+
+def test_sdk_style_train_create_model_and_predict_without_a_script(byo, byo_image):
+    """The SDK's plain ``Estimator(image_uri=...)`` and ``Model(image_uri, model_data)``: no
+    entry_point, the hyperparameters given to the image as they are."""
+    job = byo.client.train(image_uri=byo_image, hyperparameters={"scale": 3}, inputs={"train": byo.data},
+                           instance_type="ml.m5.large", logs=False, timeout=120)
+    assert job["HyperParameters"] == {"scale": "3"}
+    model = byo.client.create_model(image_uri=byo_image, model_data=job["ModelArtifacts"]["S3ModelArtifacts"])
+    endpoint = naming.timestamped_name("byo-sdk")
+    byo.client.deploy(model_name=model["ModelName"], endpoint_name=endpoint)
+    try:
+        predictions = byo.client.predict(endpoint, [[1, 2], [3, 4]], content_type="text/csv", accept="text/csv")
+        assert predictions.tolist() == [[30, 60], [90, 120]]
+    finally:
+        byo.client.delete_endpoint(endpoint)
