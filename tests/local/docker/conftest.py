@@ -41,7 +41,7 @@ class Daemon:
         self.process, self.root, self.host, self.client = process, root, host, client
 
     def stop(self) -> None:
-        for container in self.client.containers.list(all=True):
+        for container in self.client.containers.list(all=True, ignore_removed=True):
             container.remove(force=True)
         self.client.close()
         self.process.terminate()

@@ -80,13 +80,13 @@ def test_each_instance_publishes_port_8080_on_its_own_loopback_port(bridge_daemo
         assert answer["Body"].read() == b"7,14\n"
 
         containers = bridge_daemon.client.containers.list(
-            filters={"label": f"{STATE_LABEL}={(tmp_path / 'state').resolve()}"})
+            ignore_removed=True, filters={"label": f"{STATE_LABEL}={(tmp_path / 'state').resolve()}"})
         assert len(containers) == 2
         bindings = [c.attrs["NetworkSettings"]["Ports"]["8080/tcp"] for c in containers]
         assert all(len(b) == 1 and b[0]["HostIp"] == "127.0.0.1" for b in bindings)
         assert len({b[0]["HostPort"] for b in bindings}) == 2
         assert not any(v.startswith("SAGEMAKER_BIND_TO_PORT=") for c in containers for v in c.attrs["Config"]["Env"])
         client.delete_endpoint(endpoint)
-        assert bridge_daemon.client.containers.list(all=True) == []
+        assert bridge_daemon.client.containers.list(all=True, ignore_removed=True) == []
     finally:
         server.stop()

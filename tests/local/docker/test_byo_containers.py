@@ -78,8 +78,8 @@ class Byo:
 
         client = docker.from_env()
         try:
-            return client.containers.list(all=all, filters={"label": [f"{STATE_LABEL}={self.state_dir}",
-                                                                      f"{KIND_LABEL}={kind}"]})
+            return client.containers.list(all=all, ignore_removed=True, filters={
+                "label": [f"{STATE_LABEL}={self.state_dir}", f"{KIND_LABEL}={kind}"]})
         finally:
             client.close()
 

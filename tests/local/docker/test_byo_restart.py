@@ -29,7 +29,7 @@ def _containers(state_dir, kind: str | None = None):
     client = docker.from_env()
     try:
         wanted = [f"{STATE_LABEL}={state_dir}"] + ([f"{KIND_LABEL}={kind}"] if kind else [])
-        return client.containers.list(all=True, filters={"label": wanted})
+        return client.containers.list(all=True, filters={"label": wanted}, ignore_removed=True)
     finally:
         client.close()
 

@@ -380,7 +380,8 @@ def remove_leftover_containers(state_dir: str | os.PathLike, timeout: float = 5.
     try:
         state = str(Path(state_dir).resolve())
         mine = runtime_id()
-        for container in client.containers.list(all=True, filters={"label": f"{STATE_LABEL}={state}"}):
+        for container in client.containers.list(all=True, filters={"label": f"{STATE_LABEL}={state}"},
+                                                ignore_removed=True):
             if container.labels.get(RUNTIME_LABEL) == mine:
                 continue
             try:
