@@ -316,3 +316,22 @@ def test_sdk_style_train_create_model_and_predict_without_a_script(byo, byo_imag
         assert predictions.tolist() == [[30, 60], [90, 120]]
     finally:
         byo.client.delete_endpoint(endpoint)
+
+
+def test_an_image_docker_cannot_start_fails_the_job_with_dockers_reason(byo, byo_image, tmp_path):
+    import docker
+
+    broken = "123456789012.dkr.ecr.us-east-1.amazonaws.com/smflow-byo-broken:1.0"
+    (tmp_path / "Dockerfile").write_text(f'FROM {byo_image}\nENTRYPOINT ["/bin/no-such-program"]\n')
+    engine = docker.from_env()
+    try:
+        engine.images.build(path=str(tmp_path), tag=broken, rm=True)
+    finally:
+        engine.close()
+    config = byo.training_config(broken, scale="1")
+    with pytest.raises(ResourceFailedError):
+        byo.client.train(config=config, logs=False, timeout=60)
+    reason = byo.client.describe_training_job(config["TrainingJobName"])["FailureReason"]
+    assert reason.startswith("AlgorithmError: Docker could not start `train` in image") and "exit code: 127" in reason
+    assert "no-such-program" in reason
+    assert byo.containers("training", all=True) == []
