@@ -103,10 +103,11 @@ def _parse(dag_folder: Path) -> dict:
 def test_the_example_dags_parse_without_network_or_heavy_imports():
     result = _parse(DAGS_FOLDER)
     assert result["errors"] == {}
-    assert result["dags"] == ["byo_container", "iris_amazon_provider", "iris_batch_scoring", "iris_lifecycle", "iris_lifecycle_pytorch",
-                              "iris_lifecycle_tensorflow", "iris_scheduled_retraining"]
+    assert result["dags"] == ["byo_container", "iris_amazon_provider", "iris_batch_scoring", "iris_lifecycle",
+                              "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow", "iris_scheduled_retraining"]
     # smflow's DAGs parse without boto3 (the Amazon provider's own operators import it when parsed)
-    for name, dags in (("byo_container", ["byo_container"]), ("iris_batch_scoring", ["iris_batch_scoring"]), ("iris_lifecycle", ["iris_lifecycle"]),
+    for name, dags in (("byo_container", ["byo_container"]),
+                       ("iris_batch_scoring", ["iris_batch_scoring"]), ("iris_lifecycle", ["iris_lifecycle"]),
                        ("iris_scheduled_retraining", ["iris_scheduled_retraining"]),
                        ("iris_frameworks", ["iris_lifecycle_pytorch", "iris_lifecycle_tensorflow"])):
         alone = _parse(DAGS_FOLDER / f"{name}.py")
