@@ -29,8 +29,13 @@ ABSENT_IMAGE_URI = "123456789012.dkr.ecr.us-east-1.amazonaws.com/smflow-byo-abse
 DAEMON_START_SECONDS = 60
 
 
-def _skip(reason: str) -> None:
-    print(f"\nDocker tests skipped: {reason}")
+_cannot_start: dict[tuple[str, ...], str] = {}  # network options -> why dockerd did not start (asked once)
+
+
+def _skip(reason: str, options: tuple[str, ...] = ()) -> None:
+    if options not in _cannot_start:
+        print(f"\nDocker tests skipped: {reason}")
+    _cannot_start[options] = reason
     pytest.skip(reason)
 
 
@@ -56,14 +61,16 @@ class Daemon:
 def start_daemon(*network_options: str) -> Daemon:
     """Start a dockerd of its own (``--iptables=false`` plus ``network_options``), or skip the
     tests with the reason it cannot start."""
+    if network_options in _cannot_start:
+        pytest.skip(_cannot_start[network_options])
     docker = pytest.importorskip("docker", reason="the 'docker' package is not installed (pip install 'smflow[local]')")
     dockerd = shutil.which("dockerd")
     if dockerd is None:
-        _skip("dockerd is not installed (apt-get install docker.io busybox-static)")
+        _skip("dockerd is not installed (apt-get install docker.io busybox-static)", network_options)
     if os.geteuid() != 0:
-        _skip("dockerd needs root to start")
+        _skip("dockerd needs root to start", network_options)
     if shutil.which("busybox") is None:
-        _skip("busybox is not installed (apt-get install busybox-static)")
+        _skip("busybox is not installed (apt-get install busybox-static)", network_options)
     root = Path(tempfile.mkdtemp(prefix="smd-", dir="/tmp"))  # short: socket paths are limited to 108 bytes
     host = f"unix://{root}/docker.sock"
     log_path = root / "dockerd.log"
@@ -77,7 +84,8 @@ def start_daemon(*network_options: str) -> Daemon:
     while True:
         if process.poll() is not None:
             shutil.rmtree(root, ignore_errors=True)
-            _skip(f"dockerd exited with code {process.returncode}: {log_path.read_text(errors='replace')[-800:]}")
+            _skip(f"dockerd exited with code {process.returncode}: {log_path.read_text(errors='replace')[-800:]}",
+                  network_options)
         try:
             client = docker.DockerClient(base_url=host, timeout=60)
             client.ping()
@@ -86,7 +94,7 @@ def start_daemon(*network_options: str) -> Daemon:
             if time.monotonic() > deadline:
                 process.kill()
                 _skip(f"dockerd did not answer within {DAEMON_START_SECONDS} s: "
-                      f"{log_path.read_text(errors='replace')[-800:]}")
+                      f"{log_path.read_text(errors='replace')[-800:]}", network_options)
             time.sleep(0.2)
 
 

@@ -7,29 +7,13 @@ from __future__ import annotations
 import pytest
 
 from smflow import naming
-from smflow.cli import build_parser
 from smflow.image_uris import retrieve
 from smflow.local import launcher
-from smflow.local.containers.docker import DOCKER_FRAMEWORKS_ENV, runs_in_docker
 
 from ...integration.conftest import Runtime, free_port
 from .test_byo_containers import ROLE, ROWS
 
 pytestmark = pytest.mark.integration
-
-
-def test_framework_images_run_in_docker_only_when_asked(byo_image, monkeypatch):
-    image = retrieve("sklearn", "us-east-1", "1.2-1", "py3", "ml.m5.large", "training")
-    monkeypatch.delenv(DOCKER_FRAMEWORKS_ENV, raising=False)
-    assert not runs_in_docker(image) and runs_in_docker(byo_image)
-    monkeypatch.setenv(DOCKER_FRAMEWORKS_ENV, "1")
-    assert runs_in_docker(image)
-
-
-def test_smflow_local_up_and_serve_take_docker_frameworks():
-    for action in ("up", "serve"):
-        assert build_parser().parse_args(["local", action, "--docker-frameworks"]).docker_frameworks
-        assert not build_parser().parse_args(["local", action]).docker_frameworks
 
 
 def test_a_runtime_started_with_docker_frameworks_trains_a_framework_image_in_docker(byo_image, tmp_path):
