@@ -335,3 +335,24 @@ def test_an_image_docker_cannot_start_fails_the_job_with_dockers_reason(byo, byo
     assert reason.startswith("AlgorithmError: Docker could not start `train` in image") and "exit code: 127" in reason
     assert "no-such-program" in reason
     assert byo.containers("training", all=True) == []
+
+
+def test_a_serving_container_that_dies_is_replaced(byo, byo_image, trained):
+    model = byo.model(byo_image, trained["ModelArtifacts"]["S3ModelArtifacts"])
+    endpoint = naming.timestamped_name("byo-heal")
+    byo.client.deploy(model_name=model, endpoint_name=endpoint)
+    try:
+        (first,) = byo.containers("serving")
+        first.kill()  # as the out-of-memory killer would
+        deadline = time.monotonic() + 60
+        while True:
+            running = byo.containers("serving")
+            if len(running) == 1 and running[0].id != first.id:
+                break
+            assert time.monotonic() < deadline, "the container was not replaced"
+            time.sleep(0.2)
+        answer = byo.client.runtime.invoke_endpoint(EndpointName=endpoint, Body=b"2\n", ContentType="text/csv")
+        assert answer["Body"].read() == b"40\n"
+        assert [c.id for c in byo.containers("serving", all=True)] == [running[0].id]  # the dead one removed
+    finally:
+        byo.client.delete_endpoint(endpoint)
