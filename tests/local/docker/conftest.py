@@ -39,6 +39,17 @@ def _skip(reason: str, options: tuple[str, ...] = ()) -> None:
     pytest.skip(reason)
 
 
+def _remove_folder(root: Path) -> None:
+    """Remove a dockerd's folder, after unmounting what dockerd leaves mounted in it (its
+    ``exec/netns/default``), deepest first."""
+    prefix = str(root) + "/"
+    with open("/proc/mounts", encoding="utf-8") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+    for point in sorted(points, key=len, reverse=True):
+        subprocess.run(["umount", point], check=False, capture_output=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
 class Daemon:
     """A dockerd of the tests: ``host`` (its DOCKER_HOST), ``client`` (a docker.DockerClient)."""
 
@@ -55,7 +66,7 @@ class Daemon:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=10)
-        shutil.rmtree(self.root, ignore_errors=True)
+        _remove_folder(self.root)
 
 
 def start_daemon(*network_options: str) -> Daemon:
@@ -83,9 +94,9 @@ def start_daemon(*network_options: str) -> Daemon:
     deadline = time.monotonic() + DAEMON_START_SECONDS
     while True:
         if process.poll() is not None:
-            shutil.rmtree(root, ignore_errors=True)
-            _skip(f"dockerd exited with code {process.returncode}: {log_path.read_text(errors='replace')[-800:]}",
-                  network_options)
+            tail = log_path.read_text(errors="replace")[-800:]
+            _remove_folder(root)
+            _skip(f"dockerd exited with code {process.returncode}: {tail}", network_options)
         try:
             client = docker.DockerClient(base_url=host, timeout=60)
             client.ping()
@@ -93,8 +104,10 @@ def start_daemon(*network_options: str) -> Daemon:
         except Exception:  # noqa: BLE001 - not up yet
             if time.monotonic() > deadline:
                 process.kill()
-                _skip(f"dockerd did not answer within {DAEMON_START_SECONDS} s: "
-                      f"{log_path.read_text(errors='replace')[-800:]}", network_options)
+                process.wait(timeout=30)
+                tail = log_path.read_text(errors="replace")[-800:]
+                _remove_folder(root)
+                _skip(f"dockerd did not answer within {DAEMON_START_SECONDS} s: {tail}", network_options)
             time.sleep(0.2)
 
 
