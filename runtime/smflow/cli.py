@@ -64,6 +64,11 @@ def _add_common(parser: argparse.ArgumentParser, with_address: bool) -> None:
                  "loopback names (localhost, 127.0.0.1, [::1]) with the runtime's port are answered",
         )
         parser.add_argument(
+            "--docker-frameworks", action="store_true",
+            help="run AWS's own framework images in Docker (images you have pulled) instead of local "
+                 "environments, for exact parity; same as SMFLOW_DOCKER_FRAMEWORKS=1",
+        )
+        parser.add_argument(
             "--check-signatures", metavar="KEYS_FILE", type=Path, default=None,
             help="refuse requests not signed (AWS SigV4) with a key pair of KEYS_FILE, a file in the AWS "
                  "shared-credentials format ([name] sections with aws_access_key_id and aws_secret_access_key)",
@@ -120,7 +125,8 @@ def local_up(args) -> int:
         keys_file = args.check_signatures.resolve()
     try:
         info, started = launcher.start_background(_state_dir(args), args.host, args.port,
-                                                  allowed_hosts=args.allow_host, keys_file=keys_file)
+                                                  allowed_hosts=args.allow_host, keys_file=keys_file,
+                                                  docker_frameworks=args.docker_frameworks)
     except launcher.LauncherError as error:
         print(f"smflow: {error}", file=sys.stderr)
         return 1
@@ -206,6 +212,8 @@ def local_serve(args) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
     state_dir = _state_dir(args)
     pid = os.getpid()
+    if args.docker_frameworks:  # read by smflow.local.containers.docker
+        os.environ["SMFLOW_DOCKER_FRAMEWORKS"] = "1"
 
     def on_ready(url: str) -> None:
         port = int(url.rsplit(":", 1)[1].rstrip("/"))

@@ -110,10 +110,11 @@ def _parse(dag_folder: Path) -> dict:
 def test_the_example_dags_parse_without_network_or_heavy_imports():
     result = _parse(DAGS_FOLDER)
     assert result["errors"] == {}
-    assert result["dags"] == ["iris_amazon_provider", "iris_batch_scoring", "iris_lifecycle", "iris_lifecycle_pytorch",
-                              "iris_lifecycle_tensorflow", "iris_scheduled_retraining"]
+    assert result["dags"] == ["byo_container", "iris_amazon_provider", "iris_batch_scoring", "iris_lifecycle",
+                              "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow", "iris_scheduled_retraining"]
     # smflow's DAGs parse without boto3 (the Amazon provider's own operators import it when parsed)
-    for name, dags in (("iris_batch_scoring", ["iris_batch_scoring"]), ("iris_lifecycle", ["iris_lifecycle"]),
+    for name, dags in (("byo_container", ["byo_container"]),
+                       ("iris_batch_scoring", ["iris_batch_scoring"]), ("iris_lifecycle", ["iris_lifecycle"]),
                        ("iris_scheduled_retraining", ["iris_scheduled_retraining"]),
                        ("iris_frameworks", ["iris_lifecycle_pytorch", "iris_lifecycle_tensorflow"])):
         alone = _parse(DAGS_FOLDER / f"{name}.py")
@@ -130,7 +131,7 @@ def test_every_teardown_of_the_example_dags_names_its_setup():
     teardowns = [(dag.dag_id, task) for dag in bag.dags.values() for task in dag.tasks if task.is_teardown]
     assert sorted((dag_id, task.task_id) for dag_id, task in teardowns) == [
         (dag_id, "delete_endpoint")
-        for dag_id in ("iris_lifecycle", "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow")]
+        for dag_id in ("byo_container", "iris_lifecycle", "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow")]
     for dag_id, task in teardowns:
         assert [setup.task_id for setup in task.upstream_list if setup.is_setup] == ["deploy"], (dag_id, task.task_id)
     lifecycle = bag.dags["iris_lifecycle"]

@@ -229,7 +229,8 @@ def test_wheel_metadata(wheel):
     requires = _metadata(wheel)
     assert requires[None] == {"boto3", "botocore", "numpy"}
     # protobuf (RecordIO-protobuf, smflow.recordio) is in local, airflow and prefect: not local-only.
-    assert requires["local"] == set(LOCAL_ONLY) | {"protobuf"}
+    # docker (the Docker Engine API, smflow.local.containers.docker) is required by prefect itself: not local-only.
+    assert requires["local"] == set(LOCAL_ONLY) | {"protobuf", "docker"}
     assert "protobuf" in requires["airflow"] and "protobuf" in requires["prefect"]
     assert not requires["airflow"] & set(LOCAL_ONLY), requires["airflow"]
     assert not requires["prefect"] & set(LOCAL_ONLY), requires["prefect"]

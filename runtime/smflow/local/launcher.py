@@ -107,13 +107,15 @@ def start_background(
     *,
     allowed_hosts: list[str] | tuple[str, ...] = (),
     keys_file: Path | None = None,
+    docker_frameworks: bool = False,
 ) -> tuple[RuntimeInfo, bool]:
     """Start the runtime unless one already runs for ``state_dir``.
 
     ``port``: None = :data:`DEFAULT_PORT` (9510), or a free port chosen by the system when
     another program holds 9510; the URL in the returned info is the one to use.
     ``allowed_hosts`` and ``keys_file`` are ``smflow local serve``'s ``--allow-host`` and
-    ``--check-signatures`` (see :mod:`smflow.local.services.access`).
+    ``--check-signatures`` (see :mod:`smflow.local.services.access`); ``docker_frameworks`` is
+    ``--docker-frameworks`` (AWS's framework images run in Docker, :mod:`smflow.local.containers.docker`).
 
     Returns: ``(info, started)`` where ``started`` is False when it was already running.
     Raises:
@@ -151,6 +153,8 @@ def start_background(
         command += ["--allow-host", name]
     if keys_file is not None:
         command += ["--check-signatures", str(keys_file)]
+    if docker_frameworks:
+        command.append("--docker-frameworks")
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,

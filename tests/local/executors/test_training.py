@@ -448,7 +448,8 @@ def test_max_runtime_stops_the_job_with_max_runtime_exceeded(aws, bucket, tmp_pa
     assert "partial.txt" in s3_tar_members(aws, final["ModelArtifacts"]["S3ModelArtifacts"], tmp_path)
 
 
-def test_unsupported_image_fails_without_starting_a_process(aws, bucket, tmp_path):
+def test_unsupported_image_fails_without_starting_a_process(aws, bucket, tmp_path, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")  # it would run in Docker otherwise
     name = job_name("image")
     image = f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/my-xgboost:latest"
     description = describe_job(aws, bucket, name, SCRIPTS / "env_dump", "train.py", image=image)

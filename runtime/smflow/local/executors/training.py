@@ -57,6 +57,8 @@ from smflow.archives import make_tar_gz
 from smflow.local.support.aws import LocalAws
 from smflow.local.containers import contract
 from smflow.local.containers import frameworks
+from smflow.local.containers.docker import DockerImage, docker_image, runs_in_docker
+from smflow.local.containers.docker.training import train_in_container
 from smflow.local.containers.environments import (
     EnvironmentBuildError,
     LocalEnvironment,
@@ -245,8 +247,8 @@ class TrainingRun(Run):
                 "ClientError: AlgorithmSpecification.TrainingImage is missing (algorithm resources are "
                 f"not supported by the smflow local runtime): {supported_images()}"
             )
-        try:
-            environment = resolve_environment(image)
+        try:  # an image no local environment runs: a Docker container (containers/docker)
+            environment = docker_image(image) if runs_in_docker(image) else resolve_environment(image)
         except UnsupportedImageError as error:
             raise _JobFailed(str(error)) from None
         channels = _file_mode_channels(self._description)
@@ -604,6 +606,8 @@ class TrainingRun(Run):
         with self._lock:
             self._raise_if_stopping()
             self._enter("Training", message="Downloading the training image")
+        if isinstance(environment, DockerImage):
+            return self._train_in_container(environment, checkpoint_uri, checkpoint_dir)
         job_python = self._job_python(python)
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
         command = [str(job_python), *self._training_arguments(environment)]
@@ -651,6 +655,32 @@ class TrainingRun(Run):
             if self._checkpoints is not None:
                 self._checkpoints.close()  # what the script wrote last is uploaded too
         return exit_code, list(tail)
+
+    def _train_in_container(self, image: DockerImage, checkpoint_uri: str | None,
+                            checkpoint_dir: pathlib.Path | None) -> tuple[int, list[str]]:
+        """``docker run <image> train`` with the job's folder as ``/opt/ml`` (containers/docker/training.py)."""
+        add_line = self._open_log()
+        if checkpoint_uri is not None and checkpoint_dir is not None:
+            self._checkpoints = _CheckpointSync(self._aws.client("s3"), checkpoint_dir, checkpoint_uri, add_line)
+
+        def started() -> None:
+            with self._lock:
+                self._transitions[-1]["StatusMessage"] = _MESSAGES["Training"]
+                self._publish()
+            if self._checkpoints is not None:
+                self._checkpoints.start()
+
+        def on_line(line: str) -> None:
+            add_line(line)
+            self._metrics.observe(line)
+
+        try:
+            return train_in_container(image, self._work_dir, self._description, self._aws, on_line, started=started,
+                                      stop_time=lambda: self._stop_time, request_stop=self._request_stop,
+                                      grace=self._stop_grace_seconds, training_start=self._training_start)
+        finally:
+            if self._checkpoints is not None:
+                self._checkpoints.close()  # what the container wrote last is uploaded too
 
     def _wait(self, process: subprocess.Popen) -> int:
         """Wait for the process, enforcing StopTrainingJob and StoppingCondition.MaxRuntimeInSeconds."""

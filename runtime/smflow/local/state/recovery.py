@@ -11,7 +11,10 @@ carry their instance's marker (:func:`smflow.local.support.processes.folder_mark
 instance folder under ``<state_dir>/work``), which recovery derives again from the folders
 (:func:`end_leftover_model_server_processes`). The fields an interrupted job
 ends with are the job kind's own transition
-(:meth:`smflow.local.services.sagemaker.models.Job.interrupted`).
+(:meth:`smflow.local.services.sagemaker.models.Job.interrupted`). Docker containers that a
+killed runtime of the same state folder started (training jobs and model servers of images run
+in Docker) are removed, found by their labels
+(:func:`smflow.local.containers.docker.engine.remove_leftover_containers`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from smflow.local.containers.docker.engine import remove_leftover_containers
 from smflow.local.support.processes import folder_marker, kill_marked, start_time, terminate_group
 from smflow.local.services.sagemaker.models import JOBS, PROCESS_FIELD, Endpoint
 from smflow.local.state.store import ResourceStore
@@ -113,6 +117,9 @@ def recover_after_restart(store: ResourceStore, now: float | None = None,
     - Processes that model servers' code started and that outlived the runtime are ended
       (:func:`end_leftover_model_server_processes`; ``work_dir``, default
       ``<store.root>/../work``, the backend's ``<state_dir>/work``).
+    - Docker containers of this state folder that another runtime process started are removed
+      (:func:`~smflow.local.containers.docker.engine.remove_leftover_containers`; nothing
+      happens without a reachable daemon).
     - Endpoints that were ``Deleting`` are removed (the deletion had been accepted).
 
     Returns the endpoints the backend must start again: those whose status is in
@@ -129,6 +136,7 @@ def recover_after_restart(store: ResourceStore, now: float | None = None,
                                job.get(kind_of_job.status_field))
 
     end_leftover_model_server_processes(Path(store.root).parent / "work" if work_dir is None else work_dir)
+    remove_leftover_containers(Path(store.root).parent if work_dir is None else Path(work_dir).parent)
 
     restart: list[dict[str, Any]] = []
     for endpoint in store.list(Endpoint.kind):

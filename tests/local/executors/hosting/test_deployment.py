@@ -209,13 +209,13 @@ def test_model_fn_error_fails_the_start_with_its_message(tmp_path, aws, s3, whoa
     assert any("cannot load weights" in message for message in messages)
 
 
-def test_unsupported_image_is_refused_with_the_reason(tmp_path, aws, whoami_artifacts):
-    description = _whoami_model("xgb", whoami_artifacts)
-    description["PrimaryContainer"][
-        "Image"
-    ] = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
-    deployment = Deployment("xgb", [(_variant("AllTraffic", "xgb"), description)], tmp_path, aws)
-    with pytest.raises(ModelServerError, match="only SageMaker scikit-learn images"):
+def test_unsupported_image_is_refused_with_the_reason(tmp_path, aws, whoami_artifacts, monkeypatch):
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")  # it would run in Docker otherwise
+    description = _whoami_model("own", whoami_artifacts)
+    description["PrimaryContainer"]["Image"] = "683313688378.dkr.ecr.us-east-1.amazonaws.com/my-own-image:1.0"
+    deployment = Deployment("own", [(_variant("AllTraffic", "own"), description)], tmp_path, aws)
+    with pytest.raises(ModelServerError, match="no local environment runs it, and no Docker daemon is reachable"
+                                               ".*sagemaker-scikit-learn"):
         deployment.start(timeout=30)
 
 

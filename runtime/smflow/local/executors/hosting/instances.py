@@ -1,6 +1,12 @@
 """Model-server instances: one process per instance of an endpoint variant or a transform job,
 and the runtime's HTTP client to it.
 
+A model whose image no local environment runs is served by a Docker container instead
+(``docker run <image> serve``, :mod:`smflow.local.containers.docker.serving`; the model is
+prepared by :func:`prepare_container_model`): the same instance object, health checks, FIFO gate
+and connection pool, with the container's published port, its output in ``output.log``, and
+``stop`` removing the container.
+
 Each instance is one ``python -m smflow.local.containers.serving`` process (the local stand-in for
 one ML instance running the framework's serving container), forked by the fork server when
 possible (:mod:`.fork_server`), bound to 127.0.0.1 on a free port. Its output (stdout and stderr,
@@ -43,7 +49,12 @@ from smflow.local.executors.hosting.fork_server import (
     ForkedProcess,
     base_environment,
 )
+from smflow.local.containers.docker import DockerError, docker_image
+from smflow.local.containers.docker.serving import CONTAINER_CODE_DIR, ServingContainer, start_serving_container
 from smflow.local.executors.hosting.models import OUTPUT_TAIL_LINES, PreparedModel, tail_lines
+from smflow.local.executors.hosting.models import _download_and_extract as download_and_extract
+from smflow.local.executors.hosting.models import _download_uncompressed as download_uncompressed
+from smflow.local.executors.hosting.models import _fresh_dir as fresh_dir
 from smflow.local.support.processes import TREE_ENV, ProcessTree, folder_marker, start_time
 
 
@@ -293,6 +304,17 @@ class ModelServerProcess:
         port_file = self.instance_dir / "port"
         port_file.unlink(missing_ok=True)
         prepared = self.prepared
+        if prepared.image is not None:  # `docker run <image> serve` (containers/docker/serving.py)
+            try:
+                self._process = start_serving_container(
+                    prepared.image, prepared.model_dir, {**prepared.environment, **self._aws.subprocess_env()},
+                    self.instance_dir, self.log_path, code_dir=prepared.code_dir)
+            except DockerError as exc:
+                raise ModelServerError(f"The model server of {self.label} (model {prepared.model_name!r}) "
+                                       f"could not start: {exc}") from None
+            self.port = self._process.port
+            self._pool = _ConnectionPool(self.port)
+            return
         arguments = [
             "--framework", prepared.framework,
             "--model-dir", str(prepared.model_dir),
@@ -350,6 +372,8 @@ class ModelServerProcess:
         while True:
             code = self._process.poll() if self._process else -1
             if code is not None:
+                if isinstance(self._process, ServingContainer):
+                    self._process.join_output(2.0)  # its last lines reach output.log
                 raise ModelServerError(
                     f"The model server of {self.label} (model {self.prepared.model_name!r}) exited "
                     f"with code {code} while starting: {self.output_tail() or 'no output'}"
@@ -371,10 +395,18 @@ class ModelServerProcess:
                 self.stop()
                 raise ModelServerError(
                     f"The model server of {self.label} (model {self.prepared.model_name!r}) did not "
-                    f"answer /ping in time{': ' + tail if tail else ''}"
+                    f"answer /ping in time{self._port_hint()}{': ' + tail if tail else ''}"
                 )
             time.sleep(delay)
             delay = min(delay * 1.3, 0.1)
+
+    def _port_hint(self) -> str:
+        process = self._process
+        if isinstance(process, ServingContainer) and process.shares_host_network:
+            return (f" on port {self.port} (the Docker daemon has no bridge network, so the container shares the "
+                    f"host's network and its model server must listen on SAGEMAKER_BIND_TO_PORT={self.port} "
+                    "instead of 8080)")
+        return ""
 
     def output_tail(self, count: int = OUTPUT_TAIL_LINES) -> str:
         """The last ``count`` non-empty lines of the process's output (stdout and stderr)."""
@@ -476,6 +508,10 @@ class ModelServerProcess:
         if self._pool is not None:
             self._pool.close()
         process = self._process
+        if isinstance(process, ServingContainer):  # SIGTERM, SIGKILL after the grace period, then removed
+            stop_process(process, f"model server {self.label}")
+            process.remove()
+            return
         tree = None
         if process is not None:
             tree = ProcessTree(process.pid, self._tree_marker, self._start_time)
@@ -484,6 +520,44 @@ class ModelServerProcess:
         stop_process(process, f"model server {self.label}")
         if tree is not None:
             tree.kill(timeout=5.0)
+
+
+def prepare_container_model(model: Mapping, container: Mapping, target: Path, aws: LocalAws,
+                            environment_overrides: Mapping[str, str] | None = None) -> PreparedModel:
+    """A model whose image runs in Docker: ``target/model`` from ModelDataUrl (or ModelDataSource),
+    which becomes the container's ``/opt/ml/model``; a ``SAGEMAKER_SUBMIT_DIRECTORY`` on S3 (a
+    framework image's sourcedir.tar.gz) is extracted into ``target/code``, which becomes
+    ``/opt/ml/code``, and the variable names that folder. Requirements are the image's to install.
+
+    Raises:
+        ModelServerError: no Docker daemon, the image is not on it, or the artifacts cannot be read.
+    """
+    name = model.get("ModelName", "<unnamed>")
+    try:
+        image = docker_image(container.get("Image", ""))
+    except DockerError as exc:
+        raise ModelServerError(str(exc)) from None
+    environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
+    environment.update({str(k): str(v) for k, v in (environment_overrides or {}).items()})
+    model_dir = target / "model"
+    fresh_dir(model_dir)
+    s3 = aws.client("s3")
+    source = (container.get("ModelDataSource") or {}).get("S3DataSource")
+    if container.get("ModelDataUrl"):
+        download_and_extract(s3, container["ModelDataUrl"], model_dir, target, "ModelDataUrl", name)
+    elif source:
+        download_uncompressed(s3, source, model_dir, name)
+    code_dir = model_dir / "code"
+    submit = environment.get(contract.SAGEMAKER_SUBMIT_DIRECTORY, "")
+    if submit.startswith("s3://"):
+        # Downloaded here and mounted at /opt/ml/code: a container on a bridge network cannot reach
+        # the runtime's S3 (127.0.0.1 only), and AWS's toolkits take a local folder there too.
+        code_dir = target / "code"
+        fresh_dir(code_dir)
+        download_and_extract(s3, submit, code_dir, target, contract.SAGEMAKER_SUBMIT_DIRECTORY, name)
+        environment[contract.SAGEMAKER_SUBMIT_DIRECTORY] = CONTAINER_CODE_DIR
+    return PreparedModel(model_name=name, model_dir=model_dir, code_dir=code_dir, site_dir=None,
+                         environment=environment, python="", framework="", image=image)
 
 
 def start_servers(servers: list[ModelServerProcess], timeout: float) -> None:

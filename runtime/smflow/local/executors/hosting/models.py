@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from smflow.local.support.aws import LocalAws, split_s3_uri
 from smflow.local.containers import contract
+from smflow.local.containers.docker import DockerImage, runs_in_docker
 from smflow.local.containers.environments import (
     EnvironmentBuildError,
     UnsupportedImageError,
@@ -60,6 +61,7 @@ class PreparedModel:
     python: str
     framework: str  # the framework module that serves it (smflow.local.containers.frameworks)
     built_environment: bool = False
+    image: DockerImage | None = None  # a Docker image serves it instead (smflow.local.containers.docker)
 
 
 def primary_container(model: Mapping) -> dict:
@@ -112,6 +114,10 @@ def prepare_model(
     name = model.get("ModelName", "<unnamed>")
     container = primary_container(model)
     image = container.get("Image", "")
+    if runs_in_docker(image):  # an image no local environment runs: a Docker container serves it
+        from smflow.local.executors.hosting.instances import prepare_container_model
+
+        return prepare_container_model(model, container, Path(target_dir), aws, environment_overrides)
     try:
         local_environment = resolve_environment(image)
     except UnsupportedImageError as exc:
