@@ -111,12 +111,14 @@ def test_the_example_dags_parse_without_network_or_heavy_imports():
     result = _parse(DAGS_FOLDER)
     assert result["errors"] == {}
     assert result["dags"] == ["byo_container", "iris_amazon_provider", "iris_batch_scoring", "iris_lifecycle",
-                              "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow", "iris_scheduled_retraining"]
+                              "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow", "iris_scheduled_retraining",
+                              "kmeans_digits"]
     # smflow's DAGs parse without boto3 (the Amazon provider's own operators import it when parsed)
     for name, dags in (("byo_container", ["byo_container"]),
                        ("iris_batch_scoring", ["iris_batch_scoring"]), ("iris_lifecycle", ["iris_lifecycle"]),
                        ("iris_scheduled_retraining", ["iris_scheduled_retraining"]),
-                       ("iris_frameworks", ["iris_lifecycle_pytorch", "iris_lifecycle_tensorflow"])):
+                       ("iris_frameworks", ["iris_lifecycle_pytorch", "iris_lifecycle_tensorflow"]),
+                       ("kmeans_digits", ["kmeans_digits"])):
         alone = _parse(DAGS_FOLDER / f"{name}.py")
         assert (alone["errors"], alone["dags"], alone["heavy"]) == ({}, dags, []), name
 
@@ -131,7 +133,8 @@ def test_every_teardown_of_the_example_dags_names_its_setup():
     teardowns = [(dag.dag_id, task) for dag in bag.dags.values() for task in dag.tasks if task.is_teardown]
     assert sorted((dag_id, task.task_id) for dag_id, task in teardowns) == [
         (dag_id, "delete_endpoint")
-        for dag_id in ("byo_container", "iris_lifecycle", "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow")]
+        for dag_id in ("byo_container", "iris_lifecycle", "iris_lifecycle_pytorch", "iris_lifecycle_tensorflow",
+                       "kmeans_digits")]
     for dag_id, task in teardowns:
         assert [setup.task_id for setup in task.upstream_list if setup.is_setup] == ["deploy"], (dag_id, task.task_id)
     lifecycle = bag.dags["iris_lifecycle"]
