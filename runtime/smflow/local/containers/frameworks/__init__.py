@@ -8,9 +8,26 @@ declares:
 
 - ``NAME`` (the framework's name in ``smflow.frameworks``) and ``DISPLAY_NAME``;
 - ``REPOSITORIES``: ECR repository names; ``IMAGE_FORMS``: how its image URIs look, for messages;
-- ``version(tag) -> str | None`` and ``python(version) -> str`` (the interpreter that runs it);
+- ``version(tag) -> str | None``: the framework version the image tag names (None: by digest);
+- ``environment(framework_version) -> EnvironmentSpec | None``: the local environment that runs
+  this image version (``containers.environments.EnvironmentSpec``: pip install steps, version
+  family, the version installed, a note when it is not the one asked for), built on first use;
+  None = the runtime's own interpreter. It decides the version family and the
+  nearest installable version, and raises ``containers.environments.UnsupportedImageError`` for a
+  version it cannot run (the message says which run);
+- ``python(version) -> str``: the interpreter that runs it, for modules whose ``environment``
+  returns None (optional otherwise);
+- ``FORK_SAFE: bool``: model servers may be forked from a process that preloaded
+  ``PRELOADED_MODULES`` (else each model server is a fresh process of the environment's python);
 - ``PRELOADED_MODULES`` and ``IMPORT_TIME_ENV_PREFIXES`` (see ``executors.hosting.fork_server``);
-- ``serving_defaults() -> ServingDefaults`` (see ``containers.serving.handlers``).
+- ``serving_defaults() -> ServingDefaults`` (see ``containers.serving.handlers``);
+- optional ``training_command(framework_version, hyperparameters) -> list[str]``: the arguments
+  after the environment's python for the ``train`` step; absent = AWS's training toolkit,
+  ``["-m", "sagemaker_training.cli.train"]``.
+
+These modules are imported by the runtime and inside every model server, in the runtime's
+interpreter and in every environment: they import their framework only inside functions, never
+at module level.
 
 Adding a framework is adding its module here: this package finds them by name.
 """

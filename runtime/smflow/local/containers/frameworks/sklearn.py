@@ -55,6 +55,15 @@ def version(tag: str | None) -> str | None:
     return match.group("version") if match else None
 
 
+# Model servers are forked from a process with scikit-learn imported (see the module docstring).
+FORK_SAFE = True
+
+
+def environment(framework_version: str | None) -> None:
+    """None: the runtime's own interpreter runs scikit-learn images (every version); it has what
+    AWS's scikit-learn image gives scripts (the ``local`` extra installs it)."""
+
+
 def python(framework_version: str | None) -> str:
     """The interpreter that runs scikit-learn images (every version): this one."""
     return sys.executable
