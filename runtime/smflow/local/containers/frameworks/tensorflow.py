@@ -137,26 +137,27 @@ def installable_versions(python: tuple[int, int] | None = None) -> tuple[str, ..
 
 
 def _nearest(wanted: str, candidates: tuple[str, ...]) -> str:
-    """The candidate of the family nearest ``wanted`` (the same patch release when that family has
-    it, else the family's newest); ties go to the newer family."""
-    want = _release(wanted)
-    want_minor = want[0] * 1000 + (want[1] if len(want) > 1 else 0)
+    """The newest release of the family nearest ``wanted`` among ``candidates`` (ties go to the
+    newer family)."""
+    want = _release(wanted) + (0, 0)
+    want_minor = want[0] * 1000 + want[1]
 
-    def distance(candidate: str) -> tuple[int, int, int]:
-        release = _release(candidate)
+    def rank(candidate: str) -> tuple[int, int, int]:
+        release = _release(candidate) + (0, 0)
         minor = release[0] * 1000 + release[1]
-        same_patch = 0 if release == want else 1
-        return abs(minor - want_minor), -minor, same_patch * 1000 - release[2]
+        return abs(minor - want_minor), -minor, -release[2]
 
-    return min(candidates, key=distance)
+    return min(candidates, key=rank)
 
 
 def environment(framework_version: str | None):
     """The local environment that runs TensorFlow images of ``framework_version``.
 
-    The family is the installed version's ``major.minor``. The image's exact version is installed
-    when tensorflow-cpu has it for this Python, else the nearest installable one (``note`` says
-    which); an image by digest (no version) gets the newest.
+    The family is the installed version's ``major.minor``, and one environment serves a family:
+    it holds the family's newest tensorflow-cpu release that installs on this Python (so patch
+    releases share it, and an image's patch version may differ: ``note`` says so). A family with
+    no release for this Python gets the nearest family that has one (``note`` says which); an
+    image by digest (no version) gets the newest.
 
     Raises:
         UnsupportedImageError: ``framework_version`` is no SageMaker TensorFlow version (nor of
@@ -188,12 +189,16 @@ def environment(framework_version: str | None):
                 f"TensorFlow version {framework_version!r} (from the image tag) is not a version of SageMaker's "
                 f"TensorFlow images: use one of {', '.join(known)} (framework_version in the SageMaker Python SDK)."
             )
-        exact = framework_version if framework_version.count(".") == 2 else None
-        chosen = exact if exact in candidates else _nearest(framework_version, candidates)
-        if _family(chosen) != _family(framework_version) or (exact is not None and chosen != exact):
+        chosen = _nearest(framework_version, candidates)
+        if _family(chosen) != _family(framework_version):
             note = (
                 f"TensorFlow {framework_version} does not install on Python {python} (tensorflow-cpu has no wheel "
                 f"for it); using TensorFlow {chosen}, the nearest version that does"
+            )
+        elif framework_version.count(".") == 2 and chosen != framework_version:
+            note = (
+                f"The image's TensorFlow {framework_version} runs with TensorFlow {chosen}, the newest release of "
+                f"its {_family(chosen)} family (one local environment serves each family)"
             )
     family = _family(chosen)
     return EnvironmentSpec(
