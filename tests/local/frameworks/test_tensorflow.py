@@ -11,16 +11,10 @@ TensorFlow environment is built once (``SMFLOW_ENVIRONMENTS_DIR`` is shared by t
 
 from __future__ import annotations
 
-import io
 import json
-import subprocess
-import tarfile
-import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
-
 from smflow.local.containers import environments
 from smflow.local.containers.environments import UnsupportedImageError
 from smflow.local.containers.frameworks import tensorflow as tf_contract

@@ -9,8 +9,9 @@
 - Environment (:func:`environment`): one virtual environment per version family (``2.19``) with
   ``tensorflow-cpu`` of the image's version when it installs on this Python, else the nearest one
   that does (the job's log says which), and what AWS's containers give scripts: AWS's TensorFlow
-  training toolkit (``sagemaker-tensorflow-training``), NumPy, SciPy, scikit-learn, pandas, Pillow
-  and h5py (the toolkit's list), and ``requests`` (the TensorFlow Serving container's inference
+  training toolkit (``sagemaker-tensorflow-training``), NumPy, SciPy, pandas, Pillow and h5py
+  (from the toolkit's list; a script that needs its other machine-learning library lists it in
+  ``requirements.txt``), and ``requests`` (the TensorFlow Serving container's inference
   scripts use it).
 - Training (:func:`training_command`): as AWS's images do (their Dockerfile sets
   ``SAGEMAKER_TRAINING_MODULE=sagemaker_tensorflow_container.training:main``), the training toolkit
@@ -75,10 +76,10 @@ TRAINING_MODULE = "sagemaker_tensorflow_container.training:main"
 # numpy<1.24 and sagemaker-training<=4.8.3, which no TensorFlow 2.12+ can share, while its code
 # needs only sagemaker-training, boto3 and six (which sagemaker-training brings).
 TRAINING_TOOLKIT = "sagemaker-tensorflow-training==20.5.0"
-# What AWS's TensorFlow images give scripts besides TensorFlow (the toolkit's own list) and what
+# What AWS's TensorFlow images give scripts besides TensorFlow (from the toolkit's own list) and what
 # the TensorFlow Serving container's inference scripts use (requests): versions that fit the
 # chosen TensorFlow are left to pip.
-CONTAINER_PACKAGES = ("requests==2.32.3", "scipy", "scikit-learn", "pandas", "Pillow", "h5py")
+CONTAINER_PACKAGES = ("requests==2.32.3", "scipy", "pandas", "Pillow", "h5py")
 
 # tensorflow-cpu releases on PyPI (Linux x86-64 wheels) and the Pythons they have wheels for,
 # from the newest back to the oldest that installs on a Python smflow supports (3.10 and later).
