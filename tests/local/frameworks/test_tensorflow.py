@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from smflow.errors import InvocationError, ResourceFailedError
 from smflow.local.containers import environments
 from smflow.local.containers.environments import UnsupportedImageError
