@@ -302,7 +302,7 @@ def test_batch_transform_uses_the_same_model_server(client, keras_job, iris):
 
 def test_inference_script_input_and_output_handlers(client, keras_job, iris):
     model = client.create_model(training_job_name=keras_job["TrainingJobName"], model_name="tf-handlers",
-                                entry_point=str(SCRIPTS / "inference.py"))
+                                entry_point=str(SCRIPTS / "handlers" / "inference.py"))
     name = client.deploy(model_name=model["ModelName"], endpoint_name="tf-handlers")["EndpointName"]
     try:
         rows = "\n".join(" ".join(f"{value:g}" for value in row) for row in iris["features"][[0, 60, 120]])
@@ -326,7 +326,7 @@ def test_inference_script_input_and_output_handlers(client, keras_job, iris):
 
 def test_inference_script_handler_posts_to_the_rest_api_itself(client, keras_job, iris):
     model = client.create_model(training_job_name=keras_job["TrainingJobName"], model_name="tf-handler",
-                                entry_point=str(SCRIPTS / "handler.py"))
+                                entry_point=str(SCRIPTS / "handler" / "inference.py"))
     name = client.deploy(model_name=model["ModelName"], endpoint_name="tf-handler")["EndpointName"]
     try:
         body, content_type = client.invoke(name, json.dumps(iris["features"].tolist()).encode(),

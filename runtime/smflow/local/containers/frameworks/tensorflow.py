@@ -229,6 +229,7 @@ def training_command(framework_version: str | None, hyperparameters: dict[str, s
 # ---------------------------------------------------------------------------------------------
 
 DEFAULT_MODEL_NAME_ENV = "SAGEMAKER_TFS_DEFAULT_MODEL_NAME"
+INFERENCE_SCRIPT = "inference.py"  # the container's one pre/post-processing script (code/inference.py)
 TOP_MODEL_NAME = "model"  # a SavedModel right under /opt/ml/model/<version>/ is served as "model"
 DEFAULT_SIGNATURE = "serving_default"
 PREDICT, CLASSIFY, REGRESS = "predict", "classify", "regress"
@@ -801,7 +802,9 @@ class TfsService:
 
 def load_handlers(model_dir: str, code_dir: str, program: str | None) -> Handlers:
     """The TensorFlow Serving container's model server: every SavedModel in ``model_dir`` (see
-    :func:`find_models`), and ``inference.py`` (``program``) from ``code_dir`` when present.
+    :func:`find_models`), and ``inference.py`` from ``code_dir`` when present. As in AWS's
+    container, the script's name is always ``inference.py`` (``program``, from
+    ``SAGEMAKER_PROGRAM``, is not used: the container reads no such variable).
 
     Raises:
         ModelLoadError: no SavedModel, a SavedModel without signatures, an unknown
@@ -810,9 +813,9 @@ def load_handlers(model_dir: str, code_dir: str, program: str | None) -> Handler
     """
     models = TfsModels(model_dir)
     script = None
-    if program and os.path.isfile(os.path.join(code_dir, program if program.endswith(".py") else program + ".py")):
-        script = _import_inference_script(code_dir, program)
-    service = TfsService(models, script, program)
+    if os.path.isfile(os.path.join(code_dir, INFERENCE_SCRIPT)):
+        script = _import_inference_script(code_dir, INFERENCE_SCRIPT)
+    service = TfsService(models, script, INFERENCE_SCRIPT)
     defaults = serving_defaults()
     return Handlers(
         model=models,
