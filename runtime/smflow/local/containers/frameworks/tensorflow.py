@@ -79,7 +79,10 @@ TRAINING_TOOLKIT = "sagemaker-tensorflow-training==20.5.0"
 # What AWS's TensorFlow images give scripts besides TensorFlow (from the toolkit's own list) and what
 # the TensorFlow Serving container's inference scripts use (requests): versions that fit the
 # chosen TensorFlow are left to pip.
-CONTAINER_PACKAGES = ("requests==2.32.3", "scipy", "pandas", "Pillow", "h5py")
+# The training toolkit and boto3 are resolved with TensorFlow in one pip run, so that pip picks a
+# sagemaker-training whose protobuf range TensorFlow's allows (5.x needs protobuf>=5.28.1, which
+# TensorFlow 2.15 and older refuse).
+CONTAINER_PACKAGES = ("requests==2.32.3", "scipy", "pandas", "Pillow", "h5py", "sagemaker-training>=4.7", "boto3")
 
 # tensorflow-cpu releases on PyPI (Linux x86-64 wheels) and the Pythons they have wheels for,
 # from the newest back to the oldest that installs on a Python smflow supports (3.10 and later).
