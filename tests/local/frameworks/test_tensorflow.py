@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from smflow import image_uris
 from smflow.errors import InvocationError, ResourceFailedError
 from smflow.local.containers import environments
 from smflow.local.containers.environments import UnsupportedImageError
@@ -137,6 +138,7 @@ def test_no_savedmodel_in_a_numbered_folder_is_a_clear_load_error(tmp_path):
 
 # ------------------------------------------------------------------ through the local runtime
 SPECIES = ["setosa", "versicolor", "virginica"]
+ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 METRICS = [{"Name": "train:accuracy", "Regex": "final accuracy=([0-9.]+);"}]
 
 
@@ -373,8 +375,12 @@ def test_a_savedmodel_without_a_serving_signature_fails_the_endpoint(client, ker
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "model" / "1", arcname="1")
     uri = client.upload_data(str(archive), key_prefix="tf-tests/no-signature")
-    model = client.create_model(model_data=uri, framework="tensorflow", framework_version=VERSION,
-                                model_name="tf-no-signature")
+    # boto3's create_model: the client's create_model asks for an entry point with model_data.
+    image = image_uris.retrieve("tensorflow", region="us-east-1", version=VERSION, image_scope="inference",
+                                instance_type="ml.m5.large")
+    model = client.sagemaker.create_model(ModelName="tf-no-signature", ExecutionRoleArn=ROLE,
+                                          PrimaryContainer={"Image": image, "ModelDataUrl": uri})
+    model = {"ModelName": "tf-no-signature", **model}
     with pytest.raises(ResourceFailedError):
         client.deploy(model_name=model["ModelName"], endpoint_name="tf-no-signature")
     description = client.describe_endpoint("tf-no-signature")
