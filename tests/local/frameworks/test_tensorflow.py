@@ -97,6 +97,7 @@ def test_an_image_by_digest_gets_the_newest_version():
     ("1,2.5\n3,4e1\n", "text/csv", {"instances": [[1, 2.5], [3, 40.0]]}),
     ("7\n8\n", "text/csv", {"instances": [7, 8]}),
     ("a,b\n", "text/csv", {"instances": [["a", "b"]]}),
+    ("a,1\nb,2\n", "text/csv", {"instances": [["a", "1"], ["b", "2"]]}),
 ])
 def test_requests_are_converted_as_the_containers_nginx_module_does(body, content_type, expected):
     assert json.loads(tf_contract.to_tfs_request(body, content_type)) == expected

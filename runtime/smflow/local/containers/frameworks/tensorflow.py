@@ -608,7 +608,8 @@ def to_tfs_request(body: str, content_type: str) -> str:
     """Turn an InvokeEndpoint body into a TensorFlow Serving REST request, as the container's
     nginx module does: TFS JSON passes as is; JSON Lines become ``instances`` (one per line);
     other JSON becomes one instance (or the list of instances, for a list of lists); each CSV
-    line becomes one instance (numbers stay numbers).
+    line becomes one instance (numbers stay numbers, unless the body's first field is neither a
+    number nor quoted: then every value is a string).
 
     Raises:
         ServingError(415): the content type is none of application/json, application/jsonlines,
@@ -624,11 +625,14 @@ def to_tfs_request(body: str, content_type: str) -> str:
         data = body if re.match(r"^\s*\[\s*\[", body) else "[" + body + "]"
         return '{"instances":' + data + "}"
     if kind == CSV_TYPE:
+        # As the container: a body whose first field is neither a number nor quoted is all strings.
+        strings = not re.match(r'^\s*("|[\d.Ee+\-]+)', body)
         instances = []
         for row in csv.reader(io.StringIO(body.strip())):
             if not row:
                 continue
-            values = [json.loads(cell) if _NUMBER.match(cell) and _is_json_number(cell) else cell for cell in row]
+            values = [json.loads(cell) if not strings and _NUMBER.match(cell) and _is_json_number(cell) else cell
+                      for cell in row]
             instances.append(values if len(values) > 1 else values[0])
         return json.dumps({"instances": instances})
     raise ServingError(415, _json_error(f"Unsupported Media Type: {content_type or 'Unknown'}"))
