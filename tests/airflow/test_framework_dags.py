@@ -95,9 +95,10 @@ def test_the_tensorflow_variant_runs_on_the_local_runtime(airflow_db, aws_connec
     result = run_cli("iris_lifecycle_tensorflow", runtime)
     assert result.state == "success", result.output[-5000:]
     assert all(state == "success" for state in result.states.values()), result.states
-    job = result.value("train")
+    job = runtime.client().describe_training_job(result.value("train")["TrainingJobName"])
     assert job["TrainingJobStatus"] == "Completed"
     assert "/tensorflow-training:2.19-cpu-py312" in job["AlgorithmSpecification"]["TrainingImage"]
+    assert [metric["MetricName"] for metric in job.get("FinalMetricDataList", [])] == ["train:accuracy"]
     assert result.value("predict")["Count"] == 1  # one TFS answer: {"predictions": [29 rows of 3 scores]}
     assert len(result.value("predict")["Predictions"]["predictions"]) == 29
     assert result.value("evaluate")["accuracy"] >= 0.9
