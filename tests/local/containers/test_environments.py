@@ -22,5 +22,5 @@ def test_digest_uri_runs_in_the_local_scikit_learn_environment():
 
 
 def test_other_repositories_by_digest_are_refused_with_a_reason():
-    with pytest.raises(UnsupportedImageError, match="only SageMaker scikit-learn images"):
+    with pytest.raises(UnsupportedImageError, match="only SageMaker scikit-learn"):
         resolve_environment(f"683313688378.dkr.ecr.us-east-1.amazonaws.com/my-image@{DIGEST}")
