@@ -5,11 +5,19 @@ containers) instead of scikit-learn.
 upload Iris -> train (``scripts/pytorch_iris.py`` / ``scripts/tensorflow_iris.py``, with the
 framework's version, py_version and a metric definition) -> create the model (the framework's
 inference image, chosen by smflow from the training image) -> deploy -> predict the blog's 29 test
-rows as JSON -> delete the endpoint (a teardown task).
+rows as JSON -> evaluate (accuracy; fails below ``min_accuracy``) -> delete the endpoint (a
+teardown task).
 
-These run on AWS (pass ``role``, an execution role ARN or name, in the run's conf). The local
-runtime trains scikit-learn only until it runs the deep-learning containers' contract; until
-then ``tests/airflow/test_framework_dags.py`` checks the requests these DAGs send.
+Runs unchanged on AWS (pass ``role``, an execution role ARN or name, in the run's conf) or on
+smflow's local runtime, which runs the framework images' contracts in local environments built
+on first use (``smflow local env build tensorflow 2.19`` builds TensorFlow's ahead)::
+
+    export AIRFLOW_CONN_AWS_DEFAULT='{"conn_type": "aws", "login": "smflow", "password": "smflow",
+        "extra": {"endpoint_url": "http://127.0.0.1:9510", "region_name": "us-east-1"}}'
+    airflow dags test iris_lifecycle_tensorflow
+
+TensorFlow Serving answers ``{"predictions": [[score per class], ...]}``; the PyTorch script's
+``predict_fn`` answers the class index of each row.
 Parsing this file does no network calls and imports no boto3, NumPy or a framework.
 """
 
@@ -43,8 +51,8 @@ VARIANTS = {
     },
     "tensorflow": {
         "entry_point": str(SCRIPTS / "tensorflow_iris.py"),
-        "framework_version": "2.13",
-        "py_version": "py310",
+        "framework_version": "2.19",
+        "py_version": "py312",
         "hyperparameters": {"epochs": 200, "lr": 0.05},
     },
 }
@@ -67,6 +75,7 @@ def framework_lifecycle(framework: str):
         params={
             "bucket": Param("", type="string", description="S3 bucket; empty: sagemaker-<region>-<account>"),
             "role": Param("", type="string", description="SageMaker execution role ARN or name (AWS)"),
+            "min_accuracy": Param(0.9, type="number", minimum=0, maximum=1),
         },
         default_args={"retries": 1, "retry_delay": timedelta(seconds=30)},
         user_defined_macros={"sagemaker_name": stable_name},
@@ -116,9 +125,26 @@ def framework_lifecycle(framework: str):
             task_id="predict", endpoint_name=endpoint_name, data=data["test_features"],
             content_type="application/json", accept="application/json",
         )
+
+        @task
+        def evaluate(prediction: dict, data: dict, params: dict | None = None) -> dict:
+            """Accuracy of the predictions on the blog's test rows; fails below ``min_accuracy``."""
+            import numpy as np
+
+            from smflow.examples import iris
+
+            values = prediction["Predictions"]
+            if isinstance(values, dict):  # TensorFlow Serving: class scores per row
+                values = np.asarray(values["predictions"], dtype=float).argmax(axis=1)
+            accuracy = iris.accuracy(np.asarray(values, dtype=float), np.asarray(data["test_labels"]))
+            print(f"Predicted {len(np.asarray(values).reshape(-1))} rows, accuracy {accuracy:.3f}")
+            if accuracy < params["min_accuracy"]:
+                raise ValueError(f"accuracy {accuracy:.3f} is below min_accuracy {params['min_accuracy']}")
+            return {"accuracy": accuracy}
+
         delete = SageMakerDeleteEndpointOperator(task_id="delete_endpoint", endpoint_name=endpoint_name)
         data >> train >> model >> deploy >> predict
-        predict >> delete.as_teardown(setups=deploy)
+        evaluate(predict.output, data) >> delete.as_teardown(setups=deploy)
 
     return lifecycle()
 

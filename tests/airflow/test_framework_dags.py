@@ -1,6 +1,7 @@
 """The PyTorch and TensorFlow variants of the Iris lifecycle (``dags/iris_frameworks.py``): the
-requests their tasks send, recorded by ``tests.sdk.fake_aws`` (the local runtime does not run
-the deep-learning containers yet), with the templates rendered as a run renders them."""
+requests their tasks send, recorded by ``tests.sdk.fake_aws``, with the templates rendered as a
+run renders them; and the TensorFlow variant run for real with ``airflow dags test`` against a
+local runtime (its TensorFlow environment is built on first use and shared by the session)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from .conftest import DAGS_FOLDER
 REGION = "eu-west-1"
 EXPECTED = {
     "pytorch": ("pytorch-training:2.0.1-cpu-py310", "pytorch-inference:2.0.1-cpu-py310"),
-    "tensorflow": ("tensorflow-training:2.13-cpu-py310", "tensorflow-inference:2.13-cpu"),
+    "tensorflow": ("tensorflow-training:2.19-cpu-py312", "tensorflow-inference:2.19-cpu"),
 }
 
 
@@ -83,3 +84,23 @@ def test_the_variant_predicts_json_and_always_deletes_its_endpoint(bag, framewor
     assert (predict.content_type, predict.accept) == ("application/json", "application/json")
     assert delete.is_teardown and [task.task_id for task in delete.upstream_list if task.is_setup] == ["deploy"]
     assert predict.endpoint_name == delete.endpoint_name == dag.get_task("deploy").endpoint_name
+
+
+@pytest.mark.integration
+def test_the_tensorflow_variant_runs_on_the_local_runtime(airflow_db, aws_connection, runtime):
+    """``airflow dags test iris_lifecycle_tensorflow``: Keras trains in the TensorFlow environment,
+    TensorFlow Serving's contract answers the blog's test rows, the endpoint is deleted."""
+    from .test_dags import run_cli
+
+    result = run_cli("iris_lifecycle_tensorflow", runtime)
+    assert result.state == "success", result.output[-5000:]
+    assert all(state == "success" for state in result.states.values()), result.states
+    job = runtime.client().describe_training_job(result.value("train")["TrainingJobName"])
+    assert job["TrainingJobStatus"] == "Completed"
+    assert "/tensorflow-training:2.19-cpu-py312" in job["AlgorithmSpecification"]["TrainingImage"]
+    assert [metric["MetricName"] for metric in job.get("FinalMetricDataList", [])] == ["train:accuracy"]
+    assert result.value("predict")["Count"] == 1  # one TFS answer: {"predictions": [29 rows of 3 scores]}
+    assert len(result.value("predict")["Predictions"]["predictions"]) == 29
+    assert result.value("evaluate")["accuracy"] >= 0.9
+    endpoint = result.value("delete_endpoint")["EndpointName"]
+    assert f"Endpoint/{endpoint}" in result.value("delete_endpoint")["Deleted"]

@@ -172,7 +172,10 @@ class Models(ClientBase):
         )
         request.update(network)
         repack = None
-        if "SAGEMAKER_SUBMIT_DIRECTORY" in env and chosen.code_in_model(
+        # A container that takes no SAGEMAKER_SUBMIT_DIRECTORY and reads its script from the archive
+        # under a fixed name gets a new entry point in the archive too (SDK TensorFlowModel).
+        submit_in_env = "SAGEMAKER_SUBMIT_DIRECTORY" in env
+        if (submit_in_env or code is not None) and chosen.code_in_model(
             version, network_isolation=bool(network.get("EnableNetworkIsolation"))
         ):
             # as the SDK's FrameworkModel: these containers load the inference code from the model
@@ -181,7 +184,8 @@ class Models(ClientBase):
             identity = f"{model_data}\0{code.packed.digest() if code and code.packed.archive else submit_directory}"
             repack = _Repack(model_data=model_data, code=code, code_uri=submit_directory,
                              target=f"s3://{bucket}/{model_name}/model-{_digest(identity)}/{MODEL_ARCHIVE}")
-            request["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = MODEL_CODE_DIRECTORY
+            if submit_in_env:
+                request["PrimaryContainer"]["Environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] = MODEL_CODE_DIRECTORY
             request["PrimaryContainer"]["ModelDataUrl"] = repack.target
             code = None  # in the archive, not uploaded on its own
         return self._create_or_reuse_model(request, code, repack)
