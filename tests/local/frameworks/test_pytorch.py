@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -200,3 +201,18 @@ def test_a_model_fn_that_raises_fails_the_deployment_and_leaves_a_serving_endpoi
     assert client.predict(endpoint, np.zeros((1, 64), np.float32), content_type=codecs.JSON,
                           accept=codecs.JSON).shape == (1, 10)
     client.delete_endpoint("pt-broken")
+
+
+def test_model_servers_are_forked_from_a_process_that_imported_torch(client, job):
+    """FORK_SAFE: the model server starts from the environment's fork server, torch imported."""
+    probe = client.create_model(model_name="py-probe", model_data=job["ModelArtifacts"]["S3ModelArtifacts"],
+                                entry_point=str(SCRIPTS / "process_probe.py"), **FRAMEWORK,
+                                instance_type=support.INSTANCE_TYPE)
+    endpoint = client.deploy(model_name=probe["ModelName"], endpoint_name="py-probe",
+                             instance_type=support.INSTANCE_TYPE)["EndpointName"]
+    try:
+        seen = json.loads(client.invoke(endpoint, b"{}", content_type=codecs.JSON)[0])
+    finally:
+        client.delete_endpoint(endpoint)
+    assert seen["preloaded"] == sorted(["numpy", "torch"])  # imported before the entry point was
+    assert seen["parent"] != os.getpid()  # not started by the runtime (this process) itself

@@ -58,7 +58,7 @@ PRELOADED_MODULES = ("numpy", "torch")
 # Environment variables that torch and its math libraries read while they are imported.
 IMPORT_TIME_ENV_PREFIXES = (
     "OMP_", "MKL_", "KMP_", "GOMP_", "OPENBLAS_", "NUMEXPR_", "NPY_", "NUMPY_", "TORCH_", "PYTORCH_", "CUDA_",
-    "CUBLAS_", "NCCL_", "LD_",
+    "CUBLAS_", "NCCL_",
 )
 
 _TAG = re.compile(r"^(?P<version>\d+(?:\.\d+)+)-(?:cpu|gpu|eia)-py\d*(?:-.+)?$")
