@@ -173,7 +173,8 @@ def test_an_unknown_framework_version_is_refused_by_the_client_and_by_the_runtim
     image = "520713654638.dkr.ecr.us-east-1.amazonaws.com/sagemaker-chainer:6.0.0-cpu-py3"
     failure = support.failed_job(client, image_uri=image, entry_point=str(SCRIPTS / "digits.py"),
                                  inputs={"train": digits.train_uri}, base_job_name="ch-unknown")
-    assert "Chainer 6.0.0 is not a version of SageMaker's Chainer images (4.0.0, 4.1.0, 5.0.0)" in failure.failure_reason
+    expected = "Chainer 6.0.0 is not a version of SageMaker's Chainer images (4.0.0, 4.1.0, 5.0.0)"
+    assert expected in failure.failure_reason
 
 
 def test_a_script_that_imports_a_missing_package_fails_naming_it(client, digits):
@@ -187,7 +188,8 @@ def test_a_script_without_model_fn_cannot_be_served_and_says_how_to_add_one(clie
                                 entry_point=str(SCRIPTS / "no_model_fn.py"), **FRAMEWORK,
                                 instance_type=support.INSTANCE_TYPE)
     with pytest.raises(ResourceFailedError) as info:
-        client.deploy(model_name=model["ModelName"], endpoint_name="ch-no-model-fn", instance_type=support.INSTANCE_TYPE)
+        client.deploy(model_name=model["ModelName"], endpoint_name="ch-no-model-fn",
+                      instance_type=support.INSTANCE_TYPE)
     assert "The Chainer model server has no default model loader" in info.value.failure_reason
     client.delete_endpoint("ch-no-model-fn")
 

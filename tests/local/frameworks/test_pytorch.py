@@ -152,7 +152,8 @@ def test_batch_transform_scores_every_line(client, digits, model):
 def test_a_payload_of_the_wrong_shape_is_a_model_error_with_torchs_message(runtime, client, digits, endpoint):
     with pytest.raises(InvocationError) as info:
         client.predict(endpoint, digits.test_x[:2, :60], content_type=codecs.JSON, accept=codecs.JSON)
-    assert info.value.status == 500 and "mat1 and mat2 shapes cannot be multiplied (2x60 and 64x48)" in info.value.message
+    assert info.value.status == 500
+    assert "mat1 and mat2 shapes cannot be multiplied (2x60 and 64x48)" in info.value.message
     with pytest.raises(ClientError) as raw:  # what boto3 sees: SageMaker Runtime's ModelError, a 4xx
         support.boto3_client(runtime, "sagemaker-runtime").invoke_endpoint(
             EndpointName=endpoint, Body=b"1,2,3", ContentType="text/csv")

@@ -85,6 +85,7 @@ def _check_version(framework_version: str | None) -> None:
             "tag's version)."
         )
 
+
 def environment(framework_version: str | None) -> EnvironmentSpec:
     """The environment that runs Chainer images of ``framework_version`` (None: by digest):
     chainer :data:`CHAINER_VERSION` for every version, ``note`` naming the substitution.
@@ -101,8 +102,8 @@ def environment(framework_version: str | None) -> EnvironmentSpec:
         display=f"Chainer {FAMILY}",
         install_steps=(BUILD_REQUIREMENTS, ("--no-build-isolation", f"chainer=={CHAINER_VERSION}")),
         note=(f"{named}: the versions of SageMaker's Chainer images (4.0.0 to 5.0.0) do not install on "
-              f"Python {sys.version_info[0]}.{sys.version_info[1]}; using chainer {CHAINER_VERSION}, which has the API (Chain, links, serializers, "
-              "training) their scripts use."),
+              f"Python {sys.version_info[0]}.{sys.version_info[1]}; using chainer {CHAINER_VERSION}, which has the "
+              "API (Chain, links, serializers, training) their scripts use."),
     )
 
 

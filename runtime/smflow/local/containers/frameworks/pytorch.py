@@ -5,11 +5,12 @@
   (``2.0.1-cpu-py310-ubuntu20.04-sagemaker``), ``pytorch-inference-eia`` and the older
   ``sagemaker-pytorch`` (0.4.0 to 1.1.0, ``1.0.0-cpu-py3``), by tag or by digest.
 - Environment: one virtual environment holds the CPU build of ``torch`` :data:`TORCH_VERSION`
-  for every image version (:func:`environment`). It is the build pip finds on this kind of
-  machine without downloading a CUDA stack of several GB (a plain ``pip install torch`` on Linux
-  pulls the CUDA build; the older versions the images name have no wheels for this Python). A
-  job whose image names another version logs which torch it runs instead (the ``note``). Training
-  runs AWS's ``sagemaker-training`` toolkit there, as the images do.
+  for every image version (:func:`environment`): the build pip finds through its configuration
+  (a find-links folder or PyTorch's CPU index, ``https://download.pytorch.org/whl/cpu``) without
+  downloading a CUDA stack of several GB, which a plain ``pip install torch==<version>`` from PyPI
+  pulls on Linux (where the version has wheels for this Python at all). A job whose image names
+  another version logs which torch it runs instead (the ``note``). Training runs AWS's
+  ``sagemaker-training`` toolkit there, as the images do.
 - Model server (aws/sagemaker-pytorch-inference-toolkit, ``default_pytorch_inference_handler``):
   the default ``model_fn`` loads a TorchScript model (``torch.jit.load``) from ``model.pt`` in the
   model directory, else from its only ``.pt`` / ``.pth`` file, on the CPU; the default ``input_fn``
@@ -92,6 +93,7 @@ def _check_version(framework_version: str | None) -> None:
             f"({', '.join(known_versions(aliases=False))}): use one of these as framework_version (the image "
             "tag's version)."
         )
+
 
 def environment(framework_version: str | None) -> EnvironmentSpec:
     """The environment that runs PyTorch images of ``framework_version`` (None: by digest):

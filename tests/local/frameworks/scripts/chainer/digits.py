@@ -47,7 +47,8 @@ def main() -> None:
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
     arguments = parser.parse_args()
 
-    table = np.concatenate([np.loadtxt(path, delimiter=",", ndmin=2) for path in sorted(Path(arguments.train).glob("*.csv"))])
+    files = sorted(Path(arguments.train).glob("*.csv"))
+    table = np.concatenate([np.loadtxt(path, delimiter=",", ndmin=2) for path in files])
     pixels, labels = table[:, 1:].astype(np.float32), table[:, 0].astype(np.int32)
     np.random.seed(0)
     classifier = L.Classifier(DigitsNet(arguments.hidden))

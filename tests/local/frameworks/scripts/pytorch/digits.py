@@ -35,7 +35,8 @@ def main() -> None:
     parser.add_argument("--train", default=os.environ.get("SM_CHANNEL_TRAIN"))
     arguments = parser.parse_args()
 
-    table = np.concatenate([np.loadtxt(path, delimiter=",", ndmin=2) for path in sorted(Path(arguments.train).glob("*.csv"))])
+    files = sorted(Path(arguments.train).glob("*.csv"))
+    table = np.concatenate([np.loadtxt(path, delimiter=",", ndmin=2) for path in files])
     pixels = torch.tensor(table[:, 1:], dtype=torch.float32)
     labels = torch.tensor(table[:, 0], dtype=torch.long)
     torch.manual_seed(0)
