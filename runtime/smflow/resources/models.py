@@ -173,7 +173,7 @@ class Models(ClientBase):
         request.update(network)
         repack = None
         # A container that takes no SAGEMAKER_SUBMIT_DIRECTORY and reads its script from the archive
-        # under a fixed name gets a new entry point in the archive too (SDK TensorFlowModel).
+        # under a fixed name gets a new entry point in the archive too (as the SDK's model classes do).
         submit_in_env = "SAGEMAKER_SUBMIT_DIRECTORY" in env
         if (submit_in_env or code is not None) and chosen.code_in_model(
             version, network_isolation=bool(network.get("EnableNetworkIsolation"))
