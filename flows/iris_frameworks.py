@@ -1,16 +1,16 @@
-"""``iris-framework-lifecycle``: the Iris lifecycle of ``iris_lifecycle.py`` trained with PyTorch or
-TensorFlow (SageMaker's deep-learning containers) instead of scikit-learn; the Prefect twin of
-the Airflow DAGs ``iris_lifecycle_pytorch`` / ``iris_lifecycle_tensorflow``.
+"""``iris-framework-lifecycle``: the Iris lifecycle of ``iris_lifecycle.py`` trained with one of
+SageMaker's framework containers (PyTorch, TensorFlow, MXNet, Chainer or XGBoost) instead of
+scikit-learn; the Prefect twin of the Airflow DAGs ``iris_lifecycle_<framework>``.
 
-upload Iris -> train (``dags/scripts/pytorch_iris.py`` or ``tensorflow_iris.py``, with the
-framework's version, py_version and a metric definition) -> create the model (the framework's
-inference image) -> deploy (``teardown_on_failure``) -> predict the blog's 29 test rows as JSON
--> delete the endpoint.
+upload Iris -> train (``dags/scripts/<framework>_iris.py``, with the framework's version,
+py_version and a metric definition) -> create the model (the framework's inference image) ->
+deploy (``teardown_on_failure``) -> predict the blog's 29 test rows as JSON -> delete the
+endpoint.
 
 Runs on AWS: ``iris_framework_lifecycle("pytorch", aws_credentials=AwsCredentials.load("..."),
-role="SageMakerRole")`` (a role name or ARN). The local runtime trains scikit-learn only until it
-runs the deep-learning containers' contract; until then ``tests/prefect/test_framework_flows.py``
-checks the requests the flow's arguments make.
+role="SageMakerRole")`` (a role name or ARN), and on the smflow local runtime (which runs the
+framework containers' contract in local environments, without Docker): see
+``tests/prefect/test_framework_flows.py``.
 """
 
 # No `from __future__ import annotations`: Prefect validates parameters against real annotations.
@@ -40,6 +40,12 @@ VARIANTS = {
                 "py_version": "py310", "hyperparameters": {"epochs": 300, "lr": 0.05}},
     "tensorflow": {"entry_point": str(SCRIPTS / "tensorflow_iris.py"), "framework_version": "2.13",
                    "py_version": "py310", "hyperparameters": {"epochs": 200, "lr": 0.05}},
+    "mxnet": {"entry_point": str(SCRIPTS / "mxnet_iris.py"), "framework_version": "1.9.0",
+              "py_version": "py38", "hyperparameters": {"epochs": 100, "lr": 0.05}},
+    "chainer": {"entry_point": str(SCRIPTS / "chainer_iris.py"), "framework_version": "5.0.0",
+                "py_version": "py3", "hyperparameters": {"epochs": 100, "lr": 0.05}},
+    "xgboost": {"entry_point": str(SCRIPTS / "xgboost_iris.py"), "framework_version": "1.7-1",
+                "py_version": "py3", "hyperparameters": {"num_round": 50, "max_depth": 3}},
 }
 METRICS = [{"Name": "train:accuracy", "Regex": "train_accuracy=([0-9.]+)"}]
 
@@ -60,7 +66,7 @@ def _run_id() -> str:
 @flow(name="iris-framework-lifecycle", log_prints=True, on_failure=[delete_endpoints_on_failure],
       on_crashed=[delete_endpoints_on_failure], on_cancellation=[delete_endpoints_on_failure])
 def iris_framework_lifecycle(
-    framework: Literal["pytorch", "tensorflow"] = "pytorch",
+    framework: Literal["pytorch", "tensorflow", "mxnet", "chainer", "xgboost"] = "pytorch",
     aws_credentials: AwsCredentials | None = None,
     bucket: str | None = None,
     role: str | None = None,
@@ -68,8 +74,9 @@ def iris_framework_lifecycle(
 ) -> dict:
     """Train, deploy, predict with and delete an Iris model of ``framework``.
 
-    Returns: ``{"training_job", "model", "endpoint", "predictions"}`` (class indexes for PyTorch,
-    class scores per row for TensorFlow Serving).
+    Returns: ``{"training_job", "model", "endpoint", "predictions"}``: one answer per test row,
+    a class index (PyTorch, MXNet, Chainer) or the class probabilities (TensorFlow Serving's
+    scores, XGBoost's ``multi:softprob``), as the framework's script answers JSON.
     """
     from smflow import naming
     from smflow.examples import iris
