@@ -5,10 +5,11 @@
   ``sagemaker-mxnet`` / ``sagemaker-mxnet-serving`` and the Elastic Inference repositories
   (``...-eia``, served on the CPU here), by tag or by digest (``@sha256:<64 hex>``).
 - Environment (:func:`environment`): one virtual environment per MXNet minor version, with
-  ``mxnet`` from PyPI and what AWS's MXNet images give scripts that a pip install can
-  (aws/deep-learning-containers ``mxnet/training/docker/1.9/py3/Dockerfile.cpu``: numpy, SciPy,
-  pandas, scikit-learn, Pillow; not GluonCV, GluonNLP, ONNX, OpenCV, Horovod). MXNet's wheels
-  need ``numpy<1.24`` (1.24 removed the ``np.bool``-style aliases they use). Checked on
+  ``mxnet`` from PyPI and the data libraries AWS's MXNet images give scripts (aws/deep-learning-
+  containers ``mxnet/training/docker/1.9/py3/Dockerfile.cpu``: numpy, SciPy, pandas, Pillow; not
+  the image's GluonCV, GluonNLP, ONNX, OpenCV or Horovod: a script that needs one lists it in
+  ``requirements.txt``). MXNet's wheels need ``numpy<1.24`` (their Python code uses aliases
+  such as ``np.bool`` that numpy 1.24 removed). Checked on
   Python 3.11: ``mxnet`` 1.5.1.post0, 1.6.0, 1.7.0.post2, 1.8.0.post0 and 1.9.1 install, train
   and export; 1.4.1 and older need numpy < 1.15, which does not build here, so images of those
   versions run on 1.5.1, the nearest that installs (the job's log says so). Scripts run on
@@ -99,8 +100,9 @@ SERVING_ENV_DEFAULTS = {
 RELEASES = {"1.5": "1.5.1.post0", "1.6": "1.6.0", "1.7": "1.7.0.post2", "1.8": "1.8.0.post0", "1.9": "1.9.1"}
 LATEST_FAMILY = "1.9"
 OLDEST_FAMILY = "1.5"
-# What AWS's MXNet images give scripts, in versions that install beside numpy<1.24 on Python 3.11.
-SCRIPT_LIBRARIES = ("numpy==1.23.5", "scipy==1.15.3", "pandas==2.3.3", "scikit-learn==1.7.2", "Pillow==9.5.0")
+# What AWS's MXNet images give scripts, in versions that install beside numpy<1.24 on Python 3.11;
+# python-dateutil below 3, as botocore (sagemaker-training's) requires: pandas alone takes 4.x.
+SCRIPT_LIBRARIES = ("numpy==1.23.5", "scipy==1.15.3", "pandas==2.3.3", "Pillow==9.5.0", "python-dateutil==2.9.0.post0")
 
 # The default model_fn's files (toolkit default_inference_handler.DEFAULT_MODEL_FILENAMES).
 MODEL_PREFIX = "model"
