@@ -56,9 +56,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 from smflow.archives import make_tar_gz
 from smflow.local.support.aws import LocalAws
 from smflow.local.containers import contract
+from smflow.local.containers import frameworks
 from smflow.local.containers.environments import (
+    EnvironmentBuildError,
     LocalEnvironment,
     UnsupportedImageError,
+    package_path_env,
     resolve_environment,
     supported_images,
 )
@@ -75,7 +78,7 @@ from smflow.local.executors.base import (
 from smflow.local.services.sagemaker.models import PROCESS_FIELD
 from smflow.local.support.cloudwatch import LogShipper
 from smflow.local.support.aws import split_s3_uri
-from smflow.local.support.files import download_s3_prefix, prepare_source_dir, upload_file
+from smflow.local.support.files import UnsafeArchiveError, download_s3_prefix, prepare_source_dir, upload_file
 from smflow.local.support.processes import TREE_ENV, ProcessTree, new_tree_marker, start_time
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,13 @@ DEFAULT_STOP_GRACE_SECONDS = STOP_GRACE_SECONDS
 _POLL_SECONDS = 0.1
 _TREE_SAMPLE_SECONDS = 1.0  # between two samples of the job's descendants (psutil, ~2 ms each)
 _OUTPUT_TAIL_LINES = 200
+_CHECKPOINT_SYNC_SECONDS = 5.0  # between two scans of the checkpoint folder for new or changed files
+_METRICS_PUBLISH_SECONDS = 5.0  # between two updates of FinalMetricDataList while training runs
+DEFAULT_CHECKPOINT_LOCAL_PATH = "/opt/ml/checkpoints"  # CheckpointConfig.LocalPath's default
+# The job's checkpoint folder (CheckpointConfig.LocalPath relocated into the job's folder), for
+# scripts: `os.environ.get("SMFLOW_CHECKPOINT_DIR", "/opt/ml/checkpoints")` works here and on AWS.
+CHECKPOINT_DIR_ENV = "SMFLOW_CHECKPOINT_DIR"
+TOOLKIT_TRAIN_COMMAND = ("-m", "sagemaker_training.cli.train")  # the `train` of SageMaker's framework images
 
 # SecondaryStatus -> StatusMessage, worded like SageMaker's (SecondaryStatusTransition).
 _MESSAGES = {
@@ -172,6 +182,11 @@ class TrainingRun(Run):
         # Every process of the job carries this marker in its environment (see ProcessTree).
         self._tree_marker = new_tree_marker()
         self._tree: ProcessTree | None = None
+        self._shipper: LogShipper | None = None  # the job's CloudWatch Logs stream, opened at Downloading
+        self._log_line: Callable[[str], None] | None = None
+        self._metrics = _MetricCollector((self._description.get("AlgorithmSpecification") or {})
+                                         .get("MetricDefinitions") or [])
+        self._checkpoints: _CheckpointSync | None = None
 
     # -- public API -----------------------------------------------------------------------------
 
@@ -208,6 +223,7 @@ class TrainingRun(Run):
             )
         finally:
             self._kill_process_group(signal.SIGKILL)
+            self._close_log()
             shutil.rmtree(self._tmp_dir, ignore_errors=True)  # the job's temporary files go with it
 
     def _run_job(self) -> None:
@@ -231,14 +247,23 @@ class TrainingRun(Run):
             raise _JobFailed(str(error)) from None
         channels = _file_mode_channels(self._description)
         _check_resource_config(self._description.get("ResourceConfig") or {})
+        checkpoint_uri, checkpoint_dir = self._checkpoint_config()
 
         self._write_config(channels)
         self._check_code_location()
 
+        spec = environment.spec
         with self._lock:
             self._raise_if_stopping()
             self._training_start = time.time()
-            self._enter("Downloading", TrainingStartTime=self._training_start)
+            self._enter("Downloading", message=f"Preparing the {spec.display} environment" if spec else None,
+                        TrainingStartTime=self._training_start)
+        python = self._prepare_environment(environment)
+        if spec is not None:
+            with self._lock:
+                self._raise_if_stopping()
+                self._transitions[-1]["StatusMessage"] = _MESSAGES["Downloading"]
+                self._publish()
         for channel in channels:
             self._raise_if_stopping()
             self._download_channel(channel)
@@ -247,9 +272,11 @@ class TrainingRun(Run):
                                self._work_dir / "code", self._private_dir)
         except (FileNotFoundError, ValueError) as error:
             raise _JobFailed(f"ClientError: {error}") from None
+        if checkpoint_uri is not None:
+            self._restore_checkpoints(checkpoint_uri, checkpoint_dir)
         self._raise_if_stopping()
 
-        exit_code, output_tail = self._train(environment)
+        exit_code, output_tail = self._train(environment, python, checkpoint_uri, checkpoint_dir)
 
         with self._lock:
             stopped = self._stop_kind is not None
@@ -381,7 +408,106 @@ class TrainingRun(Run):
                 f"(HyperParameters.sagemaker_submit_directory): {error}"
             ) from None
 
-    def _job_python(self, environment: LocalEnvironment) -> pathlib.Path:
+    # -- the environment, the log, checkpoints ----------------------------------------------------
+
+    def _open_log(self) -> Callable[[str], None]:
+        """The job's CloudWatch Logs stream (``<TrainingJobName>/algo-1-<epoch seconds>``), opened
+        once: the environment's preparation and the training output share it."""
+        with self._lock:
+            if self._log_line is None:
+                self._shipper = LogShipper(self._aws.client("logs"), LOG_GROUP)
+                self._log_line = self._shipper.stream(f"{self._name}/{HOST}-{int(time.time())}")
+                self._shipper.start()
+            return self._log_line
+
+    def _close_log(self) -> None:
+        """Send what is queued and stop the log shipper (idempotent)."""
+        with self._lock:
+            shipper, self._shipper = self._shipper, None
+        if shipper is not None:
+            shipper.close()
+
+    def _prepare_environment(self, environment: LocalEnvironment) -> str:
+        """The interpreter of the image's environment, built first when needed (pip's output goes
+        to the job's log; SecondaryStatus is Downloading meanwhile).
+
+        Raises:
+            _JobFailed: the build failed; the FailureReason ends with pip's error.
+        """
+        spec = environment.spec
+        if spec is None:
+            return environment.python
+        log = self._open_log()
+        if spec.note:
+            log(spec.note)
+        try:
+            python = environment.ensure(log)
+        except EnvironmentBuildError as error:
+            log(f"Could not prepare the {spec.display} environment: {error}")
+            raise _JobFailed(_fit(f"ClientError: Could not prepare the {spec.display} environment: ",
+                                  str(error), "")) from None
+        log(f"Using the {spec.display} environment ({spec.framework} {spec.framework_version}): "
+            f"{pathlib.Path(python).parent.parent}")
+        return python
+
+    def _training_arguments(self, environment: LocalEnvironment) -> list[str]:
+        """The arguments after the job's python: the framework module's ``training_command``
+        when it has one, else AWS's training toolkit (``-m sagemaker_training.cli.train``)."""
+        module = frameworks.get(environment.name)
+        command = getattr(module, "training_command", None)
+        if command is None:
+            return list(TOOLKIT_TRAIN_COMMAND)
+        hyperparameters = {str(k): str(v) for k, v in (self._description.get("HyperParameters") or {}).items()}
+        return [str(argument) for argument in command(environment.framework_version, hyperparameters)]
+
+    def _checkpoint_config(self) -> tuple[str | None, pathlib.Path | None]:
+        """(CheckpointConfig.S3Uri, the job's checkpoint folder), or (None, None) without a
+        CheckpointConfig. LocalPath (default ``/opt/ml/checkpoints``) is relocated into the job's
+        folder as ``/opt/ml`` is.
+
+        Raises:
+            _JobFailed: S3Uri is not an S3 URI, or LocalPath is not under ``/opt/ml``.
+        """
+        config = self._description.get("CheckpointConfig") or {}
+        uri = config.get("S3Uri")
+        if not uri:
+            return None, None
+        try:
+            split_s3_uri(uri)
+        except ValueError:
+            raise _JobFailed(
+                f"ClientError: CheckpointConfig.S3Uri {uri!r} is not an S3 URI: use s3://bucket/prefix "
+                "(the estimator's checkpoint_s3_uri)"
+            ) from None
+        local = (config.get("LocalPath") or DEFAULT_CHECKPOINT_LOCAL_PATH).rstrip("/")
+        relative = pathlib.PurePosixPath(local).relative_to(contract.OPT_ML) if (
+            local.startswith(contract.OPT_ML + "/")) else None
+        if relative is None or ".." in relative.parts:
+            raise _JobFailed(
+                f"ClientError: CheckpointConfig.LocalPath {local!r} is not a folder under {contract.OPT_ML}: "
+                "the smflow local runtime relocates /opt/ml into the job's folder; leave checkpoint_local_path "
+                f"unset (default {DEFAULT_CHECKPOINT_LOCAL_PATH}) or use a folder under {contract.OPT_ML}"
+            )
+        folder = self._work_dir / relative
+        folder.mkdir(parents=True, exist_ok=True)
+        return uri, folder
+
+    def _restore_checkpoints(self, uri: str, folder: pathlib.Path) -> None:
+        """Download the checkpoints under CheckpointConfig.S3Uri into the job's checkpoint folder
+        before training (none there yet is no error), as SageMaker does."""
+        try:
+            restored = download_s3_prefix(self._aws.client("s3"), uri, folder)
+        except FileNotFoundError:
+            return
+        except (ValueError, UnsafeArchiveError) as error:
+            raise _JobFailed(f"ClientError: CheckpointConfig.S3Uri {uri!r}: {error}") from None
+        except ClientError as error:
+            raise _JobFailed(
+                f'ClientError: could not download the checkpoints from "{uri}" (CheckpointConfig.S3Uri): {error}'
+            ) from None
+        self._open_log()(f"Restored {len(restored)} checkpoint file(s) from {uri}")
+
+    def _job_python(self, python: str) -> pathlib.Path:
         """A per-job virtual environment layered over the image's environment.
 
         SageMaker's toolkit installs ``requirements.txt`` with ``<python> -m pip install`` into
@@ -394,7 +520,7 @@ class TrainingRun(Run):
         """
         venv_dir = self._private_dir / "venv"
         created = subprocess.run(
-            [environment.python, "-m", "venv", "--without-pip", str(venv_dir)],
+            [python, "-m", "venv", "--without-pip", str(venv_dir)],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -403,11 +529,12 @@ class TrainingRun(Run):
         if created.returncode != 0:
             raise RuntimeError(f"could not create the job's Python environment: {created.stderr.strip()}")
         site_packages = next(venv_dir.glob("lib/python*/site-packages"))
-        lines = [f"import site; site.addsitedir({path!r})" for path in _site_dirs(environment.python)]
+        lines = [f"import site; site.addsitedir({path!r})" for path in _site_dirs(python)]
         (site_packages / "_smflow_environment.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
         return venv_dir / "bin" / "python"
 
-    def _child_env(self, job_python: pathlib.Path) -> dict[str, str]:
+    def _child_env(self, job_python: pathlib.Path, checkpoint_dir: pathlib.Path | None = None,
+                   built_environment: bool = False) -> dict[str, str]:
         env = {
             key: value
             for key, value in os.environ.items()
@@ -438,31 +565,36 @@ class TrainingRun(Run):
                 # The job's temporary files (tempfile, the toolkit's downloads) stay in its folder.
                 "TMPDIR": str(self._tmp_dir),
                 TREE_ENV: self._tree_marker,
+                # Where the job's checkpoints go (CheckpointConfig.LocalPath, relocated).
+                CHECKPOINT_DIR_ENV: str(checkpoint_dir or self._work_dir / "checkpoints"),
             }
         )
+        if built_environment:  # it imports this runtime's smflow (environments are shared)
+            env.update(package_path_env())
         return env
 
-    def _train(self, environment: LocalEnvironment) -> tuple[int, list[str]]:
-        """Run the toolkit's trainer (the ``train`` command of SageMaker's framework images);
-        returns (exit code, last lines of output)."""
+    def _train(self, environment: LocalEnvironment, python: str, checkpoint_uri: str | None,
+               checkpoint_dir: pathlib.Path | None) -> tuple[int, list[str]]:
+        """Run the toolkit's trainer (the ``train`` command of SageMaker's framework images, or
+        the framework module's ``training_command``); returns (exit code, last lines of output)."""
         code_dir = self._work_dir / "code"
         with self._lock:
             self._raise_if_stopping()
             self._enter("Training", message="Downloading the training image")
-        job_python = self._job_python(environment)
+        job_python = self._job_python(python)
         self._tmp_dir.mkdir(parents=True, exist_ok=True)
-        command = [str(job_python), "-m", "sagemaker_training.cli.train"]
-        shipper = LogShipper(self._aws.client("logs"), LOG_GROUP)
-        add_line = shipper.stream(f"{self._name}/{HOST}-{int(time.time())}")
-        shipper.start()
+        command = [str(job_python), *self._training_arguments(environment)]
+        add_line = self._open_log()
         tail: deque[str] = deque(maxlen=_OUTPUT_TAIL_LINES)
+        if checkpoint_uri is not None and checkpoint_dir is not None:
+            self._checkpoints = _CheckpointSync(self._aws.client("s3"), checkpoint_dir, checkpoint_uri, add_line)
         try:
             with self._lock:
                 self._raise_if_stopping()
                 self._process = subprocess.Popen(
                     command,
                     cwd=code_dir,
-                    env=self._child_env(job_python),
+                    env=self._child_env(job_python, checkpoint_dir, environment.spec is not None),
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
@@ -479,8 +611,11 @@ class TrainingRun(Run):
                 self._transitions[-1]["StatusMessage"] = _MESSAGES["Training"]
                 self._publish()
             process = self._process
+            if self._checkpoints is not None:
+                self._checkpoints.start()
             reader = threading.Thread(
-                target=_pump_lines, args=(process.stdout, (add_line, tail.append)), daemon=True
+                target=_pump_lines, args=(process.stdout, (add_line, tail.append, self._metrics.observe)),
+                daemon=True,
             )
             reader.start()
             exit_code = self._wait(process)
@@ -490,7 +625,8 @@ class TrainingRun(Run):
                 self._set_process_record(None)  # published with the next update
             reader.join(timeout=10)
         finally:
-            shipper.close()
+            if self._checkpoints is not None:
+                self._checkpoints.close()  # what the script wrote last is uploaded too
         return exit_code, list(tail)
 
     def _wait(self, process: subprocess.Popen) -> int:
@@ -498,12 +634,20 @@ class TrainingRun(Run):
         max_runtime = (self._description.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
         terminated = killed = False
         next_sample = 0.0
+        next_metrics = time.time() + _METRICS_PUBLISH_SECONDS
         while True:
             try:
                 return process.wait(timeout=_POLL_SECONDS)
             except subprocess.TimeoutExpired:
                 pass
             now = time.time()
+            if now >= next_metrics:
+                next_metrics = now + _METRICS_PUBLISH_SECONDS
+                metrics = self._metrics.changed()
+                if metrics is not None:
+                    with self._lock:
+                        if not self._terminal:
+                            self._publish(FinalMetricDataList=metrics)
             if self._tree is not None and now >= next_sample:
                 self._tree.sample()  # descendants that could drop the marker (emptied environment)
                 next_sample = now + _TREE_SAMPLE_SECONDS
@@ -588,6 +732,11 @@ class TrainingRun(Run):
         self._finish("Failed", "Failed", FailureReason=limit_reason(reason))
 
     def _finish(self, status: str, secondary: str, message: str | None = None, **fields: Any) -> None:
+        metrics = self._metrics.final()
+        if metrics:
+            fields.setdefault("FinalMetricDataList", metrics)
+        if threading.current_thread() is self._thread:
+            self._close_log()  # every line is in CloudWatch Logs before the job says it ended
         with self._lock:
             if self._terminal:
                 return
@@ -683,6 +832,115 @@ class TrainingRun(Run):
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+
+class _MetricCollector:
+    """AlgorithmSpecification.MetricDefinitions applied to each line of the training output, as
+    SageMaker does: a metric's value is the regex's first group (else the whole match) of the
+    last line that matched, read as a float; FinalMetricDataList holds the last value of each
+    metric with the time its line was seen (DescribeTrainingJob, MetricData)."""
+
+    def __init__(self, definitions: list[dict]):
+        self._definitions = []
+        for definition in definitions:
+            try:
+                self._definitions.append((str(definition["Name"]), re.compile(definition["Regex"])))
+            except (KeyError, TypeError, re.error):
+                logger.warning("ignoring the metric definition %r", definition)  # CreateTrainingJob checked them
+        self._lock = threading.Lock()
+        self._values: dict[str, dict[str, Any]] = {}
+        self._changed = False
+
+    def observe(self, line: str) -> None:
+        if not self._definitions:
+            return
+        now = time.time()
+        for name, pattern in self._definitions:
+            match = pattern.search(line)
+            if match is None:
+                continue
+            text = next((group for group in match.groups() if group is not None), match.group(0))
+            try:
+                value = float(text)
+            except ValueError:
+                continue
+            if math.isnan(value) or math.isinf(value):
+                continue
+            with self._lock:
+                self._values[name] = {"MetricName": name, "Value": value, "Timestamp": now}
+                self._changed = True
+
+    def final(self) -> list[dict[str, Any]]:
+        """FinalMetricDataList: the last value of each metric seen, in definition order."""
+        with self._lock:
+            self._changed = False
+            return [dict(self._values[name]) for name, _ in self._definitions if name in self._values]
+
+    def changed(self) -> list[dict[str, Any]] | None:
+        """:meth:`final` when a value changed since the last call, else None."""
+        with self._lock:
+            if not self._changed:
+                return None
+        return self.final()
+
+
+class _CheckpointSync:
+    """Uploads the job's checkpoint folder to CheckpointConfig.S3Uri while training runs (new
+    and changed files, found by scanning every few seconds) and once more when it ends, as
+    SageMaker does with checkpoint_s3_uri. Files removed locally stay in S3."""
+
+    def __init__(self, s3, folder: pathlib.Path, uri: str, log: Callable[[str], None]):
+        self._s3 = s3
+        self._folder = folder
+        self._uri = uri.rstrip("/")
+        self._log = log
+        self._uploaded: dict[str, tuple[int, int]] = {}  # relative path -> (size, mtime_ns)
+        self._done = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._warned = False
+        for path in self._files():  # what was restored is in S3 already
+            self._uploaded[path.relative_to(self._folder).as_posix()] = self._signature(path)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="checkpoint-sync", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop scanning and upload what changed since the last scan."""
+        self._done.set()
+        if self._thread is not None:
+            self._thread.join(timeout=600)
+        self.sync()
+
+    def _loop(self) -> None:
+        while not self._done.wait(_CHECKPOINT_SYNC_SECONDS):
+            self.sync()
+
+    def _files(self) -> list[pathlib.Path]:
+        return sorted(path for path in self._folder.rglob("*") if path.is_file() and not path.is_symlink())
+
+    @staticmethod
+    def _signature(path: pathlib.Path) -> tuple[int, int]:
+        stat = path.stat()
+        return stat.st_size, stat.st_mtime_ns
+
+    def sync(self) -> None:
+        """Upload the files that are new or changed since their last upload."""
+        for path in self._files():
+            relative = path.relative_to(self._folder).as_posix()
+            try:
+                signature = self._signature(path)
+                if self._uploaded.get(relative) == signature:
+                    continue
+                upload_file(self._s3, path, f"{self._uri}/{relative}")
+            except FileNotFoundError:
+                continue  # removed while scanning
+            except (OSError, ValueError, BotoCoreError, ClientError, S3UploadFailedError) as error:
+                if not self._warned:
+                    self._log(f"Could not upload checkpoint {relative} to {self._uri}: {error}")
+                    self._warned = True
+                continue
+            self._uploaded[relative] = signature
 
 
 def _file_mode_channels(description: dict) -> list[dict]:

@@ -2,11 +2,15 @@
 fork server processes themselves.
 
 Model servers are forked from a fork server (:mod:`smflow.local.containers.serving.fork_server`)
-that has its framework's environment imported once: an instance starts in milliseconds and
-shares the libraries' memory with the others. A model that could behave differently in a fork
-(its own ``requirements.txt`` packages, code shadowing a preloaded library, environment variables
-that libraries read when imported, another interpreter) starts as a fresh process instead, as
-does every model when ``SMFLOW_MODEL_SERVER_FORK=0``.
+that has its framework's libraries imported once: an instance starts in milliseconds and shares
+the libraries' memory with the others. There is one fork server per (framework, environment
+python): the runtime's own interpreter, or an environment built on demand
+(:mod:`smflow.local.containers.environments`), for the frameworks whose module says
+``FORK_SAFE = True`` (libraries that start threads or device contexts when imported do not
+survive a fork; their model servers are fresh processes). A model that could behave differently
+in a fork (its own ``requirements.txt`` packages, code shadowing a preloaded library, environment
+variables that libraries read when imported) starts as a fresh process instead, as does every
+model when ``SMFLOW_MODEL_SERVER_FORK=0``.
 
 A fork server that dies unasked (``kill -9``) is started again at once; the model servers it had
 forked keep serving, since they watch the runtime's pid rather than their parent's.
@@ -27,6 +31,7 @@ from pathlib import Path
 
 import smflow
 from smflow.local.containers import contract, frameworks
+from smflow.local.containers.environments import package_path_env
 from smflow.local.executors.hosting.models import PreparedModel
 from smflow.local.support.processes import TREE_ENV, TREE_MARKER_PLACEHOLDER, is_running
 
@@ -50,14 +55,25 @@ def import_time_prefixes(framework: str) -> tuple[str, ...]:
     return IMPORT_TIME_ENV_PREFIXES + tuple(frameworks.get(framework).IMPORT_TIME_ENV_PREFIXES)
 
 
-def base_environment() -> dict[str, str]:
+def base_environment(built_environment: bool = False) -> dict[str, str]:
     """The environment every model server starts from: the runtime's, without its AWS, SageMaker
-    and pip settings, with smflow importable and unbuffered output."""
+    and pip settings, with smflow importable and unbuffered output. ``built_environment``: the
+    server runs in an environment built on demand, which must not see the runtime's own
+    ``PYTHONPATH`` or packages: only this runtime's ``smflow`` package (a folder that holds only
+    it, also named by ``SMFLOW_PACKAGE_PATH``)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if not key.startswith((*contract.CONTAINER_ENV_PREFIXES, "PIP_"))
     }
+    if built_environment:
+        package = package_path_env()
+        env.update(package)
+        env["PYTHONPATH"] = next(iter(package.values()))
+        env.pop("PYTHONHOME", None)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return env
     paths = []
     if os.environ.get("PYTHONPATH"):
         paths.append(os.environ["PYTHONPATH"])
@@ -116,17 +132,19 @@ class ForkedProcess:
 
 
 class _Zygote:
-    """One fork-server process (``python -m smflow.local.containers.serving --fork-server
+    """One fork-server process (``<python> -m smflow.local.containers.serving --fork-server
     --framework NAME``) and its children; a reader thread handles its messages (see
     :func:`smflow.local.containers.serving.fork_server.fork_server`)."""
 
-    def __init__(self, framework: str, on_lost=None) -> None:
+    def __init__(self, framework: str, on_lost=None, python: str | None = None) -> None:
         self.framework = framework
+        self.python = python or sys.executable
+        self.key = (framework, self.python)
         self._on_lost = on_lost  # called (in the reader thread) when the process dies unasked
         self._stopping = False
-        self.environment = base_environment()
+        self.environment = base_environment(self.python != sys.executable)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", SERVING_MODULE, "--fork-server", "--framework", framework],
+            [self.python, "-m", SERVING_MODULE, "--fork-server", "--framework", framework],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,  # the fork server's own problems go to the runtime's output
@@ -225,7 +243,7 @@ class _Zygote:
 
 class ForkServer:
     """Starts model servers by forking them from a process that has already imported their
-    framework's libraries (one fork server per framework module, see
+    framework's libraries (one fork server per framework module and environment python, see
     :mod:`smflow.local.containers.serving.fork_server`), when that cannot change what the model
     server does; :meth:`spawn` returns None otherwise, and the caller starts a fresh process. One
     per runtime process; each fork server starts on first use (or by :meth:`warm_up`) and stops
@@ -234,7 +252,7 @@ class ForkServer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._zygotes: dict[str, _Zygote] = {}
+        self._zygotes: dict[tuple[str, str], _Zygote] = {}
 
     @staticmethod
     def enabled() -> bool:
@@ -247,14 +265,14 @@ class ForkServer:
         if self.enabled():
             with self._lock:
                 for module in frameworks.all_frameworks():
-                    if module.python(None) == sys.executable:
-                        self._current(module.NAME)
+                    if _runs_in_runtime(module) and getattr(module, "FORK_SAFE", True):
+                        self._current(module.NAME, sys.executable)
 
-    def _current(self, framework: str) -> _Zygote:
-        zygote = self._zygotes.get(framework)
+    def _current(self, framework: str, python: str) -> _Zygote:
+        zygote = self._zygotes.get((framework, python))
         if zygote is None or zygote.gone:
-            zygote = _Zygote(framework, self._lost)
-            self._zygotes[framework] = zygote
+            zygote = _Zygote(framework, self._lost, python)
+            self._zygotes[zygote.key] = zygote
             threading.Thread(target=self._retire_when_idle, args=(zygote,), name="fork-server-idle",
                              daemon=True).start()
         return zygote
@@ -269,10 +287,10 @@ class ForkServer:
         except subprocess.TimeoutExpired:
             pass
         with self._lock:
-            if self._zygotes.get(zygote.framework) is zygote:
-                del self._zygotes[zygote.framework]
+            if self._zygotes.get(zygote.key) is zygote:
+                del self._zygotes[zygote.key]
                 try:
-                    self._current(zygote.framework)
+                    self._current(zygote.framework, zygote.python)
                 except OSError:
                     logger.warning("could not restart the model servers' fork server", exc_info=True)
 
@@ -280,9 +298,9 @@ class ForkServer:
         while not zygote.gone:
             time.sleep(min(30.0, FORK_SERVER_IDLE / 4))
             with self._lock:
-                if self._zygotes.get(zygote.framework) is not zygote or zygote.idle_for() < FORK_SERVER_IDLE:
+                if self._zygotes.get(zygote.key) is not zygote or zygote.idle_for() < FORK_SERVER_IDLE:
                     continue
-                del self._zygotes[zygote.framework]
+                del self._zygotes[zygote.key]
             zygote.stop()
             return
 
@@ -290,15 +308,21 @@ class ForkServer:
               log_path: Path, deadline: float) -> ForkedProcess | None:
         """Fork a model server (``argv``: its arguments) for ``prepared``, or None when it must
         start as a fresh process (see the module docstring) or the fork server failed."""
-        if not self.enabled() or prepared.python != sys.executable or prepared.site_dir is not None:
+        if not self.enabled() or prepared.site_dir is not None:
             return None
+        module = frameworks.get(prepared.framework)
+        if not getattr(module, "FORK_SAFE", prepared.python == sys.executable):
+            return None  # its libraries do not survive a fork: a fresh process
+        built = getattr(prepared, "built_environment", False)
+        if not built and prepared.python != sys.executable:
+            return None  # another interpreter that is not an environment of ours
         prefixes = import_time_prefixes(prepared.framework)
-        base = base_environment()  # the fork server's environment
+        base = base_environment(built)  # the fork server's environment
         for key, value in prepared.environment.items():
             if key.startswith(prefixes) and base.get(key) != value:
                 return None
         with self._lock:
-            zygote = self._current(prepared.framework)
+            zygote = self._current(prepared.framework, prepared.python)
         if any(zygote.environment.get(key) != base.get(key) for key in (*zygote.environment, *base)
                if key.startswith(prefixes)):
             return None  # the runtime's own environment changed since the fork server started
@@ -320,6 +344,16 @@ class ForkServer:
             self._zygotes.clear()
         for zygote in zygotes:
             zygote.stop()
+
+
+def _runs_in_runtime(module) -> bool:
+    """Whether the runtime's own interpreter runs ``module``'s images (no environment to build)."""
+    try:
+        if hasattr(module, "environment") and module.environment(None) is not None:
+            return False
+        return module.python(None) == sys.executable
+    except Exception:  # noqa: BLE001 - a module that cannot say: no fork server warmed up for it
+        return False
 
 
 def _shadows(code_dir: Path, modules: frozenset[str]) -> bool:

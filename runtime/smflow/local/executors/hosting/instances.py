@@ -324,7 +324,7 @@ class ModelServerProcess:
 
     def _environment(self) -> dict[str, str]:
         prepared = self.prepared
-        env = base_environment()
+        env = base_environment(prepared.built_environment)
         runtime_paths = env["PYTHONPATH"]
         env.update(prepared.environment)
         env.update(self._aws.subprocess_env())

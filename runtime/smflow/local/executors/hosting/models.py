@@ -1,7 +1,9 @@
 """Preparing a model to be served locally, as SageMaker does with CreateModel / CreateEndpoint
 (SageMaker API reference, and AWS's inference toolkit):
 
-- ``PrimaryContainer.Image`` picks the local environment (:mod:`smflow.local.containers.environments`);
+- ``PrimaryContainer.Image`` picks the local environment (:mod:`smflow.local.containers.environments`),
+  built first when the framework's environment is not there yet (a failed build fails the
+  CreateEndpoint or transform job with pip's error);
 - ``ModelDataUrl`` (``model.tar.gz``) is downloaded and safely extracted into the model dir
   (the container's ``/opt/ml/model``), which ``model_fn(model_dir)`` receives;
 - the code comes from ``SAGEMAKER_SUBMIT_DIRECTORY``: an ``s3://.../sourcedir.tar.gz`` (downloaded
@@ -19,7 +21,7 @@ import os
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,11 +29,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from smflow.local.support.aws import LocalAws, split_s3_uri
 from smflow.local.containers import contract
-from smflow.local.containers.environments import UnsupportedImageError, resolve_environment
+from smflow.local.containers.environments import (
+    EnvironmentBuildError,
+    UnsupportedImageError,
+    resolve_environment,
+)
 from smflow.local.executors.hosting.errors import ModelServerError
 from smflow.local.support.files import UnsafeArchiveError, download_s3_prefix, safe_extract_tar
 
 OUTPUT_TAIL_LINES = 15
+REASON_MAX_CHARS = 1024  # FailureReason's length limit (DescribeEndpoint, DescribeTransformJob)
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,9 @@ class PreparedModel:
 
     ``environment`` is the container Environment (with any overrides, e.g. a transform job's);
     ``site_dir`` holds the packages of the code's requirements.txt (None without one);
-    ``python`` is the interpreter of the image's local environment.
+    ``python`` is the interpreter of the image's local environment (built);
+    ``built_environment``: that interpreter is an environment built on demand (not the runtime's),
+    whose processes get :data:`smflow.local.containers.environments.PACKAGE_PATH_ENV`.
     """
 
     model_name: str
@@ -50,6 +59,7 @@ class PreparedModel:
     environment: dict[str, str]
     python: str
     framework: str  # the framework module that serves it (smflow.local.containers.frameworks)
+    built_environment: bool = False
 
 
 def primary_container(model: Mapping) -> dict:
@@ -84,17 +94,20 @@ def prepare_model(
     aws: LocalAws,
     environment_overrides: Mapping[str, str] | None = None,
     install_timeout: float = 900.0,
+    log: Callable[[str], None] | None = None,
 ) -> PreparedModel:
     """Download and unpack a model's artifacts and code into ``target_dir``.
 
     Layout: ``target_dir/model`` (ModelDataUrl extracted; recreated each time),
     ``target_dir/code`` (when the code comes from an S3 sourcedir.tar.gz),
     ``target_dir/site-packages`` (requirements.txt, reused while requirements.txt is unchanged;
-    ``install_timeout`` seconds at most).
+    ``install_timeout`` seconds at most). The image's environment is built first if needed
+    (:func:`smflow.local.containers.environments.ensure_environment`; its output goes to ``log``).
 
     Raises:
-        ModelServerError: unsupported image, missing or unreadable artifacts or code, unsafe
-            archives, or a failed requirements install; the message names the field and the fix.
+        ModelServerError: unsupported image, an environment that could not be built (pip's
+            error), missing or unreadable artifacts or code, unsafe archives, or a failed
+            requirements install; the message names the field and the fix.
     """
     name = model.get("ModelName", "<unnamed>")
     container = primary_container(model)
@@ -103,6 +116,15 @@ def prepare_model(
         local_environment = resolve_environment(image)
     except UnsupportedImageError as exc:
         raise ModelServerError(str(exc)) from None
+    try:
+        python = local_environment.ensure(log)
+    except EnvironmentBuildError as exc:
+        prefix = f"Could not prepare the {local_environment.spec.display} environment of model {name!r}: "
+        detail = str(exc)
+        room = REASON_MAX_CHARS - len(prefix)
+        if len(detail) > room:  # pip's error is at the end
+            detail = "..." + detail[-(room - 3):]
+        raise ModelServerError(prefix + detail) from None
     environment = {str(k): str(v) for k, v in (container.get("Environment") or {}).items()}
     environment.update({str(k): str(v) for k, v in (environment_overrides or {}).items()})
 
@@ -123,7 +145,7 @@ def prepare_model(
     requirements = code_dir / "requirements.txt"
     if requirements.is_file():
         site_dir = _install_requirements(
-            requirements, target / "site-packages", local_environment.python, name, install_timeout
+            requirements, target / "site-packages", python, name, install_timeout
         )
     return PreparedModel(
         model_name=name,
@@ -131,8 +153,9 @@ def prepare_model(
         code_dir=code_dir,
         site_dir=site_dir,
         environment=environment,
-        python=local_environment.python,
+        python=python,
         framework=local_environment.name,
+        built_environment=local_environment.spec is not None,
     )
 
 

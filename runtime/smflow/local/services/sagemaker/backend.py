@@ -209,6 +209,10 @@ class SageMakerBackend:
         self._endpoints: dict[str, _EndpointState] = {}  # lower name -> state
         self._threads: list[threading.Thread] = []
         self._closing = False
+        # Framework environments default to <state_dir>/environments ($SMFLOW_ENVIRONMENTS_DIR wins).
+        from smflow.local.containers.environments import use_state_dir
+
+        use_state_dir(self.state_dir)
 
     # ---------------------------------------------------------------------------- helpers --
     def arn(self, resource_type: str, name: str) -> str:

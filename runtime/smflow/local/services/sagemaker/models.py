@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -222,6 +223,55 @@ class Job(Resource):
         return fields
 
 
+def _check_metric_definitions(definitions: Any) -> None:
+    """AlgorithmSpecification.MetricDefinitions: at most 40 ``{"Name", "Regex"}`` (API reference,
+    MetricDefinition), each Regex a valid regular expression (Python's ``re`` reads it locally).
+
+    Raises ValidationException naming the definition.
+    """
+    if definitions is None:
+        return
+    if not isinstance(definitions, list) or len(definitions) > 40:
+        raise ValidationException(
+            "AlgorithmSpecification.MetricDefinitions must be a list of at most 40 "
+            '{"Name": ..., "Regex": ...} (the estimator\'s metric_definitions)'
+        )
+    for index, definition in enumerate(definitions):
+        name = definition.get("Name") if isinstance(definition, Mapping) else None
+        regex = definition.get("Regex") if isinstance(definition, Mapping) else None
+        if not isinstance(name, str) or not 1 <= len(name) <= 255 or not isinstance(regex, str) or not (
+                1 <= len(regex) <= 500):
+            raise ValidationException(
+                f"AlgorithmSpecification.MetricDefinitions[{index}] needs a Name (1 to 255 characters) and a "
+                'Regex (1 to 500 characters), e.g. {"Name": "train:loss", "Regex": "loss: ([0-9\\.]+)"}'
+            )
+        try:
+            re.compile(regex)
+        except re.error as error:
+            raise ValidationException(
+                f"AlgorithmSpecification.MetricDefinitions[{index}] ({name}): Regex {regex!r} is not a valid "
+                f"regular expression: {error}"
+            ) from None
+
+
+def _check_checkpoint_config(config: Any) -> None:
+    """CheckpointConfig: S3Uri (required, ``s3://bucket/prefix``) and LocalPath (optional,
+    absolute) (API reference, CheckpointConfig). Raises ValidationException."""
+    if config is None:
+        return
+    uri = config.get("S3Uri") if isinstance(config, Mapping) else None
+    if not isinstance(uri, str) or not re.match(r"^(https|s3)://([^/]+)/?(.*)$", uri):
+        raise ValidationException(
+            f"CheckpointConfig.S3Uri {uri!r} is not an S3 URI: set the estimator's checkpoint_s3_uri to "
+            "s3://bucket/prefix"
+        )
+    local = config.get("LocalPath")
+    if local is not None and (not isinstance(local, str) or not local.startswith("/") or len(local) > 4096):
+        raise ValidationException(
+            f"CheckpointConfig.LocalPath {local!r} must be an absolute path (default /opt/ml/checkpoints)"
+        )
+
+
 class TrainingJob(Job):
     """A training job (CreateTrainingJob). Its SecondaryStatus follows the status: Starting,
     then the executor's Downloading/Training/Uploading, then Completed, Failed, Stopping or
@@ -286,6 +336,8 @@ class TrainingJob(Job):
                 "ResourceConfig is required: give InstanceType, InstanceCount and VolumeSizeInGB "
                 '(e.g. {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30}).'
             )
+        _check_metric_definitions(algorithm.get("MetricDefinitions"))
+        _check_checkpoint_config(request.get("CheckpointConfig"))
 
     @staticmethod
     def new(request: Mapping[str, Any], arn: str, now: float) -> dict[str, Any]:
