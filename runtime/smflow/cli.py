@@ -4,13 +4,19 @@
     smflow local down [--state-dir DIR]                                  stop it
     smflow local status [--state-dir DIR]                                is it running, and what it holds
     smflow local serve [--host H] [--port P] [--state-dir DIR]           run in the foreground (containers)
+    smflow local env list [--state-dir DIR]                              the framework environments built
+    smflow local env build FRAMEWORK [VERSION] | --all                  build one now (CI, offline use)
+    smflow local env remove [FRAMEWORK [VERSION]]                        delete them (all without FRAMEWORK)
 
 ``up`` and ``serve`` also take ``--allow-host NAME[:PORT]`` (repeatable: Host names answered besides
 loopback ones) and ``--check-signatures KEYS_FILE`` (refuse requests not signed with one of the key
 pairs of an AWS shared-credentials file). Listening beyond loopback needs an explicit ``--host`` and
 prints a warning that requests are not authenticated.
 
-The state directory defaults to ``$SMFLOW_STATE_DIR`` or ``~/.smflow/state``.
+The state directory defaults to ``$SMFLOW_STATE_DIR`` or ``~/.smflow/state``. Framework
+environments (``smflow.local.containers.environments``) live in ``$SMFLOW_ENVIRONMENTS_DIR``, else
+``<state dir>/environments``; FRAMEWORK is a framework's name (``smflow.frameworks``), VERSION the
+framework version of its image tag (default: the framework's default version).
 """
 
 from __future__ import annotations
@@ -69,6 +75,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(actions.add_parser("down", help="stop the background runtime"), False)
     _add_common(actions.add_parser("status", help="show whether the runtime is running"), False)
     _add_common(actions.add_parser("serve", help="run the runtime in the foreground"), True)
+    env = actions.add_parser("env", help="the framework environments that run jobs and models")
+    env_actions = env.add_subparsers(dest="env_action", required=True)
+    listed = env_actions.add_parser("list", help="list the environments built")
+    _add_common(listed, False)
+    build = env_actions.add_parser("build", help="build a framework's environment now (pip's output is printed)")
+    build.add_argument("framework", nargs="?", help="a framework name, e.g. one of smflow.frameworks")
+    build.add_argument("version", nargs="?", help="the framework version of the image (default: its default)")
+    build.add_argument("--all", action="store_true", help="build the default version of every framework")
+    _add_common(build, False)
+    remove = env_actions.add_parser("remove", help="delete environments (all of them without FRAMEWORK)")
+    remove.add_argument("framework", nargs="?")
+    remove.add_argument("version", nargs="?")
+    _add_common(remove, False)
     return parser
 
 
@@ -158,8 +177,93 @@ def local_serve(args) -> int:
     return 0
 
 
+def _environments_dir(args) -> Path:
+    return _local("containers.environments").environments_dir(args.state_dir)
+
+
+def _spec(framework: str, version: str | None):
+    """The framework's EnvironmentSpec (None: the runtime's own interpreter runs it); exits with
+    the known names for an unknown framework, or with the reason for a version it cannot run
+    (exit status 1)."""
+    environments = _local("containers.environments")
+    frameworks = _local("containers.frameworks")
+    try:
+        return environments.spec_for(framework, version)
+    except KeyError:
+        names = ", ".join(module.NAME for module in frameworks.all_frameworks())
+        raise SystemExit(f"smflow: unknown framework {framework!r}: use one of {names}") from None
+    except environments.UnsupportedImageError as error:
+        raise SystemExit(f"smflow: {framework} {version}: {error}") from None
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.0f}"
+
+
+def env_list(args) -> int:
+    root = _environments_dir(args)
+    found = _local("containers.environments").list_environments(root)
+    if not found:
+        print(f"no environments in {root}")
+        return 0
+    rows = [("FRAMEWORK", "FAMILY", "VERSION", "SIZE_MB", "STATE", "PATH")]
+    rows += [(info.framework, info.family, info.framework_version, _megabytes(info.size_bytes), info.state,
+              str(info.path)) for info in found]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)) + "  " + row[-1])
+    return 0
+
+
+def env_build(args) -> int:
+    environments = _local("containers.environments")
+    if args.all == bool(args.framework):
+        raise SystemExit("smflow: local env build: give FRAMEWORK [VERSION], or --all")
+    if args.all:
+        names = [module.NAME for module in _local("containers.frameworks").all_frameworks()]
+        specs = [(name, _spec(name, None)) for name in names]
+    else:
+        specs = [(args.framework, _spec(args.framework, args.version))]
+    root = _environments_dir(args)
+    for name, spec in specs:
+        if spec is None:
+            print(f"{name} runs in the runtime's own interpreter ({sys.executable}): nothing to build")
+            continue
+        if spec.note:
+            print(spec.note)
+        try:
+            python = environments.ensure_environment(spec, lambda line: print(line, flush=True), root=root)
+        except environments.EnvironmentBuildError as error:
+            print(f"smflow: could not build the {spec.display} environment: {error}", file=sys.stderr)
+            return 1
+        print(f"{spec.display} environment ready: {python}")
+    return 0
+
+
+def env_remove(args) -> int:
+    environments = _local("containers.environments")
+    family = None
+    if args.framework and args.version:
+        spec = _spec(args.framework, args.version)
+        if spec is None:
+            print(f"{args.framework} runs in the runtime's own interpreter: no environment to remove")
+            return 0
+        family = spec.family
+    root = _environments_dir(args)
+    removed = environments.remove_environments(args.framework, family, root)
+    if not removed:
+        what = " ".join(filter(None, [args.framework, args.version])) or "any framework"
+        print(f"nothing to remove: no environment of {what} in {root}")
+    for info in removed:
+        print(f"removed {info.framework} {info.family} ({info.framework_version}, {_megabytes(info.size_bytes)} MB): "
+              f"{info.path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.action == "env":
+        return {"list": env_list, "build": env_build, "remove": env_remove}[args.env_action](args)
     handlers = {"up": local_up, "down": local_down, "status": local_status, "serve": local_serve}
     return handlers[args.action](args)
 
