@@ -251,6 +251,31 @@ def test_batch_transform_of_the_exported_model(client, digits, module_model, glu
     np.testing.assert_allclose(scores, reference, rtol=1e-4, atol=1e-4)
 
 
+def test_input_fn_with_a_model_argument_gets_the_module(client, digits_job, digits, gluon_endpoint):
+    _, _, test_x, _ = digits
+    _, endpoint = _deploy(client, digits_job, "mxnet-input-fn", "module_input_fn.py")
+    try:
+        body, content_type = client.invoke(
+            endpoint, json.dumps({"images": test_x.reshape(-1, 8, 8).tolist()}).encode(),
+            content_type="application/vnd+digits-images", accept=JSON)
+        reference = client.predict(gluon_endpoint, test_x, content_type=JSON, accept=JSON)
+        assert content_type == JSON
+        np.testing.assert_allclose(np.asarray(json.loads(body)), reference, rtol=1e-4, atol=1e-4)
+    finally:
+        client.delete_endpoint(endpoint)
+
+
+def test_transform_fn_gets_the_default_model_fn_module(client, digits_job, digits):
+    _, _, test_x, test_y = digits
+    _, endpoint = _deploy(client, digits_job, "mxnet-transform-fn", "transform_classes.py")
+    try:
+        body, _ = client.invoke(endpoint, json.dumps(test_x.tolist()).encode(), content_type=JSON)
+        classes = np.asarray(json.loads(body)["classes"])
+        assert classes.shape == test_y.shape and (classes == test_y).mean() >= 0.9
+    finally:
+        client.delete_endpoint(endpoint)
+
+
 def test_a_payload_of_the_wrong_shape_answers_with_mxnet_message(runtime, client, digits, gluon_endpoint,
                                                                  module_model):
     _, _, test_x, _ = digits
