@@ -13,6 +13,7 @@ that raises, payloads of the wrong shape.
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import tarfile
@@ -168,7 +169,7 @@ def gluon_endpoint(client, digits_job):
 def module_model(client, digits_job):
     """An entry point without serving functions: the default model_fn loads the exported files as
     a Module. Returns (model name, endpoint name)."""
-    model_name, name = _deploy(client, digits_job, "mxnet-module", "defaults_only.py")
+    model_name, name = _deploy(client, digits_job, "mxnet-module", "defaults_only.py", model_server_workers=4)
     yield model_name, name
     client.delete_endpoint(name)
 
@@ -230,6 +231,23 @@ def test_the_default_model_fn_serves_the_exported_model_as_json_csv_and_npy(clie
             assert scores.shape == (len(test_x), 10), (content_type, accept)
             np.testing.assert_allclose(scores, reference, rtol=1e-4, atol=1e-4, err_msg=f"{content_type} -> {accept}")
     assert (reference.argmax(axis=1) == test_y).mean() >= 0.9
+
+
+def test_concurrent_requests_each_get_their_own_answer(client, digits, module_model):
+    """MXNet is not thread-safe (a Module's executor holds one batch): the model server must not
+    run two requests in MXNet at once, even with several workers."""
+    _, _, test_x, _ = digits
+    _, endpoint = module_model
+    rows = test_x[:16]
+    expected = [client.predict(endpoint, row[None, :], content_type=JSON, accept=JSON) for row in rows]
+
+    def ask(index: int) -> bool:
+        answer = client.predict(endpoint, rows[index % 16][None, :], content_type=JSON, accept=JSON)
+        return bool(np.allclose(answer, expected[index % 16], atol=1e-5))
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, range(400)))
+    assert answers.count(False) == 0, f"{answers.count(False)} of {len(answers)} answers were another row's"
 
 
 def test_batch_transform_of_the_exported_model(client, digits, module_model, gluon_endpoint, tmp_path):

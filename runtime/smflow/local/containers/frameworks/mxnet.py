@@ -9,9 +9,9 @@
   containers ``mxnet/training/docker/1.9/py3/Dockerfile.cpu``: numpy, SciPy, pandas, Pillow; not
   the image's GluonCV, GluonNLP, ONNX, OpenCV or Horovod: a script that needs one lists it in
   ``requirements.txt``). MXNet's wheels need ``numpy<1.24`` (their Python code uses aliases
-  such as ``np.bool`` that numpy 1.24 removed). Checked on
-  Python 3.11: ``mxnet`` 1.5.1.post0, 1.6.0, 1.7.0.post2, 1.8.0.post0 and 1.9.1 install, train
-  and export; 1.4.1 and older need numpy < 1.15, which does not build here, so images of those
+  such as ``np.bool`` that numpy 1.24 removed). Checked on Python 3.11: ``mxnet`` 1.5.1.post0,
+  1.6.0, 1.7.0.post2, 1.8.0.post0 and 1.9.1 install, train and export; 1.4.1 and older require
+  numpy < 1.15, which has no wheel for this Python and does not build, so images of those
   versions run on 1.5.1, the nearest that installs (the job's log says so). Scripts run on
   this Python, not the image's (py37/py38).
 - Training: AWS's training toolkit (``sagemaker_training``), as the images' own
@@ -35,6 +35,8 @@
   - ``output_fn`` writes the prediction NDArray as JSON, CSV (Modules only) or NPY;
   - anything else needs ``transform_fn``, else the model does not load ("Unsupported model type").
 
+  MXNet is not thread-safe, so a model server runs all of it on one thread, one request at a
+  time (see :func:`load_handlers`), as each worker process of AWS's model server does.
   Unsupported request or response types answer 415, as the toolkit's ``UnsupportedFormatError``.
   An error in MXNet (a payload of the wrong shape, say) answers 500 with MXNet's message, which
   InvokeEndpoint returns as a ``ModelError``. Model servers get the image's thread settings
@@ -50,6 +52,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import inspect
 import json
@@ -166,7 +169,7 @@ def environment(framework_version: str | None) -> EnvironmentSpec:
             )
         family = ".".join(image_version.split(".")[:2])
         if family not in RELEASES:
-            note = (f"MXNet {image_version} does not install on this Python (it needs numpy < 1.15, "
+            note = (f"MXNet {image_version} does not install on this Python (it requires numpy < 1.15, "
                     f"which does not build here); using MXNet {RELEASES[OLDEST_FAMILY]}, the nearest "
                     "version that does.")
             family = OLDEST_FAMILY
@@ -342,12 +345,39 @@ def load_handlers(model_dir: str, code_dir: str, program: str | None) -> handler
     point (if any), load the model with its ``model_fn`` or :func:`default_model_fn`, then take
     the Module or Gluon defaults for the functions the entry point does not define.
 
+    MXNet is not thread-safe (its "Multi Threaded Inference" guide: neither the Module's executor
+    nor Gluon's cached graph may be called from two threads at once; two concurrent Module
+    predictions answer each other's rows), so everything MXNet does in a model server (the entry
+    point's import, ``model_fn``, each request's functions) runs on one thread of its own, one
+    request after the other, as in each worker process of AWS's model server: ``Handlers.invoke``
+    hands the requests to that thread.
+
     Raises:
         ModelLoadError: the model is neither a Module nor a Gluon Block and the entry point has no
             ``transform_fn``; the entry point defines ``transform_fn`` with ``input_fn`` /
             ``predict_fn`` / ``output_fn``; the default model_fn's files are missing.
         Exception: whatever the entry point's import or ``model_fn`` raises, unchanged.
     """
+    mxnet_thread = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="mxnet")
+    try:
+        loaded = mxnet_thread.submit(_load_handlers, model_dir, code_dir, program).result()
+    except BaseException:
+        mxnet_thread.shutdown(wait=False)
+        raise
+
+    def pipeline(data, content_type: str, accept: str):
+        if loaded.transform_fn is not None:
+            return loaded.transform_fn(loaded.model, data, content_type, accept)
+        return loaded.output_fn(loaded.predict_fn(loaded.input_fn(data, content_type), loaded.model), accept)
+
+    def invoke(data, content_type: str, accept: str, custom_attributes: str | None):
+        return mxnet_thread.submit(pipeline, data, content_type, accept).result()
+
+    loaded.invoke = invoke
+    return loaded
+
+
+def _load_handlers(model_dir: str, code_dir: str, program: str | None) -> handlers.Handlers:
     base = ServingDefaults(
         input_fn=gluon_input_fn, predict_fn=gluon_predict_fn, output_fn=gluon_output_fn,
         missing_model_fn="", install_import_hooks=_install_import_hooks, model_fn=default_model_fn,
