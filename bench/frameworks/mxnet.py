@@ -2,7 +2,8 @@
 flow (``dags/scripts/mxnet_iris.py``, 100 full-batch epochs) trained in the MXNet 1.9
 environment, deployed (its ``model_fn``; the MXNet model server's default JSON ``input_fn``, the
 script's ``predict_fn``) and invoked with 100-row JSON payloads. The in-process baseline decodes
-the same JSON and runs the net on it, as the model server does.
+the same JSON and runs the net on it, as the model server does, its threads taking turns in
+MXNet (which is not thread-safe), as the model server's requests do.
 
 Usage: ``python bench/frameworks/mxnet.py [--quick] [--runs N] [--skip-cold]``.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+import threading
 from pathlib import Path
 
 from _harness import REPO, FrameworkCase, run
@@ -33,10 +35,17 @@ def load(model_dir: str):
     return mxnet_iris.model_fn(model_dir)
 
 
+# MXNet is not thread-safe (its "Multi Threaded Inference" guide): the harness's 8 threads take
+# turns, as the model server's requests do (a Module's executor answers other threads' rows).
+_MXNET = threading.Lock()
+
+
 def predict(net, payload: bytes):
     import mxnet as mx
 
-    return net(mx.nd.array(json.loads(payload))).argmax(axis=1).asnumpy()
+    rows = json.loads(payload)
+    with _MXNET:
+        return net(mx.nd.array(rows)).argmax(axis=1).asnumpy()
 
 
 def _payload() -> bytes:
