@@ -44,6 +44,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -348,6 +349,9 @@ def _build(spec: EnvironmentSpec, path: Path, log: Callable[[str], None]) -> Non
     """Build ``spec`` into a temporary folder beside ``path`` and rename it into place (replacing
     a stale environment). Call with the environment's lock held."""
     started = time.monotonic()
+    for leftover in path.parent.glob(f".{path.name}.*"):  # of builds killed with their process
+        if re.fullmatch(rf"\.{re.escape(path.name)}\.(building|stale|removing)-[0-9a-f]{{12}}", leftover.name):
+            shutil.rmtree(leftover, ignore_errors=True)  # (the lock is ours: no build is running)
     temporary = path.parent / f".{path.name}.building-{uuid.uuid4().hex[:12]}"
     stale = path.exists() or path.is_symlink()
     log(f"{'Rebuilding' if stale else 'Building'} the {spec.display} environment in {path} "
@@ -387,6 +391,7 @@ def _build(spec: EnvironmentSpec, path: Path, log: Callable[[str], None]) -> Non
             "python": sys.version.split()[0],
             "digest": stamp_digest(spec),
             "built_at": time.time(),
+            "build_seconds": round(time.monotonic() - started, 1),
         }
         (temporary / STAMP_FILE).write_text(json.dumps(stamp, indent=2), encoding="utf-8")
         if stale:

@@ -437,16 +437,39 @@ class TrainingRun(Run):
         spec = environment.spec
         if spec is None:
             return environment.python
-        log = self._open_log()
+        job_log = self._open_log()
         if spec.note:
-            log(spec.note)
+            job_log(spec.note)
+        ended = threading.Event()
+
+        def log(line: str) -> None:  # a build outlives a stopped job (others may wait for it)
+            if not ended.is_set():
+                job_log(line)
+
+        outcome: list = []
+
+        def build() -> None:
+            try:
+                outcome.append(environment.ensure(log))
+            except BaseException as error:  # noqa: BLE001 - handed to the job's thread
+                outcome.append(error)
+
+        builder = threading.Thread(target=build, name=f"environment-{spec.folder_name}", daemon=True)
+        builder.start()
+        while builder.is_alive():
+            builder.join(timeout=_POLL_SECONDS * 2)
+            if self._stop_kind is not None and builder.is_alive():
+                ended.set()
+                raise _StopRequested()
         try:
-            python = environment.ensure(log)
+            if isinstance(outcome[0], BaseException):
+                raise outcome[0]
+            python = outcome[0]
         except EnvironmentBuildError as error:
-            log(f"Could not prepare the {spec.display} environment: {error}")
+            job_log(f"Could not prepare the {spec.display} environment: {error}")
             raise _JobFailed(_fit(f"ClientError: Could not prepare the {spec.display} environment: ",
                                   str(error), "")) from None
-        log(f"Using the {spec.display} environment ({spec.framework} {spec.framework_version}): "
+        job_log(f"Using the {spec.display} environment ({spec.framework} {spec.framework_version}): "
             f"{pathlib.Path(python).parent.parent}")
         return python
 
