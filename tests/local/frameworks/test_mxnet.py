@@ -94,6 +94,18 @@ def test_every_image_of_the_registry_runs_in_an_mxnet_environment():
             assert environment.spec.family in mxnet.RELEASES, uri
 
 
+@pytest.mark.parametrize(("hyperparameters", "expected"), [
+    ({}, ["-m", "sagemaker_training.cli.train"]),
+    ({"sagemaker_parameter_server_enabled": "false"}, ["-m", "sagemaker_training.cli.train"]),
+    ({"sagemaker_parameter_server_enabled": "true"},
+     ["-m", "smflow.local.containers.frameworks.mxnet", "--parameter-server", "0", "0"]),
+    ({"sagemaker_parameter_server_enabled": "true", "_ps_port": '"8123"', "_ps_verbose": "1"},
+     ["-m", "smflow.local.containers.frameworks.mxnet", "--parameter-server", "8123", "1"]),
+])
+def test_the_parameter_server_hyperparameter_starts_the_launcher(hyperparameters, expected):
+    assert mxnet.training_command("1.9.0", hyperparameters) == expected
+
+
 def test_the_default_model_fn_names_the_files_it_needs(tmp_path):
     (tmp_path / "model.params").write_bytes(b"")
     with pytest.raises(ModelLoadError) as info:
@@ -136,16 +148,33 @@ def digits():
 
 
 @pytest.fixture(scope="module")
-def digits_job(client, digits, tmp_path_factory):
+def digits_data(client, digits, tmp_path_factory) -> str:
+    """The training rows in S3 (``digits.csv``: label, then the 64 pixels)."""
     train_x, train_y, _, _ = digits
     folder = tmp_path_factory.mktemp("digits") / "train"
     folder.mkdir()
     np.savetxt(folder / "digits.csv", np.column_stack([train_y, train_x]), delimiter=",", fmt="%.6g")
-    data = client.upload_data(folder, key_prefix="mxnet/digits")
+    return client.upload_data(folder, key_prefix="mxnet/digits")
+
+
+@pytest.fixture(scope="module")
+def digits_job(client, digits_data):
+    data = digits_data
     return client.train(entry_point=str(SCRIPTS / "gluon_digits.py"), **FRAMEWORK,
                         hyperparameters={"epochs": 10, "lr": 0.01}, inputs={"train": data},
                         metric_definitions=[{"Name": "train:accuracy", "Regex": ACCURACY}],
                         base_job_name="mxnet-digits", logs=False)
+
+
+def test_parameter_server_training_runs_the_script_as_a_worker(runtime, client, digits_data):
+    job = client.train(entry_point="parameter_server.py", source_dir=str(SCRIPTS), **FRAMEWORK,
+                       hyperparameters={"epochs": 5}, inputs={"train": digits_data},
+                       distribution={"parameter_server": {"enabled": True}}, base_job_name="mxnet-ps", logs=False)
+    assert job["TrainingJobStatus"] == "Completed"
+    log = _log_text(runtime, "/aws/sagemaker/TrainingJobs", job["TrainingJobName"])
+    assert "Starting the MXNet parameter server on 127.0.0.1:" in log
+    assert "kvstore=dist_sync role=worker rank=0 workers=1" in log
+    assert float(log.split("train_accuracy=")[1].split()[0]) >= 0.9
 
 
 def _deploy(client, job, prefix: str, entry_point: str | None = None, **model_arguments):

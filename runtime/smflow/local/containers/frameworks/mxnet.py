@@ -17,8 +17,11 @@
 - Training: AWS's training toolkit (``sagemaker_training``), as the images' own
   ``sagemaker_mxnet_container.training`` does on one host: the entry point runs as a script
   with the hyperparameters as arguments and the ``SM_*`` variables (script mode; the legacy
-  ``train()`` function of images before 1.3 is not run). Parameter-server and MPI distribution
-  need several hosts and are not emulated.
+  ``train()`` function of images before 1.3 is not run). With the parameter server
+  (``distribution={"parameter_server": {"enabled": True}}``) the toolkit's launcher is
+  emulated on the one host (:func:`training_command`): an MXNet scheduler and server process,
+  then the script as the worker, with the ``DMLC_*`` variables of ``kvstore="dist_sync"``, all
+  on 127.0.0.1. MPI distribution is not emulated.
 - Model server (aws/sagemaker-mxnet-inference-toolkit ``handler_service.py``,
   ``default_inference_handler.py``, ``mxnet_module_transformer.py``, and the SageMaker Python
   SDK's "The SageMaker MXNet Model Server"): the entry point's ``model_fn(model_dir)`` loads the
@@ -58,11 +61,15 @@ import inspect
 import json
 import os
 import re
+import socket
+import subprocess
+import sys
 import types
 
 import numpy as np
 
 from smflow import codecs
+from smflow.frameworks.script_mode import PARAMETER_SERVER_ENABLED
 from smflow.image_uris import config_for_framework
 from smflow.local.containers.environments import EnvironmentSpec, UnsupportedImageError
 from smflow.local.containers.serving import handlers
@@ -184,6 +191,80 @@ def environment(framework_version: str | None) -> EnvironmentSpec:
         install_steps=((f"mxnet=={RELEASES[family]}", *SCRIPT_LIBRARIES),),
         note=note,
     )
+
+
+# ------------------------------------------------------------------------------------------
+# Training with the parameter server (aws/sagemaker-mxnet-training-toolkit training.py)
+# ------------------------------------------------------------------------------------------
+TOOLKIT_TRAIN = ("-m", "sagemaker_training.cli.train")
+PS_PORT_HYPERPARAMETER = "_ps_port"  # the toolkit's own knobs (default port 8000, verbosity 0)
+PS_VERBOSE_HYPERPARAMETER = "_ps_verbose"
+_PARAMETER_SERVER_FLAG = "--parameter-server"
+
+
+def _hyperparameter(hyperparameters: dict[str, str], name: str):
+    """A hyperparameter's value, JSON-decoded as the SDK encodes them (None when absent)."""
+    value = hyperparameters.get(name)
+    try:
+        return json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+
+
+def training_command(framework_version: str | None, hyperparameters: dict[str, str]) -> list[str]:
+    """The ``train`` step's arguments after the environment's python: AWS's training toolkit, or,
+    when ``sagemaker_parameter_server_enabled`` is true, this module's launcher of a parameter
+    server on the one host (:func:`train_with_parameter_server`), which then runs the toolkit as
+    the worker. ``_ps_port`` (else a free port) and ``_ps_verbose`` are honoured, as AWS's
+    MXNet training toolkit does."""
+    enabled = _hyperparameter(hyperparameters, PARAMETER_SERVER_ENABLED)
+    if enabled is not True and str(enabled).lower() != "true":
+        return list(TOOLKIT_TRAIN)
+    port = _hyperparameter(hyperparameters, PS_PORT_HYPERPARAMETER)
+    verbose = _hyperparameter(hyperparameters, PS_VERBOSE_HYPERPARAMETER)
+    return ["-m", __name__, _PARAMETER_SERVER_FLAG, str(port or 0), str(verbose or 0)]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def train_with_parameter_server(port: int = 0, verbose: str = "0") -> int:
+    """Run the toolkit's ``train`` as the worker of a one-host parameter server: start MXNet's
+    scheduler and server (``python -c "import mxnet"`` with ``DMLC_ROLE`` set, as the toolkit's
+    ``_run_mxnet_process``), run the worker with ``DMLC_NUM_WORKER`` / ``DMLC_NUM_SERVER`` = 1 and
+    the scheduler's address, then wait for the two to end (they end with the worker; 10 s, then
+    they are killed). Every process binds 127.0.0.1 (``DMLC_NODE_HOST``). Returns the worker's
+    exit code. Called as ``python -m smflow.local.containers.frameworks.mxnet
+    --parameter-server PORT VERBOSE`` in the job's environment."""
+    roles = {
+        "DMLC_NUM_WORKER": "1",
+        "DMLC_NUM_SERVER": "1",
+        "DMLC_PS_ROOT_URI": "127.0.0.1",
+        "DMLC_PS_ROOT_PORT": str(port or _free_port()),
+        "DMLC_NODE_HOST": "127.0.0.1",
+        "PS_VERBOSE": str(verbose),
+    }
+    print(f"Starting the MXNet parameter server on 127.0.0.1:{roles['DMLC_PS_ROOT_PORT']} (1 worker, 1 server)",
+          flush=True)
+    helpers = [
+        subprocess.Popen([sys.executable, "-c", "import mxnet"], env={**os.environ, **roles, "DMLC_ROLE": role},
+                         stdin=subprocess.DEVNULL)
+        for role in ("scheduler", "server")
+    ]
+    try:
+        worker = subprocess.run([sys.executable, *TOOLKIT_TRAIN], env={**os.environ, **roles, "DMLC_ROLE": "worker"},
+                                stdin=subprocess.DEVNULL, check=False)
+        return worker.returncode
+    finally:
+        for helper in helpers:
+            try:
+                helper.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                helper.kill()
+                helper.wait()
 
 
 # ------------------------------------------------------------------------------------------
@@ -423,3 +504,7 @@ def serving_defaults() -> ServingDefaults:
         model_fn=default_model_fn,
         load_handlers=load_handlers,
     )
+
+
+if __name__ == "__main__" and sys.argv[1:2] == [_PARAMETER_SERVER_FLAG]:
+    raise SystemExit(train_with_parameter_server(int(sys.argv[2]), sys.argv[3]))
