@@ -507,4 +507,8 @@ def serving_defaults() -> ServingDefaults:
 
 
 if __name__ == "__main__" and sys.argv[1:2] == [_PARAMETER_SERVER_FLAG]:
+    if not sys.argv[2].isdigit() or int(sys.argv[2]) > 65535:
+        print(f"ValueError: the hyperparameter {PS_PORT_HYPERPARAMETER} must be a TCP port number, got "
+              f"{sys.argv[2]!r}", file=sys.stderr)
+        raise SystemExit(2)
     raise SystemExit(train_with_parameter_server(int(sys.argv[2]), sys.argv[3]))
