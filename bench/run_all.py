@@ -19,7 +19,12 @@ from pathlib import Path
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 # name -> time limit in seconds
-BENCHMARKS = {"lifecycle": 600, "invoke": 900, "transform": 900, "orchestration": 900, "scale": 900, "clients": 900, "healing": 600}
+BENCHMARKS = {"lifecycle": 600, "invoke": 900, "transform": 900, "orchestration": 900, "scale": 900, "clients": 900,
+              "healing": 600,
+              # per framework (bench/frameworks/_harness.py): training, deployment, environment builds,
+              # invoke throughput; a cold environment build alone takes 1-4 minutes
+              **{f"frameworks/{name}": 1800 for name in ("sklearn", "pytorch", "tensorflow", "mxnet", "chainer",
+                                                        "xgboost")}}
 
 
 def _fmt(value, unit: str) -> str:
