@@ -99,7 +99,7 @@ def test_the_tensorflow_variant_runs_on_the_local_runtime(airflow_db, aws_connec
     assert job["TrainingJobStatus"] == "Completed"
     assert "/tensorflow-training:2.19-cpu-py312" in job["AlgorithmSpecification"]["TrainingImage"]
     assert [metric["MetricName"] for metric in job.get("FinalMetricDataList", [])] == ["train:accuracy"]
-    assert result.value("predict")["Count"] == 1  # one TFS answer: {"predictions": [29 rows of 3 scores]}
+    assert result.value("predict")["Count"] == 29  # the TFS answer {"predictions": [29 rows of 3 scores]}
     assert len(result.value("predict")["Predictions"]["predictions"]) == 29
     assert result.value("evaluate")["accuracy"] >= 0.9
     endpoint = result.value("delete_endpoint")["EndpointName"]

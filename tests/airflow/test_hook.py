@@ -30,7 +30,7 @@ def test_connection_with_endpoint_url_points_every_service_at_it(monkeypatch, no
     client = SageMakerClientHook(aws_conn_id="smflow_local").get_client()
     assert client.endpoint_url == URL
     assert client.region_name == "us-east-1"
-    assert client.session.get_credentials().access_key == "smflow"  # the connection's login
+    assert client.session.get_credentials().access_key == "smflow-local-key"  # the connection's login
     for service in (client.sagemaker, client.runtime, client.s3, client.logs):
         assert service.meta.endpoint_url == URL
     assert client.role_arn("arn:aws:iam::1:role/x") == "arn:aws:iam::1:role/x"
