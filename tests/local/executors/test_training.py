@@ -607,6 +607,40 @@ def test_the_jobs_venv_falls_back_to_python_m_venv_without_symlinks(aws, bucket,
     assert (venv / "bin" / "activate").is_file()  # made by python -m venv
 
 
+def test_after_training_runs_once_the_training_process_has_ended(aws, bucket, tmp_path):
+    seen: list[tuple] = []
+    recorder_box: list[Recorder] = []
+
+    def after_training() -> None:
+        description = recorder_box[0].description
+        seen.append((description["SecondaryStatus"], description.get("_Process"), "ModelArtifacts" in description))
+
+    name = job_name("after")
+    description = describe_job(aws, bucket, name, SCRIPTS / "env_dump", "train.py")
+    recorder = Recorder(description)
+    recorder_box.append(recorder)
+    run = TrainingRun(description, tmp_path / "job", aws, recorder, after_training=after_training)
+    run.start()
+    run.join(60)
+    assert recorder.status == "Completed", recorder.description.get("FailureReason")
+    # Once, when the job is Uploading: its process has ended, its artifacts are not uploaded yet.
+    assert seen == [("Uploading", None, False)]
+
+    failed: list[str] = []
+    description = describe_job(aws, bucket, job_name("after-fail"), SCRIPTS / "failing", "train.py")
+    job = run_job(description, tmp_path / "job-failed", aws, after_training=lambda: failed.append("called"))
+    assert job.status == "Failed" and failed == []
+
+
+def test_a_failing_after_training_does_not_fail_the_job(aws, bucket, tmp_path):
+    def broken() -> None:
+        raise RuntimeError("warm-up on fire")
+
+    description = describe_job(aws, bucket, job_name("after-broken"), SCRIPTS / "env_dump", "train.py")
+    job = run_job(description, tmp_path / "job", aws, after_training=broken)
+    assert job.status == "Completed", job.description.get("FailureReason")
+
+
 def test_stop_before_start_ends_stopped_without_running(aws, bucket, tmp_path):
     name = job_name("early")
     description = describe_job(aws, bucket, name, SCRIPTS / "env_dump", "train.py")

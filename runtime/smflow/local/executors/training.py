@@ -152,6 +152,10 @@ class TrainingRun(Run):
             :func:`smflow.local.support.processes.start_time`; absent where there is no /proc), and
             None once that process group has been ended. The backend stores it with the job.
         stop_grace_seconds: time between SIGTERM and SIGKILL when the job is stopped.
+        after_training: called (in the job's thread, errors logged) once the training process
+            has ended well, as the job enters Uploading: work that would compete for the CPU with
+            the training itself waits until then (the backend warms up the model servers that
+            a deployment of the model usually starts).
     """
 
     kind = "training"
@@ -164,8 +168,10 @@ class TrainingRun(Run):
         on_update: Callable[[dict], None],
         *,
         stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
+        after_training: Callable[[], None] | None = None,
     ):
         super().__init__(description["TrainingJobName"], on_update)
+        self._after_training = after_training
         self._description = description
         self._name: str = description["TrainingJobName"]
         self._work_dir = pathlib.Path(work_dir).resolve()
@@ -297,6 +303,11 @@ class TrainingRun(Run):
         if exit_code != 0:
             self._finish_failed(self._failure_reason(exit_code, output_tail))
             return
+        if self._after_training is not None:
+            try:
+                self._after_training()
+            except Exception:  # a side task must not fail the job
+                logger.warning("training job %s: after_training failed", self._name, exc_info=True)
         artifacts = self._upload_artifacts()
         self._finish("Completed", "Completed", **artifacts)
 
