@@ -607,38 +607,71 @@ def test_the_jobs_venv_falls_back_to_python_m_venv_without_symlinks(aws, bucket,
     assert (venv / "bin" / "activate").is_file()  # made by python -m venv
 
 
-def test_after_training_runs_once_the_training_process_has_ended(aws, bucket, tmp_path):
-    seen: list[tuple] = []
-    recorder_box: list[Recorder] = []
-
-    def after_training() -> None:
-        description = recorder_box[0].description
-        seen.append((description["SecondaryStatus"], description.get("_Process"), "ModelArtifacts" in description))
-
-    name = job_name("after")
-    description = describe_job(aws, bucket, name, SCRIPTS / "env_dump", "train.py")
+def _warm_up_moments(aws, bucket, tmp_path, script: str) -> tuple[Recorder, list[tuple]]:
+    """Runs a job with a warm_up that notes (SecondaryStatus, _Process, ModelArtifacts uploaded)
+    when it is called."""
+    moments: list[tuple] = []
+    description = describe_job(aws, bucket, job_name("warm"), SCRIPTS / script, "train.py")
     recorder = Recorder(description)
-    recorder_box.append(recorder)
-    run = TrainingRun(description, tmp_path / "job", aws, recorder, after_training=after_training)
+
+    def warm_up() -> None:
+        seen = recorder.description
+        moments.append((seen["SecondaryStatus"], seen.get("_Process"), "ModelArtifacts" in seen))
+
+    run = TrainingRun(description, tmp_path / f"job-{script}", aws, recorder, warm_up=warm_up)
     run.start()
     run.join(60)
-    assert recorder.status == "Completed", recorder.description.get("FailureReason")
+    assert recorder.status in TERMINAL
+    return recorder, moments
+
+
+def test_on_a_busy_machine_the_warm_up_waits_until_the_training_process_has_ended(
+        aws, bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "core_to_spare", lambda: False)
+
+    job, moments = _warm_up_moments(aws, bucket, tmp_path, "env_dump")
+    assert job.status == "Completed", job.description.get("FailureReason")
     # Once, when the job is Uploading: its process has ended, its artifacts are not uploaded yet.
-    assert seen == [("Uploading", None, False)]
+    assert moments == [("Uploading", None, False)]
 
-    failed: list[str] = []
-    description = describe_job(aws, bucket, job_name("after-fail"), SCRIPTS / "failing", "train.py")
-    job = run_job(description, tmp_path / "job-failed", aws, after_training=lambda: failed.append("called"))
-    assert job.status == "Failed" and failed == []
+    job, moments = _warm_up_moments(aws, bucket, tmp_path, "failing")
+    assert job.status == "Failed" and moments == []  # no model to deploy: no warm-up
 
 
-def test_a_failing_after_training_does_not_fail_the_job(aws, bucket, tmp_path):
+def test_with_a_core_to_spare_the_warm_up_starts_with_the_job(aws, bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "core_to_spare", lambda: True)
+
+    job, moments = _warm_up_moments(aws, bucket, tmp_path, "env_dump")
+    assert job.status == "Completed", job.description.get("FailureReason")
+    assert moments == [("Starting", None, False)]  # once, before the training process started
+
+
+def test_a_failing_warm_up_does_not_fail_the_job(aws, bucket, tmp_path, monkeypatch):
     def broken() -> None:
         raise RuntimeError("warm-up on fire")
 
-    description = describe_job(aws, bucket, job_name("after-broken"), SCRIPTS / "env_dump", "train.py")
-    job = run_job(description, tmp_path / "job", aws, after_training=broken)
-    assert job.status == "Completed", job.description.get("FailureReason")
+    for spare in (True, False):
+        monkeypatch.setattr(training, "core_to_spare", lambda spare=spare: spare)
+        description = describe_job(aws, bucket, job_name("warm-broken"), SCRIPTS / "env_dump", "train.py")
+        job = run_job(description, tmp_path / f"job-{spare}", aws, warm_up=broken)
+        assert job.status == "Completed", job.description.get("FailureReason")
+
+
+def test_core_to_spare_reads_the_load_against_the_usable_cores(monkeypatch):
+    monkeypatch.setattr(training.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (0.5, 0.0, 0.0))
+    assert training.core_to_spare()
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (1.0, 0.0, 0.0))
+    assert not training.core_to_spare()  # one core busy of two: the training needs the other
+    monkeypatch.setattr(training.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not training.core_to_spare()  # pinned to one core (taskset): nothing to spare
+
+    def unknown():
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(training.os, "getloadavg", unknown)
+    assert not training.core_to_spare()
 
 
 def test_stop_before_start_ends_stopped_without_running(aws, bucket, tmp_path):

@@ -152,10 +152,11 @@ class TrainingRun(Run):
             :func:`smflow.local.support.processes.start_time`; absent where there is no /proc), and
             None once that process group has been ended. The backend stores it with the job.
         stop_grace_seconds: time between SIGTERM and SIGKILL when the job is stopped.
-        after_training: called (in the job's thread, errors logged) once the training process
-            has ended well, as the job enters Uploading: work that would compete for the CPU with
-            the training itself waits until then (the backend warms up the model servers that
-            a deployment of the model usually starts).
+        warm_up: work that speeds up what usually follows the job (the backend passes the
+            warm-up of the model servers that deploy the model), called once in the job's thread
+            (errors logged): as the job starts when the machine has a core to spare beside the
+            training (:func:`core_to_spare`), else once the training process has ended well (the
+            job enters Uploading), so that on a busy machine it never slows the training down.
     """
 
     kind = "training"
@@ -168,10 +169,10 @@ class TrainingRun(Run):
         on_update: Callable[[dict], None],
         *,
         stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
-        after_training: Callable[[], None] | None = None,
+        warm_up: Callable[[], None] | None = None,
     ):
         super().__init__(description["TrainingJobName"], on_update)
-        self._after_training = after_training
+        self._warm_up = warm_up
         self._description = description
         self._name: str = description["TrainingJobName"]
         self._work_dir = pathlib.Path(work_dir).resolve()
@@ -241,6 +242,8 @@ class TrainingRun(Run):
             shutil.rmtree(self._tmp_dir, ignore_errors=True)  # the job's temporary files go with it
 
     def _run_job(self) -> None:
+        if self._warm_up is not None and core_to_spare():
+            self._start_warm_up()
         with self._lock:
             if not self._transitions or self._transitions[-1]["Status"] != "Starting":
                 self._enter("Starting")
@@ -303,13 +306,18 @@ class TrainingRun(Run):
         if exit_code != 0:
             self._finish_failed(self._failure_reason(exit_code, output_tail))
             return
-        if self._after_training is not None:
-            try:
-                self._after_training()
-            except Exception:  # a side task must not fail the job
-                logger.warning("training job %s: after_training failed", self._name, exc_info=True)
+        self._start_warm_up()
         artifacts = self._upload_artifacts()
         self._finish("Completed", "Completed", **artifacts)
+
+    def _start_warm_up(self) -> None:
+        warm_up, self._warm_up = self._warm_up, None  # once
+        if warm_up is None:
+            return
+        try:
+            warm_up()
+        except Exception:  # work for what follows must not fail the job
+            logger.warning("training job %s: the warm-up failed", self._name, exc_info=True)
 
     # -- preparation ----------------------------------------------------------------------------
 
@@ -1031,6 +1039,17 @@ def _file_mode_channels(description: dict) -> list[dict]:
         return channels_module.check_channels(description)
     except channels_module.ChannelError as error:
         raise _JobFailed(f"ClientError: {error}") from None
+
+
+def core_to_spare() -> bool:
+    """Whether this machine has a core to spare beside a training job's: the 1-minute load
+    average (``os.getloadavg``) is below the cores this process may use, minus one. False where
+    the load is unknown."""
+    try:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return os.getloadavg()[0] < cores - 1
+    except OSError:
+        return False
 
 
 def _check_resource_config(resource: dict) -> None:

@@ -85,12 +85,11 @@ class Executors:
         from smflow.local.executors.hosting import warm_up_model_servers
         from smflow.local.executors.training import TrainingRun
 
-        # A deploy or a transform usually follows: the libraries are imported by then. Once the
-        # training process has ended, not while it runs: on a machine of few cores the fork
-        # server's imports would slow the training down (about 1 s on 2 cores, bench/frameworks).
+        # A deploy or a transform usually follows: the libraries are imported by then (beside the
+        # training, or after it on a busy machine: TrainingRun's warm_up).
         image = (description.get("AlgorithmSpecification") or {}).get("TrainingImage") or ""
         return TrainingRun(description, work_dir, aws, on_update,
-                           after_training=lambda: warm_up_model_servers([image]))
+                           warm_up=lambda: warm_up_model_servers([image]))
 
     def deployment(self, endpoint_name: str, variants: list[tuple[dict, dict]], work_dir: Path,
                    aws: LocalAws) -> Any:
