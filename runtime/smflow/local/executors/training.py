@@ -570,7 +570,7 @@ class TrainingRun(Run):
         interpreter = _interpreter(python)
         try:
             job_python = _write_venv(venv_dir, interpreter)
-        except OSError as error:  # no symlinks here: let venv copy the interpreter
+        except OSError as error:  # no symlinks here, or not POSIX: let venv do it
             logger.info("training job %s: making the job's venv with python -m venv (%s)", self._name, error)
             shutil.rmtree(venv_dir, ignore_errors=True)
             created = subprocess.run(
@@ -1117,7 +1117,10 @@ def _write_venv(venv_dir: pathlib.Path, interpreter: _Interpreter) -> pathlib.Pa
     its ``activate`` scripts are of no use here). The interpreter then finds ``pyvenv.cfg`` beside
     its ``bin`` folder: ``sys.prefix`` is ``venv_dir`` and pip installs there.
 
-    Returns: the venv's ``bin/python``. Raises OSError where symlinks cannot be made."""
+    Returns: the venv's ``bin/python``. Raises OSError where symlinks cannot be made, and off
+    POSIX (another layout: ``Scripts``, ``Lib``)."""
+    if os.name != "posix":
+        raise OSError(f"the venv layout of {os.name} is left to python -m venv")
     major, minor, micro = interpreter.version
     executable = interpreter.base_executable
     site_packages = venv_dir / "lib" / f"python{major}.{minor}" / "site-packages"
