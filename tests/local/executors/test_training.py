@@ -16,6 +16,7 @@ import io
 import json
 import re
 import shutil
+import sys
 import tarfile
 import tempfile
 import threading
@@ -541,6 +542,136 @@ def test_requirements_install_into_the_job_not_the_runtime_environment(aws, buck
         message.startswith(f"Requirement already satisfied: joblib in {site_packages}") for message in messages
     )
     assert any("Successfully installed tinypkg-1.0" in message for message in messages)
+
+
+PREFIX_SCRIPT = """
+import json, os, sys, sysconfig
+with open(os.path.join(os.environ["SM_MODEL_DIR"], "prefix.json"), "w") as f:
+    json.dump({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "executable": sys.executable,
+               "purelib": sysconfig.get_paths()["purelib"], "joblib": __import__("joblib").__file__}, f)
+"""
+
+
+def _prefix_job(aws, bucket, tmp_path, prefix: str) -> tuple[dict, Path]:
+    source = tmp_path / "source"
+    source.mkdir()
+    (source / "train.py").write_text(PREFIX_SCRIPT)
+    name = job_name(prefix)
+    work_dir = tmp_path / "job"
+    job = run_job(describe_job(aws, bucket, name, source, "train.py"), work_dir, aws)
+    assert job.status == "Completed", job.description.get("FailureReason")
+    members = s3_tar_members(aws, job.description["ModelArtifacts"]["S3ModelArtifacts"], tmp_path)
+    return json.loads(members["prefix.json"]), work_dir
+
+
+def test_the_jobs_venv_is_written_without_starting_python_m_venv(aws, bucket, tmp_path, monkeypatch):
+    commands: list[list[str]] = []
+    real_run, real_popen = training.subprocess.run, training.subprocess.Popen
+
+    def run(command, *args, **kwargs):
+        commands.append([str(part) for part in command])
+        return real_run(command, *args, **kwargs)
+
+    class Popen(real_popen):
+        def __init__(self, command, *args, **kwargs):
+            commands.append([str(part) for part in command])
+            super().__init__(command, *args, **kwargs)
+
+    monkeypatch.setattr(training.subprocess, "run", run)
+    monkeypatch.setattr(training.subprocess, "Popen", Popen)
+    seen, work_dir = _prefix_job(aws, bucket, tmp_path, "venvless")
+
+    assert not any(command[1:3] == ["-m", "venv"] for command in commands), commands
+    venv = (work_dir / ".smflow" / "venv").resolve()
+    # What python -m venv gives: the job's prefix, the same base interpreter, its own site-packages
+    # (where pip installs requirements.txt), the environment's packages after it.
+    assert Path(seen["prefix"]) == venv
+    assert seen["base_prefix"] == sys.base_prefix
+    assert Path(seen["executable"]) == venv / "bin" / "python"
+    assert Path(seen["purelib"]).is_relative_to(venv)
+    assert seen["joblib"] == joblib.__file__
+    config = dict(line.split(" = ", 1) for line in (venv / "pyvenv.cfg").read_text().splitlines())
+    assert config["include-system-site-packages"] == "false"
+    assert config["version"] == ".".join(map(str, sys.version_info[:3]))
+
+
+def test_the_jobs_venv_falls_back_to_python_m_venv_without_symlinks(aws, bucket, tmp_path, monkeypatch):
+    def no_symlinks(self, target, target_is_directory=False):
+        raise OSError(95, "Operation not supported")
+
+    monkeypatch.setattr(Path, "symlink_to", no_symlinks)
+    seen, work_dir = _prefix_job(aws, bucket, tmp_path, "venvcopy")
+
+    venv = (work_dir / ".smflow" / "venv").resolve()
+    assert Path(seen["prefix"]) == venv and seen["joblib"] == joblib.__file__
+    assert (venv / "bin" / "activate").is_file()  # made by python -m venv
+
+
+def _warm_up_moments(aws, bucket, tmp_path, script: str) -> tuple[Recorder, list[tuple]]:
+    """Runs a job with a warm_up that notes (SecondaryStatus, _Process, ModelArtifacts uploaded)
+    when it is called."""
+    moments: list[tuple] = []
+    description = describe_job(aws, bucket, job_name("warm"), SCRIPTS / script, "train.py")
+    recorder = Recorder(description)
+
+    def warm_up() -> None:
+        seen = recorder.description
+        moments.append((seen["SecondaryStatus"], seen.get("_Process"), "ModelArtifacts" in seen))
+
+    run = TrainingRun(description, tmp_path / f"job-{script}", aws, recorder, warm_up=warm_up)
+    run.start()
+    run.join(60)
+    assert recorder.status in TERMINAL
+    return recorder, moments
+
+
+def test_on_a_busy_machine_the_warm_up_waits_until_the_training_process_has_ended(
+        aws, bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "core_to_spare", lambda: False)
+
+    job, moments = _warm_up_moments(aws, bucket, tmp_path, "env_dump")
+    assert job.status == "Completed", job.description.get("FailureReason")
+    # Once, when the job is Uploading: its process has ended, its artifacts are not uploaded yet.
+    assert moments == [("Uploading", None, False)]
+
+    job, moments = _warm_up_moments(aws, bucket, tmp_path, "failing")
+    assert job.status == "Failed" and moments == []  # no model to deploy: no warm-up
+
+
+def test_with_a_core_to_spare_the_warm_up_starts_with_the_job(aws, bucket, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "core_to_spare", lambda: True)
+
+    job, moments = _warm_up_moments(aws, bucket, tmp_path, "env_dump")
+    assert job.status == "Completed", job.description.get("FailureReason")
+    assert moments == [("Starting", None, False)]  # once, before the training process started
+
+
+def test_a_failing_warm_up_does_not_fail_the_job(aws, bucket, tmp_path, monkeypatch):
+    def broken() -> None:
+        raise RuntimeError("warm-up on fire")
+
+    for spare in (True, False):
+        monkeypatch.setattr(training, "core_to_spare", lambda spare=spare: spare)
+        description = describe_job(aws, bucket, job_name("warm-broken"), SCRIPTS / "env_dump", "train.py")
+        job = run_job(description, tmp_path / f"job-{spare}", aws, warm_up=broken)
+        assert job.status == "Completed", job.description.get("FailureReason")
+
+
+def test_core_to_spare_reads_the_load_against_the_usable_cores(monkeypatch):
+    monkeypatch.setattr(training.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (0.5, 0.0, 0.0))
+    assert training.core_to_spare()
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (1.0, 0.0, 0.0))
+    assert not training.core_to_spare()  # one core busy of two: the training needs the other
+    monkeypatch.setattr(training.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(training.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not training.core_to_spare()  # pinned to one core (taskset): nothing to spare
+
+    def unknown():
+        raise OSError("no load average here")
+
+    monkeypatch.setattr(training.os, "getloadavg", unknown)
+    assert not training.core_to_spare()
 
 
 def test_stop_before_start_ends_stopped_without_running(aws, bucket, tmp_path):

@@ -44,10 +44,12 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from boto3.exceptions import S3UploadFailedError
@@ -150,6 +152,11 @@ class TrainingRun(Run):
             :func:`smflow.local.support.processes.start_time`; absent where there is no /proc), and
             None once that process group has been ended. The backend stores it with the job.
         stop_grace_seconds: time between SIGTERM and SIGKILL when the job is stopped.
+        warm_up: work that speeds up what usually follows the job (the backend passes the
+            warm-up of the model servers that deploy the model), called once in the job's thread
+            (errors logged): as the job starts when the machine has a core to spare beside the
+            training (:func:`core_to_spare`), else once the training process has ended well (the
+            job enters Uploading), so that on a busy machine it never slows the training down.
     """
 
     kind = "training"
@@ -162,8 +169,10 @@ class TrainingRun(Run):
         on_update: Callable[[dict], None],
         *,
         stop_grace_seconds: float = DEFAULT_STOP_GRACE_SECONDS,
+        warm_up: Callable[[], None] | None = None,
     ):
         super().__init__(description["TrainingJobName"], on_update)
+        self._warm_up = warm_up
         self._description = description
         self._name: str = description["TrainingJobName"]
         self._work_dir = pathlib.Path(work_dir).resolve()
@@ -233,6 +242,8 @@ class TrainingRun(Run):
             shutil.rmtree(self._tmp_dir, ignore_errors=True)  # the job's temporary files go with it
 
     def _run_job(self) -> None:
+        if self._warm_up is not None and core_to_spare():
+            self._start_warm_up()
         with self._lock:
             if not self._transitions or self._transitions[-1]["Status"] != "Starting":
                 self._enter("Starting")
@@ -295,8 +306,18 @@ class TrainingRun(Run):
         if exit_code != 0:
             self._finish_failed(self._failure_reason(exit_code, output_tail))
             return
+        self._start_warm_up()
         artifacts = self._upload_artifacts()
         self._finish("Completed", "Completed", **artifacts)
+
+    def _start_warm_up(self) -> None:
+        warm_up, self._warm_up = self._warm_up, None  # once
+        if warm_up is None:
+            return
+        try:
+            warm_up()
+        except Exception:  # work for what follows must not fail the job
+            logger.warning("training job %s: the warm-up failed", self._name, exc_info=True)
 
     # -- preparation ----------------------------------------------------------------------------
 
@@ -541,22 +562,32 @@ class TrainingRun(Run):
         ``.pth`` file adds the environment's site directories after it: pip sees the image's
         packages as installed ("Requirement already satisfied"), installs anything new or pinned
         to another version into the job's venv (it never uninstalls outside that venv), and the
-        job imports its own versions first. The runtime's environment is never written to.
+        job imports its own versions first. The runtime's environment is never written to. The
+        venv is written directly (:func:`_write_venv`, a millisecond), the environment's
+        interpreter asked once per runtime (:func:`_interpreter`).
         """
         venv_dir = self._private_dir / "venv"
-        created = subprocess.run(
-            [python, "-m", "venv", "--without-pip", str(venv_dir)],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if created.returncode != 0:
-            raise RuntimeError(f"could not create the job's Python environment: {created.stderr.strip()}")
+        interpreter = _interpreter(python)
+        try:
+            job_python = _write_venv(venv_dir, interpreter)
+        except OSError as error:  # no symlinks here, or not POSIX: let venv do it
+            logger.info("training job %s: making the job's venv with python -m venv (%s)", self._name, error)
+            shutil.rmtree(venv_dir, ignore_errors=True)
+            created = subprocess.run(
+                [python, "-m", "venv", "--without-pip", str(venv_dir)],
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            if created.returncode != 0:
+                raise RuntimeError(f"could not create the job's Python environment: {created.stderr.strip()}") from None
+            job_python = venv_dir / "bin" / "python"
         site_packages = next(venv_dir.glob("lib/python*/site-packages"))
-        lines = [f"import site; site.addsitedir({path!r})" for path in _site_dirs(python)]
+        lines = [f"import site; site.addsitedir({path!r})" for path in interpreter.site_dirs]
         (site_packages / "_smflow_environment.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        return venv_dir / "bin" / "python"
+        return job_python
 
     def _child_env(self, job_python: pathlib.Path, checkpoint_dir: pathlib.Path | None = None,
                    built_environment: bool = False) -> dict[str, str]:
@@ -1010,6 +1041,17 @@ def _file_mode_channels(description: dict) -> list[dict]:
         raise _JobFailed(f"ClientError: {error}") from None
 
 
+def core_to_spare() -> bool:
+    """Whether this machine has a core to spare beside a training job's: the 1-minute load
+    average (``os.getloadavg``) is below the cores this process may use, minus one. False where
+    the load is unknown."""
+    try:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return os.getloadavg()[0] < cores - 1
+    except OSError:
+        return False
+
+
 def _check_resource_config(resource: dict) -> None:
     count = int(resource.get("InstanceCount", 1))
     if count != 1:
@@ -1019,26 +1061,85 @@ def _check_resource_config(resource: dict) -> None:
         )
 
 
-_SITE_DIRS_PROGRAM = (
-    "import json, site\n"
+# What the per-job venv needs to know of the environment's interpreter, asked once per
+# interpreter (one child process): its site-packages folders in search order, the base
+# interpreter a venv's ``bin/python`` points at (what ``python -m venv`` uses:
+# ``sys._base_executable``) and its version.
+_INTERPRETER_PROGRAM = (
+    "import json, site, sys\n"
     "user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []\n"
-    "print(json.dumps(user + site.getsitepackages()))\n"
+    "print(json.dumps({'site_dirs': user + site.getsitepackages(),\n"
+    "                  'base_executable': getattr(sys, '_base_executable', None) or sys.executable,\n"
+    "                  'version': list(sys.version_info[:3])}))\n"
 )
 
 
-@functools.lru_cache(maxsize=None)
-def _site_dirs(python: str) -> tuple[str, ...]:
-    """The site-packages folders of the interpreter ``python`` (its environment's packages), in
-    the order that interpreter searches them."""
+@dataclass(frozen=True)
+class _Interpreter:
+    site_dirs: tuple[str, ...]  # site-packages folders, in the order the interpreter searches them
+    base_executable: str  # the interpreter a venv made by it runs (sys._base_executable)
+    version: tuple[int, int, int]
+
+
+def _interpreter(python: str) -> _Interpreter:
+    """What :meth:`TrainingRun._job_python` needs of ``python``, asked once and cached while the
+    interpreter and its environment's ``pyvenv.cfg`` are unchanged (an environment rebuilt in
+    place is asked again)."""
+    stamps = []
+    for path in (os.path.realpath(python), os.path.join(os.path.dirname(os.path.dirname(python)), "pyvenv.cfg")):
+        try:
+            stat = os.stat(path)
+            stamps.append((stat.st_ino, stat.st_mtime_ns))
+        except OSError:
+            stamps.append(None)
+    return _ask_interpreter(python, tuple(stamps))
+
+
+@functools.lru_cache(maxsize=64)
+def _ask_interpreter(python: str, stamps: tuple) -> _Interpreter:
     found = subprocess.run(
-        [python, "-c", _SITE_DIRS_PROGRAM],
+        [python, "-c", _INTERPRETER_PROGRAM],
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
-    return tuple(json.loads(found.stdout))
+    answer = json.loads(found.stdout)
+    return _Interpreter(tuple(answer["site_dirs"]), answer["base_executable"], tuple(answer["version"]))
+
+
+def _write_venv(venv_dir: pathlib.Path, interpreter: _Interpreter) -> pathlib.Path:
+    """Lay out the virtual environment ``python -m venv --without-pip venv_dir`` makes (PEP 405:
+    ``pyvenv.cfg`` whose ``home`` is the base interpreter's folder, ``bin/python*`` symlinks to
+    it, an empty ``lib/pythonX.Y/site-packages``, ``lib64 -> lib``, ``include/pythonX.Y``), without
+    starting an interpreter to do it (``venv`` takes 50 ms to seconds on a loaded machine, and
+    its ``activate`` scripts are of no use here). The interpreter then finds ``pyvenv.cfg`` beside
+    its ``bin`` folder: ``sys.prefix`` is ``venv_dir`` and pip installs there.
+
+    Returns: the venv's ``bin/python``. Raises OSError where symlinks cannot be made, and off
+    POSIX (another layout: ``Scripts``, ``Lib``)."""
+    if os.name != "posix":
+        raise OSError(f"the venv layout of {os.name} is left to python -m venv")
+    major, minor, micro = interpreter.version
+    executable = interpreter.base_executable
+    site_packages = venv_dir / "lib" / f"python{major}.{minor}" / "site-packages"
+    site_packages.mkdir(parents=True)
+    (venv_dir / "include" / f"python{major}.{minor}").mkdir(parents=True)
+    if sys.maxsize > 2**32 and os.name == "posix" and sys.platform != "darwin":
+        (venv_dir / "lib64").symlink_to("lib")
+    bin_dir = venv_dir / "bin"
+    bin_dir.mkdir()
+    for name in dict.fromkeys(("python", f"python{major}", f"python{major}.{minor}")):
+        (bin_dir / name).symlink_to(executable)
+    (venv_dir / "pyvenv.cfg").write_text(
+        f"home = {os.path.dirname(os.path.abspath(executable))}\n"
+        "include-system-site-packages = false\n"
+        f"version = {major}.{minor}.{micro}\n"
+        f"executable = {os.path.realpath(executable)}\n",
+        encoding="utf-8",
+    )
+    return bin_dir / "python"
 
 
 def _pump_lines(stream, sinks: Iterable[Callable[[str], None]]) -> None:

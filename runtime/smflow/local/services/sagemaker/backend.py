@@ -85,9 +85,11 @@ class Executors:
         from smflow.local.executors.hosting import warm_up_model_servers
         from smflow.local.executors.training import TrainingRun
 
-        # A deploy or a transform usually follows: the libraries are imported by then.
-        warm_up_model_servers([(description.get("AlgorithmSpecification") or {}).get("TrainingImage") or ""])
-        return TrainingRun(description, work_dir, aws, on_update)
+        # A deploy or a transform usually follows: the libraries are imported by then (beside the
+        # training, or after it on a busy machine: TrainingRun's warm_up).
+        image = (description.get("AlgorithmSpecification") or {}).get("TrainingImage") or ""
+        return TrainingRun(description, work_dir, aws, on_update,
+                           warm_up=lambda: warm_up_model_servers([image]))
 
     def deployment(self, endpoint_name: str, variants: list[tuple[dict, dict]], work_dir: Path,
                    aws: LocalAws) -> Any:
