@@ -12,11 +12,16 @@ one ML instance running the framework's serving container), forked by the fork s
 possible (:mod:`.fork_server`), bound to 127.0.0.1 on a free port. Its output (stdout and stderr,
 e.g. tracebacks) goes to ``instance-<n>/output.log``.
 
-An instance serves at most ``SAGEMAKER_MODEL_SERVER_WORKERS`` requests at once (default: the number
-of CPUs, as the workers of SageMaker's framework containers); the next ones wait their turn in
-arrival order (:class:`_FifoGate`), within the invocation timeout. (Letting every request into a
-model server instead makes its threads queue for the interpreter lock in no particular order:
-same throughput, twice the p99 latency.)
+An instance computes at most ``SAGEMAKER_MODEL_SERVER_WORKERS`` requests at once (default: the
+number of CPUs, as the workers of SageMaker's framework containers): the model server holds the
+others (:mod:`smflow.local.containers.serving.server`). The runtime lets at most
+``IN_FLIGHT_PER_WORKER`` times that many requests reach an instance; the next ones wait their turn
+in arrival order (:class:`_FifoGate`), within the invocation timeout. (Letting every request into a
+model server makes its threads queue for the interpreter lock in no particular order: same
+throughput, twice the p99 latency. Letting in only as many as it computes leaves the server idle
+while each answer travels back and the runtime's thread wakes up to read it: on a shared 2-core
+machine, one worker's place was held about twice as long as the computation, see
+``IN_FLIGHT_PER_WORKER``.)
 
 The runtime -> model-server hop keeps its own minimal HTTP/1.1 client (:class:`_Connection`,
 :class:`_ConnectionPool`) rather than urllib3's pool, which costs InvokeEndpoint more than noise:
@@ -209,6 +214,10 @@ class _ConnectionPool:
 
 
 WORKERS_ENV = contract.SAGEMAKER_MODEL_SERVER_WORKERS
+# Requests let through to an instance per worker: one computed, one on its way (request sent or
+# answer being read). Measured with bench/frameworks/sklearn.py's model (100-row CSV, concurrency 8,
+# shared 2-core machine, A/B interleaved): 1,868 req/s with 1 per worker, 2,178 with 2.
+IN_FLIGHT_PER_WORKER = 2
 
 
 def model_server_workers(environment: Mapping[str, str], model_name: str) -> int:
@@ -280,7 +289,7 @@ class ModelServerProcess:
         self._pool: _ConnectionPool | None = None
         self.port: int | None = None
         self.workers = model_server_workers(prepared.environment, prepared.model_name)
-        self._gate = _FifoGate(self.workers)
+        self._gate = _FifoGate(self.workers * IN_FLIGHT_PER_WORKER)
         # Inherited by every process the model's code starts (ProcessTree). One value per instance
         # folder, which is unique to a deployment or transform job: a replacement instance (same
         # folder, started after its predecessor's tree has ended) has the same environment.
@@ -465,8 +474,9 @@ class ModelServerProcess:
     ) -> tuple[int, bytes, str]:
         """POST /invocations; returns (status, body, content type).
 
-        At most :attr:`workers` requests are at the server at once; the others wait their turn,
-        in arrival order, within the same ``timeout`` (seconds).
+        At most :attr:`workers` times ``IN_FLIGHT_PER_WORKER`` requests are at the server at once
+        (it computes :attr:`workers` of them at a time); the others wait their turn, in arrival
+        order, within the same ``timeout`` (seconds).
 
         Raises:
             ModelServerError: the server is not running, cannot be reached or timed out.
