@@ -14,7 +14,8 @@ DIR [--port N] [--port-file FILE] [--parent-pid PID]``. The process:
    - ``GET /execution-parameters``: the script's ``execution_parameters_fn()`` (404 without one).
 
 At most ``SAGEMAKER_MODEL_SERVER_WORKERS`` requests (default: the number of CPUs) are computed at
-once, as by the workers of SageMaker's framework containers; the others wait in arrival order.
+once, as by the workers of SageMaker's framework containers; the others wait in arrival order
+(:class:`smflow.local.support.fifo.FifoGate`).
 The runtime lets a few more requests than that reach the server (see
 :mod:`smflow.local.executors.hosting.instances`), so that one answer travels back while the next
 request is computed.
@@ -46,6 +47,7 @@ from smflow.local.containers.serving.handlers import (
     load_handlers,
 )
 from smflow.local.support import http11
+from smflow.local.support.fifo import FifoGate
 
 
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
@@ -54,7 +56,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = "smflow-model-server"
     sys_version = ""
     handlers: Handlers  # set on the subclass made by make_server
-    workers: threading.Semaphore  # idem: held while a request is computed
+    workers: FifoGate  # idem: held while a request is computed
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
         return None  # no access log: one line per request would cost latency
@@ -84,8 +86,11 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             return
         content_type = self.headers.get("ContentType") or self.headers.get("Content-Type")
         accept, custom_attributes = self.headers.get("Accept"), self.headers.get(contract.CUSTOM_ATTRIBUTES_HEADER)
-        with self.workers:
+        self.workers.acquire()
+        try:
             reply = handle_invocation(self.handlers, body, content_type, accept, custom_attributes)
+        finally:
+            self.workers.release()
         self._send(reply)
 
     def _read_body(self) -> bytes:
@@ -133,7 +138,7 @@ class _Server(http.server.ThreadingHTTPServer):
 def make_server(handlers: Handlers, port: int = 0, host: str = "127.0.0.1", workers: int | None = None) -> _Server:
     """An HTTP server bound to ``host:port`` (port 0: a free port) serving ``handlers``, computing
     at most ``workers`` requests at once (default: :func:`workers_from_environment`)."""
-    gate = threading.Semaphore(workers or workers_from_environment())
+    gate = FifoGate(workers or workers_from_environment())
     handler_class = type("ModelRequestHandler", (_RequestHandler,), {"handlers": handlers, "workers": gate})
     return _Server((host, port), handler_class)
 
