@@ -34,8 +34,14 @@ environment shared with the tests (``$SMFLOW_ENVIRONMENTS_DIR``, else ``<repo>/.
   warm, as on a machine that built it before) and warm (the check that finds it built); no
   target, the size is noted;
 - **invoke throughput** at concurrency 8 (the exact request boto3's ``invoke_endpoint`` sends,
-  8 kept-alive connections) beside ``case.predict`` called by 8 threads in one process of the
-  environment's python on the model loaded by ``case.load`` (target: at least 0.5x).
+  8 kept-alive connections) beside the same request handled in one process of the environment's
+  python by 8 threads: ``case.predict`` on the model loaded by ``case.load``, then the prediction
+  serialized as the ``case.accept`` answer (``case.answer``, default :func:`encode_answer`)
+  (target: at least 0.5x). Until r12 the baseline was ``case.predict`` alone, without the
+  answer's serialization, which the endpoint must do (a model server's ``output_fn``): it is
+  still measured and printed as a second row ("predict only"), so both definitions stay visible.
+  The CPU time per request of the runtime, of the model server and of the load generator (this
+  process, on the same cores) is written to the JSON (``throughput.cpu_ms_per_request``).
 
 ``case.load`` and ``case.predict`` run in the framework's environment: the harness starts this
 same module there with a private ``--direct-*`` argument, so the benchmark module imports only
@@ -106,6 +112,8 @@ class FrameworkCase:
         environment: the model's container Environment additions (e.g. worker counts).
         check_answer: ``check_answer(body: bytes) -> bool`` for InvokeEndpoint's answers
             (default: any 200 answer).
+        answer: ``answer(prediction, accept) -> bytes``: the answer's serialization in the
+            throughput baseline (environment's python; default :func:`encode_answer`).
     """
 
     name: str
@@ -125,6 +133,7 @@ class FrameworkCase:
     inference_entry_point: str | None = None
     environment: dict[str, str] = field(default_factory=dict)
     check_answer: Callable[[bytes], bool] | None = None
+    answer: Callable[[Any, str], bytes] | None = None
 
 
 def run(case: FrameworkCase, argv: list[str] | None = None) -> int:
@@ -336,16 +345,31 @@ class _Bench:
             self.details["deploy"] = {"smflow_s": deploy_s, "direct_s": direct_first}
 
             request = _boto3_request(smrt, endpoint, case, runtime.port)
-            smflow_rps, direct_rps = [], []
+            pids = {"runtime": runtime.pid, **{f"model server {number + 1}": pid for number, pid in
+                                               enumerate(c.model_server_pids(runtime.pid))}}
+            smflow_rps, direct_rps, predict_rps, cpu_runs = [], [], [], []
             for index in range(self.runs):
+                before = {name: _cpu(pid) for name, pid in pids.items()}
+                client_before = time.process_time()
                 result = c.closed_loop(runtime.port, request, CONCURRENCY, self.duration, warmup=5)
                 if result.errors or not result.latencies:
                     raise RuntimeError(f"invocations failed: {result.errors} errors")
+                count = len(result.latencies)
+                cpu = {name: (_cpu(pid) - before[name]) * 1e3 / count for name, pid in pids.items()}
+                cpu["load generator"] = (time.process_time() - client_before) * 1e3 / count
+                cpu_runs.append(cpu)
                 smflow_rps.append(result.throughput)
-                direct_rps.append(self._direct("--direct-throughput", model_dir)["requests_per_s"])
-                c.log(f"throughput run {index + 1}: smflow {smflow_rps[-1]:,.1f} req/s, "
-                      f"in-process {direct_rps[-1]:,.1f} predictions/s")
-            self.details["throughput"] = {"smflow_rps": smflow_rps, "direct_rps": direct_rps}
+                direct = self._direct("--direct-throughput", model_dir)
+                direct_rps.append(direct["requests_per_s"])
+                predict_rps.append(direct["predictions_per_s"])
+                c.log(f"throughput run {index + 1}: smflow {smflow_rps[-1]:,.1f} req/s, in-process "
+                      f"{direct_rps[-1]:,.1f} requests/s (predict + answer), {predict_rps[-1]:,.1f} predictions/s "
+                      f"(predict only); CPU ms/request " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items()))
+            self.details["throughput"] = {
+                "smflow_rps": smflow_rps, "direct_rps": direct_rps, "direct_predict_only_rps": predict_rps,
+                "cpu_ms_per_request": {name: c.median([run[name] for run in cpu_runs]) for name in cpu_runs[0]},
+                "baseline": "case.predict + the answer's serialization (case.answer), 8 threads, one process",
+                "baseline_before_r12": "case.predict alone (direct_predict_only_rps)"}
             sagemaker.delete_endpoint(EndpointName=endpoint)
 
     def _direct(self, mode: str, model_dir: Path) -> dict:
@@ -355,6 +379,13 @@ class _Bench:
         if done.returncode != 0:
             raise RuntimeError(f"{mode} failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _cpu(pid: int) -> float:
+    try:
+        return c.cpu_seconds(pid)
+    except OSError:  # gone
+        return 0.0
 
 
 def _cli_value(value: Any) -> str:
@@ -411,9 +442,15 @@ def _rows(details: dict) -> list[c.Row]:
     throughput = details.get("throughput") or {}
     base, mine = c.median(throughput.get("direct_rps", [])), c.median(throughput.get("smflow_rps", []))
     ratio = c.ratio(mine, base)
+    cpu = throughput.get("cpu_ms_per_request") or {}
     rows.append(c.Row(f"invoke throughput, concurrency {CONCURRENCY}", "req/s",
-                      f"in-process predict, {CONCURRENCY} threads", base, mine, ratio, THROUGHPUT_TARGET,
-                      None if ratio is None else ratio >= 0.5))
+                      f"in-process predict + answer, {CONCURRENCY} threads", base, mine, ratio, THROUGHPUT_TARGET,
+                      None if ratio is None else ratio >= 0.5,
+                      note="CPU ms/request: " + ", ".join(f"{k} {v:.3f}" for k, v in cpu.items()) if cpu else None))
+    predict_only = c.median(throughput.get("direct_predict_only_rps", []))
+    rows.append(c.Row(f"invoke throughput, concurrency {CONCURRENCY}", "req/s",
+                      f"in-process predict only (before r12), {CONCURRENCY} threads", predict_only, mine,
+                      c.ratio(mine, predict_only)))
     return rows
 
 
@@ -425,9 +462,34 @@ def _time_row(metric: str, baseline_name: str, baseline: float | None, smflow: f
 # -- the environment's side (run by the harness in the framework's python) ---------------------
 
 
+def encode_answer(prediction: Any, accept: str) -> bytes:
+    """The default serialization of a prediction as an ``accept`` answer, as a model server's
+    default ``output_fn`` does: tensors and arrays as nested lists, a dict of outputs with one
+    entry as that entry; JSON (``application/json``, ``{"predictions": ...}`` for a dict, as
+    TensorFlow Serving answers) or CSV (one line per row) (other types: JSON)."""
+    if isinstance(prediction, dict) and len(prediction) == 1:
+        prediction = {"predictions": next(iter(prediction.values()))}
+    values = _plain(prediction)
+    if accept.split(";", 1)[0].strip().lower() == "text/csv":
+        rows = values if isinstance(values, list) else [values]
+        return "".join((",".join(map(str, row)) if isinstance(row, list) else str(row)) + "\n"
+                       for row in rows).encode()
+    return json.dumps(values).encode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if hasattr(value, "numpy") and callable(value.numpy):  # a tensor (TensorFlow, PyTorch)
+        value = value.numpy()
+    return value.tolist() if hasattr(value, "tolist") else value
+
+
 def _direct(case: FrameworkCase, argv: list[str]) -> int:
     """``--direct-first MODEL_DIR``: load and predict once; ``--direct-throughput MODEL_DIR
-    SECONDS``: predictions per second of 8 threads calling ``case.predict``. Prints one JSON line."""
+    SECONDS``: requests per second of 8 threads each calling ``case.predict`` then serializing
+    the answer (``requests_per_s``), and, measured separately, of ``case.predict`` alone
+    (``predictions_per_s``, the baseline before r12). Prints one JSON line."""
     mode, model_dir = argv[0], argv[1]
     duration = float(argv[2]) if len(argv) > 2 else 3.0
     model = case.load(model_dir)
@@ -435,14 +497,29 @@ def _direct(case: FrameworkCase, argv: list[str]) -> int:
     if mode == "--direct-first":
         print(json.dumps({"ok": True}))
         return 0
-    for _ in range(5):
+    serialize = case.answer or encode_answer
+
+    def request() -> None:
+        serialize(case.predict(model, case.payload), case.accept)
+
+    def predict_only() -> None:
         case.predict(model, case.payload)
+
+    for _ in range(5):
+        request()
+    print(json.dumps({"requests_per_s": _threads_rate(request, duration),
+                      "predictions_per_s": _threads_rate(predict_only, duration)}))
+    return 0
+
+
+def _threads_rate(call: Callable[[], None], duration: float) -> float:
+    """Calls per second of ``CONCURRENCY`` threads calling ``call`` for ``duration`` seconds."""
     counts = [0] * CONCURRENCY
     stop = time.perf_counter() + duration
 
     def work(index: int) -> None:
         while time.perf_counter() < stop:
-            case.predict(model, case.payload)
+            call()
             counts[index] += 1
 
     began = time.perf_counter()
@@ -451,8 +528,7 @@ def _direct(case: FrameworkCase, argv: list[str]) -> int:
         thread.start()
     for thread in threads:
         thread.join()
-    print(json.dumps({"requests_per_s": sum(counts) / (time.perf_counter() - began)}))
-    return 0
+    return sum(counts) / (time.perf_counter() - began)
 
 
 __all__ = ["FrameworkCase", "run"]

@@ -348,3 +348,56 @@ def test_json_and_csv_inputs_become_float32_like_the_container():
 
 
 # -- large payloads: the vectorized CSV paths give exactly what smflow.codecs gives -----------
+
+
+# -- workers: requests computed at once ------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_server_computes_at_most_its_workers_requests_at_once(workers):
+    import threading
+
+    from smflow.local.containers.serving import server as serving_server
+
+    lock, state = threading.Lock(), {"now": 0, "most": 0}
+
+    def transform_fn(model, body, content_type, accept):
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.15)
+        with lock:
+            state["now"] -= 1
+        return b"done", "text/plain"
+
+    served = handlers.Handlers(model=None, transform_fn=transform_fn, input_fn=None, predict_fn=None,
+                               output_fn=None, execution_parameters_fn=None, default_accept=codecs.JSON)
+    httpd = serving_server.make_server(served, 0, workers=workers)
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    answers = []
+
+    def ask() -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", httpd.server_address[1], timeout=30)
+        connection.request("POST", "/invocations", body=b"{}", headers={"Content-Type": "application/json"})
+        answers.append(connection.getresponse().read())
+        connection.close()
+
+    try:
+        askers = [threading.Thread(target=ask) for _ in range(4)]
+        for asker in askers:
+            asker.start()
+        for asker in askers:
+            asker.join(30)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert answers == [b"done"] * 4
+    assert state["most"] == workers  # four at once, computed `workers` at a time
+
+
+@pytest.mark.parametrize("value, expected", [("3", 3), (" 1 ", 1), ("", None), ("0", None), ("two", None)])
+def test_workers_come_from_sagemaker_model_server_workers_else_the_cpu_count(monkeypatch, value, expected):
+    from smflow.local.containers.serving import server as serving_server
+
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKERS", value)
+    assert serving_server.workers_from_environment() == (expected or max(1, os.cpu_count() or 1))

@@ -15,6 +15,7 @@ import pytest
 
 from smflow.local.executors.hosting import instances
 from smflow.local.executors.hosting.instances import ModelServerError, _FifoGate, model_server_workers
+from smflow.local.support import fifo
 
 WAIT = 10.0  # seconds: a bound on waits that should end at once (never reached when passing)
 
@@ -205,7 +206,7 @@ def test_a_turn_that_comes_as_the_wait_times_out_is_kept(monkeypatch):
         def __getattr__(self, name):
             return getattr(threading, name)
 
-    monkeypatch.setattr(instances, "threading", Threading())
+    monkeypatch.setattr(fifo, "threading", Threading())  # the gate's module (instances imports it)
     assert gate.acquire(0.01) is True
     monkeypatch.undo()
     assert len(gate._waiting) == 0

@@ -13,6 +13,13 @@ DIR [--port N] [--port-file FILE] [--parent-pid PID]``. The process:
      framework module ``NAME`` (:mod:`smflow.local.containers.frameworks`);
    - ``GET /execution-parameters``: the script's ``execution_parameters_fn()`` (404 without one).
 
+At most ``SAGEMAKER_MODEL_SERVER_WORKERS`` requests (default: the number of CPUs) are computed at
+once, as by the workers of SageMaker's framework containers; the others wait in arrival order
+(:class:`smflow.local.support.fifo.FifoGate`).
+The runtime lets a few more requests than that reach the server (see
+:mod:`smflow.local.executors.hosting.instances`), so that one answer travels back while the next
+request is computed.
+
 ``--fork-server`` runs the fork server instead (:mod:`.fork_server`).
 """
 
@@ -40,6 +47,7 @@ from smflow.local.containers.serving.handlers import (
     load_handlers,
 )
 from smflow.local.support import http11
+from smflow.local.support.fifo import FifoGate
 
 
 class _RequestHandler(http.server.BaseHTTPRequestHandler):
@@ -48,6 +56,7 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
     server_version = "smflow-model-server"
     sys_version = ""
     handlers: Handlers  # set on the subclass made by make_server
+    workers: FifoGate  # idem: held while a request is computed
 
     def log_message(self, format: str, *args) -> None:  # noqa: A002 - BaseHTTPRequestHandler API
         return None  # no access log: one line per request would cost latency
@@ -76,8 +85,12 @@ class _RequestHandler(http.server.BaseHTTPRequestHandler):
             self._send(error_reply(404, f"No route for POST {path}: use /invocations"))
             return
         content_type = self.headers.get("ContentType") or self.headers.get("Content-Type")
-        reply = handle_invocation(self.handlers, body, content_type, self.headers.get("Accept"),
-                                  self.headers.get(contract.CUSTOM_ATTRIBUTES_HEADER))
+        accept, custom_attributes = self.headers.get("Accept"), self.headers.get(contract.CUSTOM_ATTRIBUTES_HEADER)
+        self.workers.acquire()
+        try:
+            reply = handle_invocation(self.handlers, body, content_type, accept, custom_attributes)
+        finally:
+            self.workers.release()
         self._send(reply)
 
     def _read_body(self) -> bytes:
@@ -122,10 +135,21 @@ class _Server(http.server.ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def make_server(handlers: Handlers, port: int = 0, host: str = "127.0.0.1") -> _Server:
-    """An HTTP server bound to ``host:port`` (port 0: a free port) serving ``handlers``."""
-    handler_class = type("ModelRequestHandler", (_RequestHandler,), {"handlers": handlers})
+def make_server(handlers: Handlers, port: int = 0, host: str = "127.0.0.1", workers: int | None = None) -> _Server:
+    """An HTTP server bound to ``host:port`` (port 0: a free port) serving ``handlers``, computing
+    at most ``workers`` requests at once (default: :func:`workers_from_environment`)."""
+    gate = FifoGate(workers or workers_from_environment())
+    handler_class = type("ModelRequestHandler", (_RequestHandler,), {"handlers": handlers, "workers": gate})
     return _Server((host, port), handler_class)
+
+
+def workers_from_environment() -> int:
+    """``SAGEMAKER_MODEL_SERVER_WORKERS`` (the runtime refuses invalid values before it starts a
+    server; one given by hand that is not a positive integer counts as unset), else the CPU count."""
+    value = os.environ.get(contract.SAGEMAKER_MODEL_SERVER_WORKERS, "").strip()
+    if value.isascii() and value.isdigit() and int(value) > 0:
+        return int(value)
+    return max(1, os.cpu_count() or 1)
 
 
 def _write_port_file(path: str, port: int) -> None:
