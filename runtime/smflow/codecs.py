@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -185,12 +184,15 @@ def _csv_field(value) -> str:
 def _decode_csv(text: str) -> np.ndarray:
     """Numeric CSV through NumPy's C reader (multi-MB batch payloads); anything else (quoted
     fields, text) field by field. One column comes back 1-D."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # empty input only warns in loadtxt
-            array = np.loadtxt(io.StringIO(text), delimiter=",", comments=None, ndmin=2, dtype=float)
-    except (ValueError, UserWarning):
+    # Empty input only warns in loadtxt: checked here rather than with warnings.catch_warnings(),
+    # which is not thread-safe (model servers decode requests on several threads).
+    if not text.strip():
         array = _decode_csv_fields(text)
+    else:
+        try:
+            array = np.loadtxt(io.StringIO(text), delimiter=",", comments=None, ndmin=2, dtype=float)
+        except ValueError:
+            array = _decode_csv_fields(text)
     return array.reshape(-1) if array.shape[1] == 1 else array
 
 
