@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
+
+from smflow import consoles
 
 MAX_TABLE_ROWS = 500  # rows shown in a predictions table artifact; the task returns all of them
 
@@ -101,33 +102,13 @@ def predictions_table(
 
 def s3_browser_link(s3_uri: str, *, endpoint_url: str | None, region: str) -> str:
     """A link to browse ``s3://bucket/prefix``: the S3 console on AWS; with a custom endpoint
-    (the local runtime), the local console's listing of that prefix."""
-    bucket, _, prefix = s3_uri[len("s3://"):].partition("/")
-    prefix = prefix.rstrip("/") + "/" if prefix else ""
-    if endpoint_url:
-        query = f"?prefix={quote(prefix, safe='')}" if prefix else ""
-        return f"{endpoint_url.rstrip('/')}/console/s3/{quote(bucket, safe='')}{query}"
-    return f"https://s3.console.aws.amazon.com/s3/buckets/{quote(bucket)}?region={quote(region)}&prefix={quote(prefix)}"
-
-
-# kind -> (the SageMaker console's route, the local console's folder)
-_CONSOLE_ROUTES = {
-    "training-job": ("jobs", "training-jobs"),
-    "transform-job": ("transform-jobs", "transform-jobs"),
-    "model": ("models", "models"),
-    "endpoint": ("endpoints", "endpoints"),
-}
+    (the local runtime), the local console's listing of that prefix (:func:`smflow.consoles.s3_url`)."""
+    return consoles.s3_url(s3_uri, region=region, endpoint_url=endpoint_url)
 
 
 def console_link(kind: str, name: str, *, endpoint_url: str | None, region: str) -> str:
     """The console page of a resource (``kind``: training-job, transform-job, model or
     endpoint): the SageMaker console of ``region`` on AWS; with a custom endpoint (the local
-    runtime), the local console's page. Raises ValueError for another kind."""
-    if kind not in _CONSOLE_ROUTES:
-        raise ValueError(f"kind must be one of {', '.join(_CONSOLE_ROUTES)}, got {kind!r}")
-    route, folder = _CONSOLE_ROUTES[kind]
-    if endpoint_url:
-        return f"{endpoint_url.rstrip('/')}/console/{folder}/{quote(name, safe='')}"
-    domain = "console.amazonaws.cn" if region.startswith("cn-") else \
-        "console.amazonaws-us-gov.com" if region.startswith("us-gov-") else "console.aws.amazon.com"
-    return f"https://{domain}/sagemaker/home?region={quote(region)}#/{route}/{quote(name, safe='')}"
+    runtime), the local console's page (:func:`smflow.consoles.resource_url`). Raises ValueError
+    for another kind."""
+    return consoles.resource_url(kind, name, region=region, endpoint_url=endpoint_url)

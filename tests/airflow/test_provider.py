@@ -66,6 +66,11 @@ def test_console_links(monkeypatch, link, fragment, page):
     stored[link.key] = {"name": "iris-1", "region": "us-east-1", "partition": "local",
                         "endpoint_url": "http://127.0.0.1:9510/"}
     assert link().get_link(None, ti_key=None) == f"http://127.0.0.1:9510/console/{page}/iris-1"
+    # the tasks reach the runtime by a name the browser cannot resolve (Docker Compose)
+    monkeypatch.setenv("SMFLOW_CONSOLE_URL", "http://127.0.0.1:9600")
+    stored[link.key]["endpoint_url"] = "http://smflow:9510"
+    assert link().get_link(None, ti_key=None) == f"http://127.0.0.1:9600/console/{page}/iris-1"
+    monkeypatch.delenv("SMFLOW_CONSOLE_URL")
     stored[link.key] = {"name": "iris-1", "region": "us-east-1", "partition": "local"}
     assert link().get_link(None, ti_key=None) == ""  # stored by an smflow that did not keep the URL
     stored[link.key] = {"name": "iris-1", "region": "us-east-1", "partition": "local",

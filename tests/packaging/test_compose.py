@@ -51,6 +51,7 @@ def test_airflow_reaches_the_runtime_and_its_own_execution_api(config):
         assert connection["extra"]["endpoint_url"] == "http://smflow:9510"
         assert connection["password"] not in {"smflow", "password", "secret", "airflow"}
         assert environment["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
+        assert environment["SMFLOW_CONSOLE_URL"] == "http://127.0.0.1:9510"  # links the host's browser opens
         assert any(str(volume).endswith("/opt/airflow/dags:ro") or (isinstance(volume, dict) and
                    volume.get("target") == "/opt/airflow/dags") for volume in config["services"][name]["volumes"])
 

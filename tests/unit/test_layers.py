@@ -3,7 +3,7 @@ smflow_prefect (module level and inside functions, read with :mod:`ast`, nothing
 
 The layers, lowest first:
 
-- base: ``smflow.errors``, ``codecs``, ``recordio``, ``image_uris``, ``frameworks``, ``algorithms``,
+- base: ``smflow.errors``, ``codecs``, ``recordio``, ``image_uris``, ``frameworks``, ``algorithms``, ``consoles``,
   ``naming``, ``archives``, ``states``: pure data and conventions, imported by everyone; they import only base modules.
 - client: ``smflow.client``, ``resources``, ``aio``, ``waiting``, ``session``, ``packaging``,
   ``logs``, ``summaries``, ``builders``: base and client, never ``smflow.local``.
@@ -41,7 +41,7 @@ SOURCE_ROOTS = (ROOT / "runtime", ROOT / "providers", ROOT / "flows")
 PACKAGES = ("smflow", "smflow_airflow", "smflow_prefect")
 
 BASE = ("smflow.errors", "smflow.codecs", "smflow.recordio", "smflow.image_uris", "smflow.frameworks",
-        "smflow.algorithms", "smflow.naming", "smflow.archives", "smflow.states")
+        "smflow.algorithms", "smflow.naming", "smflow.archives", "smflow.states", "smflow.consoles")
 CLIENT = ("smflow.client", "smflow.resources", "smflow.aio", "smflow.waiting", "smflow.session",
           "smflow.packaging", "smflow.logs", "smflow.summaries", "smflow.builders")
 APPS = ("smflow.cli", "smflow.demo", "smflow.examples")

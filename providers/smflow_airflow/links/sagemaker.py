@@ -12,49 +12,41 @@ Against a custom endpoint (the smflow local runtime, ``endpoint_url`` in the con
 partition is stored as ``"local"`` with the endpoint URL, and the link is the runtime's own
 console page of the resource (``<endpoint_url>/console/training-jobs/<name>``, see
 ``smflow.local.console``): the AWS console does not know that resource. The URL is the one the
-task's connection uses; a browser must be able to reach it (and, for a name other than a
-loopback one, the runtime must be started with ``--allow-host``).
+task's connection uses (or ``$SMFLOW_CONSOLE_URL``, see :mod:`smflow.consoles`); a browser must
+be able to reach it (and, for a name other than a loopback one, the runtime must be started with
+``--allow-host``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote
-
 from airflow.sdk import BaseOperatorLink
+
+from smflow import consoles
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator, Context
     from airflow.sdk.types import TaskInstanceKey
 
-# Console domains per AWS partition (boto3 ``Session.get_partition_for_region``).
-CONSOLE_DOMAINS = {
-    "aws": "console.aws.amazon.com",
-    "aws-cn": "console.amazonaws.cn",
-    "aws-us-gov": "console.amazonaws-us-gov.com",
-}
+CONSOLE_DOMAINS = consoles.CONSOLE_DOMAINS  # kept for imports of earlier versions
 
 
 class SageMakerConsoleLink(BaseOperatorLink):
-    """A link to the SageMaker console page of one resource (set ``name``, ``key``, ``fragment``)."""
+    """A link to the SageMaker console page of one resource (set ``name``, ``key``, ``kind``)."""
 
     name: ClassVar[str]
     key: ClassVar[str]
-    fragment: ClassVar[str]  # console route, e.g. "jobs" for training jobs
-    local_page: ClassVar[str] = ""  # the local console's folder of the kind, e.g. "training-jobs"
+    kind: ClassVar[str]  # smflow.consoles.ROUTES kind, e.g. "training-job"
 
     def url(self, *, name: str, region: str, partition: str = "aws", endpoint_url: str | None = None) -> str:
+        """The page (:func:`smflow.consoles.resource_url`); ``""`` when there is none."""
         if partition == "local":
-            if not (endpoint_url and name and self.local_page) or not endpoint_url.startswith(("http://", "https://")):
+            if not endpoint_url:
                 return ""
-            return f"{endpoint_url.rstrip('/')}/console/{self.local_page}/{quote(name, safe='')}"
-        domain = CONSOLE_DOMAINS.get(partition)
-        if not domain or not name or not region:
+            return consoles.resource_url(self.kind, name, region=region, endpoint_url=endpoint_url)
+        if partition not in consoles.CONSOLE_DOMAINS:
             return ""
-        return (
-            f"https://{domain}/sagemaker/home?region={quote(region)}"
-            f"#/{self.fragment}/{quote(name, safe='')}"
-        )
+        return consoles.resource_url(self.kind, name, region=region, partition=partition)
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
         """The console URL, or ``""`` when the task stored nothing (it failed before starting the
@@ -89,29 +81,25 @@ class SageMakerConsoleLink(BaseOperatorLink):
 class SageMakerTrainingJobLink(SageMakerConsoleLink):
     name = "SageMaker Training Job"
     key = "smflow_training_job"
-    fragment = "jobs"
-    local_page = "training-jobs"
+    kind = "training-job"
 
 
 class SageMakerTransformJobLink(SageMakerConsoleLink):
     name = "SageMaker Transform Job"
     key = "smflow_transform_job"
-    fragment = "transform-jobs"
-    local_page = "transform-jobs"
+    kind = "transform-job"
 
 
 class SageMakerModelLink(SageMakerConsoleLink):
     name = "SageMaker Model"
     key = "smflow_model"
-    fragment = "models"
-    local_page = "models"
+    kind = "model"
 
 
 class SageMakerEndpointLink(SageMakerConsoleLink):
     name = "SageMaker Endpoint"
     key = "smflow_endpoint"
-    fragment = "endpoints"
-    local_page = "endpoints"
+    kind = "endpoint"
 
 
 ALL_LINKS = (SageMakerTrainingJobLink, SageMakerTransformJobLink, SageMakerModelLink, SageMakerEndpointLink)
