@@ -189,6 +189,21 @@ def image_scopes(config: dict) -> tuple[str, ...]:
     return tuple(key for key, value in config.items() if isinstance(value, dict) and "versions" in value)
 
 
+def registry_versions(framework: str, aliases: bool = True) -> tuple[str, ...]:
+    """Every version of ``framework``'s images in its registry, in any scope (with the SDK's
+    aliases such as ``"2.0"`` unless ``aliases`` is False), oldest first.
+
+    Raises: ValueError for a framework without a registry."""
+    config = config_for_framework(framework)
+    found: set[str] = set()
+    for scope in image_scopes(config):
+        scoped = config if "versions" in config else config[scope]
+        found.update(scoped["versions"])
+        if aliases:
+            found.update(scoped.get("version_aliases", {}))
+    return tuple(sorted(found, key=lambda text: [int(part) for part in re.findall(r"\d+", text)]))
+
+
 def instance_family(instance_type: str | None) -> str:
     """``"m5"`` for ``ml.m5.xlarge`` (or ``ml_m5``); ``""`` for None or any other form
     (SDK ``sagemaker.utils.get_instance_type_family``)."""

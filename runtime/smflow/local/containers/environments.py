@@ -57,6 +57,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from smflow import image_uris
 from smflow.image_uris import parse_image_uri
 from smflow.local.containers import frameworks
 
@@ -167,6 +168,22 @@ class EnvironmentInfo:
 
 
 # -- image -> environment ----------------------------------------------------------------------
+
+
+def check_image_version(framework: str, display_name: str, framework_version: str | None) -> None:
+    """Refuse an image version that is no version of SageMaker's ``framework`` images (their
+    registry, :func:`smflow.image_uris.registry_versions`); None (an image by digest) passes.
+
+    Raises:
+        UnsupportedImageError: naming the versions that exist.
+    """
+    if framework_version is None or framework_version in image_uris.registry_versions(framework):
+        return
+    raise UnsupportedImageError(
+        f"{display_name} {framework_version} is not a version of SageMaker's {display_name} images "
+        f"({', '.join(image_uris.registry_versions(framework, aliases=False))}): use one of these as "
+        "framework_version (the image tag's version)."
+    )
 
 
 def resolve_environment(image_uri: str) -> LocalEnvironment:

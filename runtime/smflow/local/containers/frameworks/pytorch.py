@@ -36,9 +36,9 @@ from __future__ import annotations
 import os
 import re
 
-from smflow import codecs, image_uris
-from smflow.local.containers.environments import EnvironmentSpec, UnsupportedImageError
-from smflow.local.containers.serving.handlers import TEXT_TYPES, ModelLoadError, ServingDefaults, ServingError
+from smflow import image_uris
+from smflow.local.containers.environments import EnvironmentSpec, check_image_version
+from smflow.local.containers.serving.handlers import ModelLoadError, ServingDefaults, decode_request, encode_answer
 
 NAME = "pytorch"
 DISPLAY_NAME = "PyTorch"
@@ -73,26 +73,12 @@ def version(tag: str | None) -> str | None:
 
 
 def known_versions(aliases: bool = True) -> tuple[str, ...]:
-    """The versions of the images this module claims (with the SDK's aliases such as ``"2.0"``
-    unless ``aliases`` is False), from the SDK's image registry
-    (``smflow/frameworks/data/pytorch.json``), oldest first."""
-    config = image_uris.config_for_framework(NAME)
-    found: set[str] = set()
-    for scope in image_uris.image_scopes(config):
-        scoped = config if "versions" in config else config[scope]
-        found.update(scoped["versions"])
-        if aliases:
-            found.update(scoped.get("version_aliases", {}))
-    return tuple(sorted(found, key=lambda text: [int(part) for part in re.findall(r"\d+", text)]))
+    """The versions of the images this module claims (:func:`smflow.image_uris.registry_versions`)."""
+    return image_uris.registry_versions(NAME, aliases)
 
 
 def _check_version(framework_version: str | None) -> None:
-    if framework_version is not None and framework_version not in known_versions():
-        raise UnsupportedImageError(
-            f"{DISPLAY_NAME} {framework_version} is not a version of SageMaker's {DISPLAY_NAME} images "
-            f"({', '.join(known_versions(aliases=False))}): use one of these as framework_version (the image "
-            "tag's version)."
-        )
+    check_image_version(NAME, DISPLAY_NAME, framework_version)
 
 
 def environment(framework_version: str | None) -> EnvironmentSpec:
@@ -176,18 +162,7 @@ def default_input_fn(request_body: bytes | str, content_type: str):
     """
     import torch
 
-    try:
-        array = codecs.decode(request_body, content_type)
-    except codecs.UnsupportedContentTypeError:
-        raise ServingError(
-            415,
-            f"Content type {content_type!r} is not supported by the default PyTorch input_fn: send one of "
-            f"{', '.join(codecs.SUPPORTED_CONTENT_TYPES)}, or define input_fn(request_body, request_content_type) "
-            "in the entry point.",
-        ) from None
-    if codecs.base_type(content_type) in TEXT_TYPES:
-        return torch.tensor(array, dtype=torch.float32)
-    return torch.from_numpy(array)
+    return torch.from_numpy(decode_request(request_body, content_type, "default PyTorch"))
 
 
 def default_predict_fn(data, model):
@@ -206,16 +181,7 @@ def default_output_fn(prediction, accept: str) -> tuple[bytes, str]:
     Raises:
         ServingError(406): the accept type is none of the three.
     """
-    prediction = _to_numpy(prediction)
-    try:
-        return codecs.encode(prediction, accept), codecs.base_type(accept)
-    except codecs.UnsupportedContentTypeError:
-        raise ServingError(
-            406,
-            f"Accept type {accept!r} is not supported by the default PyTorch output_fn: ask for one of "
-            f"{', '.join(codecs.SUPPORTED_CONTENT_TYPES)}, or define output_fn(prediction, content_type) in the "
-            "entry point.",
-        ) from None
+    return encode_answer(_to_numpy(prediction), accept, "default PyTorch")
 
 
 def _to_numpy(prediction):

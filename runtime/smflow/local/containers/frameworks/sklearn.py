@@ -25,8 +25,7 @@ import importlib.util
 import re
 import sys
 
-from smflow import codecs
-from smflow.local.containers.serving.handlers import TEXT_TYPES, ServingDefaults, ServingError
+from smflow.local.containers.serving.handlers import ServingDefaults, decode_request, encode_answer
 
 NAME = "sklearn"
 DISPLAY_NAME = "scikit-learn"
@@ -75,18 +74,7 @@ def default_input_fn(request_body: bytes | str, content_type: str):
     Raises:
         ServingError(415): the content type is none of the three.
     """
-    try:
-        array = codecs.decode(request_body, content_type)
-    except codecs.UnsupportedContentTypeError:
-        raise ServingError(
-            415,
-            f"Content type {content_type!r} is not supported by the default input_fn: send one of "
-            f"{', '.join(codecs.SUPPORTED_CONTENT_TYPES)}, or define input_fn(request_body, "
-            "request_content_type) in the entry point to deserialize it.",
-        ) from None
-    if codecs.base_type(content_type) in TEXT_TYPES and array.dtype.kind in "biuf":
-        array = array.astype("float32")
-    return array
+    return decode_request(request_body, content_type)
 
 
 def default_predict_fn(input_data, model):
@@ -100,15 +88,7 @@ def default_output_fn(prediction, accept: str) -> tuple[bytes, str]:
     Raises:
         ServingError(406): the accept type is none of the three.
     """
-    try:
-        return codecs.encode(prediction, accept), codecs.base_type(accept)
-    except codecs.UnsupportedContentTypeError:
-        raise ServingError(
-            406,
-            f"Accept type {accept!r} is not supported by the default output_fn: ask for one of "
-            f"{', '.join(codecs.SUPPORTED_CONTENT_TYPES)}, or define output_fn(prediction, "
-            "content_type) in the entry point to serialize it.",
-        ) from None
+    return encode_answer(prediction, accept)
 
 
 class _SklearnExternalsJoblib(importlib.abc.MetaPathFinder, importlib.abc.Loader):

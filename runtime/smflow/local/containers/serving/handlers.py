@@ -71,6 +71,45 @@ class ServingDefaults:
     load_handlers: Callable[[str, str, str | None], "Handlers"] | None = None
 
 
+def decode_request(request_body: bytes | str, content_type: str, owner: str = "default"):
+    """NPY, JSON or CSV -> NumPy array, JSON and CSV numbers as float32: the default input_fn of
+    the inference toolkit's framework containers that read arrays (``owner`` names it in
+    messages, e.g. ``"default <framework>"``).
+
+    Raises:
+        ServingError(415): the content type is none of the three.
+    """
+    try:
+        array = codecs.decode(request_body, content_type)
+    except codecs.UnsupportedContentTypeError:
+        raise ServingError(
+            415,
+            f"Content type {content_type!r} is not supported by the {owner} input_fn: send one of "
+            f"{', '.join(codecs.SUPPORTED_CONTENT_TYPES)}, or define input_fn(request_body, "
+            "request_content_type) in the entry point to deserialize it.",
+        ) from None
+    if codecs.base_type(content_type) in TEXT_TYPES and array.dtype.kind in "biuf":
+        array = array.astype("float32")
+    return array
+
+
+def encode_answer(prediction, accept: str, owner: str = "default") -> tuple[bytes, str]:
+    """A prediction as NPY, JSON or CSV: the default output_fn of those containers.
+
+    Raises:
+        ServingError(406): the accept type is none of the three.
+    """
+    try:
+        return codecs.encode(prediction, accept), codecs.base_type(accept)
+    except codecs.UnsupportedContentTypeError:
+        raise ServingError(
+            406,
+            f"Accept type {accept!r} is not supported by the {owner} output_fn: ask for one of "
+            f"{', '.join(codecs.SUPPORTED_CONTENT_TYPES)}, or define output_fn(prediction, "
+            "content_type) in the entry point to serialize it.",
+        ) from None
+
+
 def _adapt(fn: Callable, arity: int) -> Callable:
     """Call ``fn`` with ``arity`` arguments, adding ``context=None`` if it takes one more."""
     try:
