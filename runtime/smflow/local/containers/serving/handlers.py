@@ -57,9 +57,9 @@ class ServingDefaults:
     container has none (``missing_model_fn`` is then the sentence that tells how to add one);
     ``install_import_hooks``: called before the entry point is imported.
 
-    ``load_handlers``: for a container that does not follow the inference toolkit's contract
-    (a model server that is not the inference toolkit's): ``load_handlers(model_dir, code_dir, program) -> Handlers`` replaces
-    :func:`load_handlers` wholesale; ``program`` is None when no entry point is set or found
+    ``load_handlers``: for a container that does not follow the inference toolkit's contract:
+    ``load_handlers(model_dir, code_dir, program) -> Handlers`` replaces :func:`load_handlers`
+    wholesale; ``program`` is None when no entry point is set or found
     (such a container serves without one), and the entry point is not imported for it."""
 
     input_fn: Callable
