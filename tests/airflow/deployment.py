@@ -18,6 +18,7 @@ from typing import Any
 
 from smflow_airflow import demo
 
+REPO = Path(__file__).resolve().parents[2]
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 TERMINAL_RUN_STATES = {"success", "failed"}
 
@@ -43,6 +44,10 @@ class AirflowDeployment:
                  "kwargs": {"path": str(dags_folder)}},
             ]),
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+            # SQLite: wait for locks (see tests/airflow/sqlite_settings.py); the components run
+            # from the repository's root, so `tests` imports.
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS": "tests.airflow.sqlite_settings.CONNECT_ARGS",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS_ASYNC": "tests.airflow.sqlite_settings.CONNECT_ARGS",
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             # Task processes reach the api-server's Execution API here.
@@ -62,7 +67,7 @@ class AirflowDeployment:
     def start(self, timeout: float = 240.0) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         migrated = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=self.env,
-                                  capture_output=True, text=True, timeout=600)
+                                  capture_output=True, text=True, timeout=600, cwd=REPO)
         if migrated.returncode != 0:
             raise RuntimeError(f"airflow db migrate failed:\n{migrated.stdout[-3000:]}{migrated.stderr[-3000:]}")
         for name in COMPONENTS:
@@ -71,7 +76,7 @@ class AirflowDeployment:
                 argv += ["--host", "127.0.0.1", "--port", str(self.port)]
             log = open(self.home / f"{name}.log", "ab")  # noqa: SIM115 - closed with the process
             self.processes[name] = subprocess.Popen(argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                                    stdin=subprocess.DEVNULL, start_new_session=True)
+                                                    stdin=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
             log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -107,8 +112,14 @@ class AirflowDeployment:
             return response.read()
 
     def api(self, method: str, path: str, body: Any = None) -> dict:
-        """A call to the REST API v2 (``path`` below ``/api/v2``)."""
-        return json.loads(self._request(method, f"/api/v2{path}", body) or b"{}")
+        """A call to the REST API v2 (``path`` below ``/api/v2``). Raises RuntimeError with the
+        components' logs on an HTTP error other than 404."""
+        try:
+            return json.loads(self._request(method, f"/api/v2{path}", body) or b"{}")
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                raise
+            raise RuntimeError(f"{method} /api/v2{path}: HTTP {error.code}\n{self.logs()}") from error
 
     def wait_for_dag(self, dag_id: str, timeout: float = 180.0) -> None:
         """Until the dag-processor has parsed ``dag_id``."""
