@@ -289,26 +289,7 @@ def _environment_value(pid: int, name: str) -> str | None:
 def marked_processes(marker: str) -> list[int]:
     """The live processes whose start-up environment holds ``TREE_ENV=marker`` (other users'
     processes, unreadable, are skipped); [] without /proc."""
-    try:
-        entries = os.listdir(_PROC)
-    except OSError:
-        return []
-    needle = f"{TREE_ENV}={marker}".encode()
-    me = os.getpid()
-    found = []
-    for entry in entries:
-        if not entry.isdigit() or int(entry) == me:
-            continue
-        try:
-            with open(f"{_PROC}/{entry}/environ", "rb") as environ:
-                data = environ.read()
-        except OSError:
-            continue
-        if needle in data and needle in data.split(b"\0"):
-            fields = _stat_fields(int(entry))
-            if fields is not None and fields[_STAT_STATE] not in (b"Z", b"X"):
-                found.append(int(entry))
-    return found
+    return list(processes_marked_with((marker,)))
 
 
 def _group_or_session_members(leader: int) -> list[int]:

@@ -28,7 +28,7 @@ import os
 import re
 
 from smflow import codecs
-from smflow.local.containers.serving.handlers import ServingDefaults, ServingError
+from smflow.local.containers.serving.handlers import ServingDefaults, ServingError, encode_answer
 
 NAME = "xgboost"
 DISPLAY_NAME = "XGBoost"
@@ -146,14 +146,7 @@ def default_predict_fn(input_data, model):
 
 def default_output_fn(prediction, accept: str) -> tuple[bytes, str]:
     """JSON, CSV or NPY. Raises ServingError(406) for another accept type."""
-    try:
-        return codecs.encode(prediction, accept), codecs.base_type(accept)
-    except codecs.UnsupportedContentTypeError:
-        raise ServingError(
-            406,
-            f"Accept type {accept!r} is not supported by the default output_fn: ask for one of "
-            f"{', '.join(codecs.SUPPORTED_CONTENT_TYPES)}, or define output_fn(prediction, content_type)",
-        ) from None
+    return encode_answer(prediction, accept)
 
 
 def _script_defaults() -> ServingDefaults:
